@@ -1,0 +1,44 @@
+# The two commands a newcomer needs:
+#   make demo   set up, start the local control plane, run the operator, apply an ECS service, show it
+#   make test   set up and run every test (unit + integration against the local control plane)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup bins test unit integration demo cluster-up cluster-down crds bench clean
+
+$(VENV)/.installed: requirements/lock.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/lock.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed        ## Python venv with the locked dependencies
+
+bins:                            ## build the control plane binaries once (cached in ~/.cache/ecs-operator)
+	bash hack/build-bins.sh >/dev/null
+
+test: setup bins                 ## unit + integration tests (starts and stops its own local cluster)
+	$(BIN)/pytest tests
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+integration: setup bins
+	$(BIN)/pytest tests/integration
+
+demo: setup bins                 ## local cluster + operator + an example ECS service reaching steady state
+	$(BIN)/ecs-operator dev demo
+
+cluster-up: setup bins
+	$(BIN)/ecs-operator dev cluster up
+
+cluster-down: setup
+	$(BIN)/ecs-operator dev cluster down
+
+crds: setup                      ## regenerate crds/ and models/generated.py from botocore's ECS model
+	$(BIN)/python -m ecs_operator.models.gen
+
+clean:
+	rm -rf $(VENV) .pytest_cache

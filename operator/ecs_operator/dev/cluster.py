@@ -1,0 +1,281 @@
+"""The embedded local control plane: real kube-apiserver, kube-controller-manager,
+kube-scheduler and etcd, with KWOK fake nodes, started by kwokctl's binary runtime.
+
+Binaries come from ``hack/build-bins.sh`` (built once per machine from Go modules and
+cached under ``~/.cache/ecs-operator``); nothing here downloads anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+DEFAULT_NAME = "ecs-dev"
+ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+REGION = "us-east-1"
+# The node pool that stands in for EC2 container instances.
+DEFAULT_INSTANCE_TYPE = "m5.large"
+INSTANCE_TYPES = {
+    # instance type: (vCPU, memory GiB)
+    "m5.large": (2, 8),
+    "m5.xlarge": (4, 16),
+    "c5.large": (2, 4),
+}
+
+
+class ClusterError(RuntimeError):
+    """The local control plane could not be built, started or reached."""
+
+
+def repo_root() -> Path | None:
+    """The source checkout this package runs from, if any (operator/ecs_operator/dev/ -> repo)."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "hack" / "build-bins.sh").is_file() else None
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("ECS_OPERATOR_CACHE", Path.home() / ".cache" / "ecs-operator"))
+
+
+def bin_dir() -> Path:
+    """Folder with the control plane binaries, building them on first use."""
+    explicit = os.environ.get("ECS_OPERATOR_BIN_DIR")
+    if explicit:
+        return Path(explicit)
+    root = repo_root()
+    if root is None:
+        raise ClusterError(
+            "cannot find hack/build-bins.sh; run from a source checkout or set ECS_OPERATOR_BIN_DIR"
+        )
+    proc = subprocess.run(
+        ["bash", str(root / "hack" / "build-bins.sh")],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise ClusterError(f"hack/build-bins.sh failed with exit code {proc.returncode}")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    zone: str
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: tuple[dict, ...] = ()
+
+
+def default_nodes(per_zone: int = 2) -> list[NodeSpec]:
+    return [
+        NodeSpec(name=f"ip-10-0-{z}-{i + 1}", zone=zone)
+        for z, zone in enumerate(ZONES)
+        for i in range(per_zone)
+    ]
+
+
+def node_manifest(spec: NodeSpec) -> dict:
+    """A KWOK fake node that looks like an EC2 instance in a managed node group."""
+    cpu, mem_gib = INSTANCE_TYPES[spec.instance_type]
+    resources = {"cpu": str(cpu), "memory": f"{mem_gib}Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+    labels = {
+        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/hostname": spec.name,
+        "node.kubernetes.io/instance-type": spec.instance_type,
+        "topology.kubernetes.io/region": REGION,
+        "topology.kubernetes.io/zone": spec.zone,
+        "type": "kwok",
+        **spec.labels,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": spec.name,
+            "labels": labels,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "spec": {"taints": list(spec.taints)} if spec.taints else {},
+        "status": {
+            "allocatable": resources,
+            "capacity": resources,
+            "nodeInfo": {
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+                "kubeletVersion": "fake",
+                "kubeProxyVersion": "fake",
+            },
+        },
+    }
+
+
+@dataclass
+class LocalCluster:
+    """A kwokctl cluster on this machine; ``kubeconfig`` is written under the cache folder."""
+
+    name: str = DEFAULT_NAME
+    bins: Path | None = None
+    workdir: Path = field(default_factory=lambda: cache_root() / "clusters")
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / f"{self.name}.kubeconfig"
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _bins(self) -> Path:
+        if self.bins is None:
+            self.bins = bin_dir()
+        return self.bins
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KWOK_WORKDIR"] = str(self.workdir / "kwok")
+        env["PATH"] = f"{self._bins()}{os.pathsep}{env.get('PATH', '')}"
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        return env
+
+    def _run(self, *args: str, input: str | None = None, check: bool = True, capture: bool = True):
+        proc = subprocess.run(
+            list(args),
+            env=self.env(),
+            input=input,
+            text=True,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.PIPE if capture else None,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise ClusterError(f"{' '.join(args[:4])} failed ({proc.returncode}): {proc.stderr or proc.stdout}")
+        return proc
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True):
+        return self._run(str(self._bins() / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args,
+                         input=input, check=check)
+
+    def kwokctl(self, *args: str, check: bool = True, capture: bool = True):
+        return self._run(str(self._bins() / "kwokctl"), *args, check=check, capture=capture)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def exists(self) -> bool:
+        if not (self.workdir / "kwok" / "clusters" / self.name).exists():
+            return False
+        out = self.kwokctl("get", "clusters", check=False).stdout or ""
+        return self.name in out.split()
+
+    def up(self, nodes: list[NodeSpec] | None = None, timeout: float = 180.0, log=print) -> Path:
+        """Start the cluster (or reuse a healthy one), create the nodes, wait until all Ready."""
+        bins = self._bins()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        if self.exists() and self.healthy():
+            log(f"cluster {self.name!r} already running")
+        else:
+            if self.exists():
+                log(f"cluster {self.name!r} exists but is not healthy; recreating")
+                self.down(log=log)
+            log(f"starting cluster {self.name!r} (kube-apiserver, etcd, controller-manager, scheduler, kwok)")
+            self.kwokctl(
+                "create", "cluster",
+                "--name", self.name,
+                "--runtime", "binary",
+                "--kube-apiserver-binary", str(bins / "kube-apiserver"),
+                "--kube-controller-manager-binary", str(bins / "kube-controller-manager"),
+                "--kube-scheduler-binary", str(bins / "kube-scheduler"),
+                "--kwok-controller-binary", str(bins / "kwok"),
+                "--etcd-binary", str(bins / "etcd"),
+                "--kube-authorization",
+                "--kube-admission",
+                "--disable-qps-limits",
+                "--kubeconfig", str(self.kubeconfig),
+                "--wait", f"{int(timeout)}s",
+                "--quiet-pull",
+            )
+        self.apply_nodes(nodes if nodes is not None else default_nodes())
+        self.wait_nodes_ready(timeout=timeout)
+        log(f"cluster {self.name!r} ready in {time.monotonic() - t0:.1f}s; KUBECONFIG={self.kubeconfig}")
+        return self.kubeconfig
+
+    def apply_nodes(self, nodes: list[NodeSpec]) -> None:
+        docs = [node_manifest(n) for n in nodes]
+        self.kubectl("apply", "--server-side", "--field-manager", "ecs-operator-dev", "-f", "-",
+                     input=yaml.safe_dump_all(docs))
+
+    def node_names(self) -> list[str]:
+        out = self.kubectl("get", "nodes", "-o", "json").stdout
+        return [n["metadata"]["name"] for n in json.loads(out)["items"]]
+
+    def wait_nodes_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            items = json.loads(self.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+            not_ready = [
+                n["metadata"]["name"]
+                for n in items
+                if not any(c["type"] == "Ready" and c["status"] == "True"
+                           for c in n.get("status", {}).get("conditions", []))
+            ]
+            if items and not not_ready:
+                return
+            if time.monotonic() > deadline:
+                raise ClusterError(f"nodes not Ready after {timeout}s: {not_ready or 'no nodes'}")
+            time.sleep(0.5)
+
+    def healthy(self) -> bool:
+        if not self.kubeconfig.exists():
+            return False
+        proc = self.kubectl("get", "--raw", "/readyz", check=False)
+        return proc.returncode == 0 and (proc.stdout or "").strip() == "ok"
+
+    def down(self, log=print) -> None:
+        if self.exists():
+            log(f"stopping cluster {self.name!r}")
+            self.kwokctl("delete", "cluster", "--name", self.name, check=False)
+        shutil.rmtree(self.workdir / "kwok" / "clusters" / self.name, ignore_errors=True)
+        self.kubeconfig.unlink(missing_ok=True)
+
+    def status(self) -> dict:
+        info: dict = {"name": self.name, "kubeconfig": str(self.kubeconfig), "exists": self.exists()}
+        if info["exists"]:
+            info["healthy"] = self.healthy()
+            if info["healthy"]:
+                info["nodes"] = self.node_names()
+                info["version"] = json.loads(self.kubectl("version", "-o", "json").stdout).get(
+                    "serverVersion", {}).get("gitVersion")
+        return info
+
+
+def main(argv: list[str]) -> int:
+    """``ecs-operator dev cluster up|down|status [--name N] [--nodes-per-zone K]``"""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="ecs-operator dev cluster")
+    p.add_argument("action", choices=["up", "down", "status", "kubeconfig"])
+    p.add_argument("--name", default=DEFAULT_NAME)
+    p.add_argument("--nodes-per-zone", type=int, default=2)
+    args = p.parse_args(argv)
+    cluster = LocalCluster(name=args.name)
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    try:
+        if args.action == "up":
+            kc = cluster.up(default_nodes(args.nodes_per_zone), log=log)
+            print(kc)
+        elif args.action == "down":
+            cluster.down(log=log)
+        elif args.action == "kubeconfig":
+            print(cluster.kubeconfig)
+        else:
+            print(json.dumps(cluster.status(), indent=2))
+    except ClusterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

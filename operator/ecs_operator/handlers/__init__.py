@@ -1,0 +1,10 @@
+"""kopf handlers, one module per kind. Importing this package registers them."""
+
+import kopf
+
+from ..runner import configure
+
+
+@kopf.on.startup()
+def _startup(settings: kopf.OperatorSettings, **_):
+    configure(settings)

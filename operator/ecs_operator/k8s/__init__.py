@@ -1,0 +1,207 @@
+"""The only code that talks to the API server.
+
+Everything goes through server-side apply with one field manager (``ecs-operator``), so
+the operator owns exactly the fields it sets and never fights other managers over the rest.
+API errors that may pass (409 conflict, 429 throttling, 5xx) become ``kopf.TemporaryError``
+so kopf retries with backoff; errors that will not pass (400/403/404/422) propagate as
+``ApiError`` for the caller to report in status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import kopf
+import kubernetes
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from .. import FIELD_MANAGER, GROUP, VERSION
+
+# apiVersion/kind -> plural for everything the operator reads or writes.
+_PLURALS: dict[tuple[str, str], str] = {
+    ("v1", "Pod"): "pods",
+    ("v1", "Service"): "services",
+    ("v1", "ServiceAccount"): "serviceaccounts",
+    ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
+    ("v1", "ConfigMap"): "configmaps",
+    ("v1", "Event"): "events",
+    ("v1", "Node"): "nodes",
+    ("v1", "Namespace"): "namespaces",
+    ("apps/v1", "Deployment"): "deployments",
+    ("apps/v1", "DaemonSet"): "daemonsets",
+    ("apps/v1", "ReplicaSet"): "replicasets",
+    ("apps/v1", "ControllerRevision"): "controllerrevisions",
+    ("events.k8s.io/v1", "Event"): "events",
+    (f"{GROUP}/{VERSION}", "TaskDefinition"): "taskdefinitions",
+    (f"{GROUP}/{VERSION}", "ECSService"): "ecsservices",
+    (f"{GROUP}/{VERSION}", "ECSCluster"): "ecsclusters",
+    (f"{GROUP}/{VERSION}", "ECSTask"): "ecstasks",
+    (f"{GROUP}/{VERSION}", "CapacityProvider"): "capacityproviders",
+}
+_CLUSTER_SCOPED = {"Node", "Namespace"}
+
+
+class ApiError(RuntimeError):
+    """An API error that retrying will not fix (invalid object, forbidden, not found)."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+_local = threading.local()
+_config_lock = threading.Lock()
+_configuration: kubernetes.client.Configuration | None = None
+
+
+def _load_configuration() -> kubernetes.client.Configuration:
+    global _configuration
+    with _config_lock:
+        if _configuration is None:
+            cfg = kubernetes.client.Configuration()
+            try:
+                kubernetes.config.load_incluster_config(client_configuration=cfg)
+            except kubernetes.config.ConfigException:
+                kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"),
+                                                   client_configuration=cfg)
+            _configuration = cfg
+        return _configuration
+
+
+def client() -> kubernetes.client.ApiClient:
+    """One ApiClient per thread (kopf runs sync handlers in a thread pool)."""
+    api = getattr(_local, "api", None)
+    if api is None:
+        api = kubernetes.client.ApiClient(_load_configuration())
+        _local.api = api
+    return api
+
+
+def path(api_version: str, kind: str, namespace: str | None, name: str | None = None,
+         subresource: str | None = None) -> str:
+    plural = _PLURALS[(api_version, kind)]
+    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    parts = [base]
+    if namespace and kind not in _CLUSTER_SCOPED:
+        parts.append(f"namespaces/{namespace}")
+    parts.append(plural)
+    if name:
+        parts.append(name)
+    if subresource:
+        parts.append(subresource)
+    return "/".join(parts)
+
+
+def _call(method: str, url: str, *, body: Any = None, query: list[tuple[str, str]] | None = None,
+          content_type: str = "application/json") -> Any:
+    try:
+        resp = client().call_api(
+            url, method, query_params=query or [], body=body,
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            auth_settings=["BearerToken"], _return_http_data_only=True, _preload_content=False,
+            _request_timeout=60)
+    except ApiException as e:
+        raise _translate_error(e) from e
+    except (urllib3.exceptions.HTTPError, OSError) as e:  # API server unreachable or restarting
+        raise kopf.TemporaryError(f"API server unreachable: {e}", delay=5) from e
+    raw = resp.data
+    return json.loads(raw) if raw else {}
+
+
+def _translate_error(e: ApiException) -> Exception:
+    try:
+        payload = json.loads(e.body or "{}")
+    except (TypeError, ValueError):
+        payload = {}
+    message = payload.get("message") or e.reason or ""
+    reason = payload.get("reason") or e.reason or ""
+    if e.status in (409, 429) or (e.status or 0) >= 500:
+        delay = 1 if e.status == 409 else 5
+        return kopf.TemporaryError(f"API {e.status} {reason}: {message}", delay=delay)
+    return ApiError(e.status or 0, reason, message)
+
+
+def apply(obj: dict, *, force: bool = True, subresource: str | None = None) -> dict:
+    """Server-side apply ``obj`` (a full manifest with apiVersion/kind/metadata)."""
+    md = obj["metadata"]
+    url = path(obj["apiVersion"], obj["kind"], md.get("namespace"), md["name"], subresource)
+    query = [("fieldManager", FIELD_MANAGER)]
+    if force:
+        query.append(("force", "true"))
+    return _call("PATCH", url, body=obj, query=query, content_type="application/apply-patch+yaml")
+
+
+def get(api_version: str, kind: str, namespace: str | None, name: str) -> dict | None:
+    try:
+        return _call("GET", path(api_version, kind, namespace, name))
+    except ApiError as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def list_(api_version: str, kind: str, namespace: str | None, *, labels: dict[str, str] | None = None,
+          label_selector: str | None = None, field_selector: str | None = None) -> list[dict]:
+    query = []
+    selector = label_selector or ",".join(f"{k}={v}" for k, v in (labels or {}).items())
+    if selector:
+        query.append(("labelSelector", selector))
+    if field_selector:
+        query.append(("fieldSelector", field_selector))
+    return _call("GET", path(api_version, kind, namespace), query=query).get("items", [])
+
+
+def create(obj: dict) -> dict:
+    md = obj["metadata"]
+    return _call("POST", path(obj["apiVersion"], obj["kind"], md.get("namespace")), body=obj,
+                 query=[("fieldManager", FIELD_MANAGER)])
+
+
+def merge_patch(api_version: str, kind: str, namespace: str | None, name: str, patch: dict,
+                subresource: str | None = None) -> dict:
+    return _call("PATCH", path(api_version, kind, namespace, name, subresource), body=patch,
+                 query=[("fieldManager", FIELD_MANAGER)], content_type="application/merge-patch+json")
+
+
+def delete(api_version: str, kind: str, namespace: str | None, name: str,
+           propagation: str = "Background") -> None:
+    try:
+        _call("DELETE", path(api_version, kind, namespace, name),
+              body={"propagationPolicy": propagation})
+    except ApiError as e:
+        if e.status != 404:
+            raise
+
+
+def dry_run_create(obj: dict) -> dict:
+    """Ask the API server to validate ``obj`` without persisting it (server-side dry run)."""
+    md = obj["metadata"]
+    return _call("POST", path(obj["apiVersion"], obj["kind"], md.get("namespace")), body=obj,
+                 query=[("dryRun", "All"), ("fieldManager", FIELD_MANAGER)])
+
+
+@dataclass(frozen=True)
+class OwnerRef:
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+
+    def as_dict(self, controller: bool = True) -> dict:
+        return {"apiVersion": self.api_version, "kind": self.kind, "name": self.name, "uid": self.uid,
+                "controller": controller, "blockOwnerDeletion": True}
+
+
+def owner_of(body: dict) -> OwnerRef:
+    return OwnerRef(body["apiVersion"], body["kind"], body["metadata"]["name"], body["metadata"]["uid"])
+
+
+def names(objs: Iterable[dict]) -> list[str]:
+    return [o["metadata"]["name"] for o in objs]
