@@ -25,6 +25,18 @@ def _dev(args: argparse.Namespace) -> int:
     return demo_main(args.rest)
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from .convert import main_convert
+
+    return main_convert(args.rest)
+
+
+def _render(args: argparse.Namespace) -> int:
+    from .convert import main_render
+
+    return main_render(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecs-operator", description=__doc__)
     p.add_argument("--version", action="version", version=f"ecs-operator {__version__}")
@@ -42,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("what", choices=["cluster", "demo"])
     dev.add_argument("rest", nargs=argparse.REMAINDER)
     dev.set_defaults(func=_dev)
+    conv = sub.add_parser("convert", help="ECS JSON -> TaskDefinition/ECSService YAML for kubectl apply",
+                          add_help=False)
+    conv.add_argument("rest", nargs=argparse.REMAINDER)
+    conv.set_defaults(func=_convert)
+    rend = sub.add_parser("render", help="print the Kubernetes objects ECS resources become (offline)",
+                          add_help=False)
+    rend.add_argument("rest", nargs=argparse.REMAINDER)
+    rend.set_defaults(func=_render)
     return p
 
 

@@ -41,7 +41,7 @@ def run_operator(namespaces: list[str], all_namespaces: bool, liveness: str | No
 
     asyncio.run(kopf.operator(
         clusterwide=all_namespaces,
-        namespaces=namespaces or None,
+        namespaces=namespaces,
         liveness_endpoint=liveness,
         standalone=True,
     ))

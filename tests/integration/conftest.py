@@ -139,7 +139,8 @@ def operator(kubeconfig, crds, tmp_path_factory):
             env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def alive():
-        assert proc.poll() is None, f"operator exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}"
+        if proc.poll() is not None:
+            pytest.fail(f"operator exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
         try:
             return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200
         except OSError:

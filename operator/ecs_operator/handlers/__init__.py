@@ -8,3 +8,5 @@ from ..runner import configure
 @kopf.on.startup()
 def _startup(settings: kopf.OperatorSettings, **_):
     configure(settings)
+
+from . import ecsservice, taskdefinition  # noqa: E402,F401  (register the handlers)

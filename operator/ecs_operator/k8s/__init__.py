@@ -29,6 +29,7 @@ _PLURALS: dict[tuple[str, str], str] = {
     ("v1", "ServiceAccount"): "serviceaccounts",
     ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
     ("v1", "ConfigMap"): "configmaps",
+    ("v1", "PodTemplate"): "podtemplates",
     ("v1", "Event"): "events",
     ("v1", "Node"): "nodes",
     ("v1", "Namespace"): "namespaces",
@@ -158,10 +159,17 @@ def list_(api_version: str, kind: str, namespace: str | None, *, labels: dict[st
     return _call("GET", path(api_version, kind, namespace), query=query).get("items", [])
 
 
-def create(obj: dict) -> dict:
+def create(obj: dict, *, canonical: bool = False) -> dict:
+    """Create ``obj``. ``canonical``: send it as compact, key-sorted JSON (through the YAML
+    decoder, which the client does not re-serialize), so that RawExtension fields such as a
+    ControllerRevision's ``data`` are stored byte-identical to how any later patch re-encodes
+    them; otherwise the API server sees every metadata patch as a change of immutable data."""
     md = obj["metadata"]
-    return _call("POST", path(obj["apiVersion"], obj["kind"], md.get("namespace")), body=obj,
-                 query=[("fieldManager", FIELD_MANAGER)])
+    url = path(obj["apiVersion"], obj["kind"], md.get("namespace"))
+    if canonical:
+        return _call("POST", url, body=json.dumps(obj, sort_keys=True, separators=(",", ":")),
+                     query=[("fieldManager", FIELD_MANAGER)], content_type="application/yaml")
+    return _call("POST", url, body=obj, query=[("fieldManager", FIELD_MANAGER)])
 
 
 def merge_patch(api_version: str, kind: str, namespace: str | None, name: str, patch: dict,

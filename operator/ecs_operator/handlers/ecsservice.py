@@ -1,0 +1,211 @@
+"""ECSService: REPLICA services as Deployments, DAEMON services as DaemonSets.
+
+Level-based: every run resolves the task definition reference, rebuilds the workload from the
+revision's pod template, applies it with server-side apply and recomputes status from what
+Kubernetes reports. Status is also refreshed whenever the workload or its pods change.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+import kopf
+from pydantic import ValidationError
+
+from .. import GROUP, VERSION, k8s, revisions
+from ..models.generated import CreateServiceRequest, RegisterTaskDefinitionRequest
+from ..status import condition, format_warnings, merge_conditions, now_iso
+from ..translate import service as svc_tr
+from ..translate.taskdef import TranslationError, translate_task_definition
+from .taskdefinition import list_family, validation_message
+
+API = f"{GROUP}/{VERSION}"
+_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+
+class _NotReady(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def services_for_family(namespace: str, family: str | None) -> list[dict]:
+    if not family:
+        return []
+    out = []
+    for svc in k8s.list_(API, "ECSService", namespace):
+        ref = (svc.get("spec") or {}).get("taskDefinition")
+        try:
+            if ref and revisions.parse_reference(ref).family == family:
+                out.append(svc)
+        except revisions.ReferenceError_:
+            continue
+    return out
+
+
+def _resolve(svc: CreateServiceRequest, namespace: str, current_td: str | None) -> revisions.Revision:
+    try:
+        ref = revisions.parse_reference(svc.taskDefinition or "")
+    except revisions.ReferenceError_ as e:
+        raise _NotReady("InvalidParameterException", str(e)) from e
+    family_revs = list_family(namespace, ref.family)
+    rev = revisions.resolve(family_revs, ref)
+    if rev is None:
+        raise _NotReady("TaskDefinitionNotFound",
+                        f"taskDefinition: Unable to describe task definition {ref} (no such registered, ACTIVE revision "
+                        f"in namespace {namespace}).")
+    if rev.status != revisions.ACTIVE and rev.arn != current_td:
+        raise _NotReady("ClientException", f"taskDefinition: TaskDefinition {rev.arn} is inactive.")
+    return rev
+
+
+def _kind(svc: CreateServiceRequest) -> str:
+    return "DaemonSet" if svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON else "Deployment"
+
+
+def reconcile(body: dict, logger) -> None:
+    md = body["metadata"]
+    name, namespace, generation = md["name"], md["namespace"], md.get("generation")
+    now = now_iso()
+    with _locks[f"{namespace}/{name}"]:
+        try:
+            try:
+                svc = CreateServiceRequest.model_validate(dict(body.get("spec") or {}))
+            except ValidationError as e:
+                raise _NotReady("InvalidParameterException", validation_message(e)) from e
+            try:
+                svc_tr.validate(svc)
+            except svc_tr.ServiceError as e:
+                raise _NotReady("InvalidParameterException", str(e)) from e
+            current_td = (body.get("status") or {}).get("taskDefinition")
+            rev = _resolve(svc, namespace, current_td)
+            try:
+                td_model = RegisterTaskDefinitionRequest.model_validate(rev.spec)
+                translation = translate_task_definition(td_model, family=rev.family, revision=rev.revision)
+            except (ValidationError, TranslationError) as e:
+                raise _NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
+            owner = k8s.owner_of(body).as_dict()
+            try:
+                # Everything is computed before anything is applied: bad input never half-applies.
+                wl = svc_tr.workload(svc, name=name, namespace=namespace, owner=owner,
+                                     template=translation.template, task_definition=rev.arn)
+                net, net_warnings = svc_tr.network_services(
+                    svc, name=name, namespace=namespace, owner=owner, template=translation.template,
+                    container_names=translation.container_names)
+            except svc_tr.ServiceError as e:
+                raise _NotReady("InvalidParameterException", str(e)) from e
+            for obj in translation.objects:
+                obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+                if k8s.get(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"]) is None:
+                    k8s.apply(obj, force=False)
+            # A switch REPLICA <-> DAEMON replaces the workload kind.
+            other = "Deployment" if _kind(svc) == "DaemonSet" else "DaemonSet"
+            stale = k8s.get("apps/v1", other, namespace, name)
+            if stale and any(o.get("uid") == md["uid"] for o in stale["metadata"].get("ownerReferences", [])):
+                k8s.delete("apps/v1", other, namespace, name)
+            try:
+                k8s.apply(wl.manifest)
+            except k8s.ApiError as e:
+                raise _NotReady("WorkloadRejected", f"the API server refused the {_kind(svc)}: {e.message}") from e
+            for obj in net:
+                k8s.apply(obj)
+            wanted = {o["metadata"]["name"] for o in net}
+            for existing in k8s.list_("v1", "Service", namespace, labels={svc_tr.LABEL_SERVICE: name}):
+                owned = any(o.get("uid") == md["uid"] for o in existing["metadata"].get("ownerReferences", []))
+                if owned and existing["metadata"]["name"] not in wanted:
+                    k8s.delete("v1", "Service", namespace, existing["metadata"]["name"])
+            warnings = (format_warnings(translation.warnings) + format_warnings(wl.warnings)
+                        + format_warnings(net_warnings))
+            _write_status(body, svc, rev.arn, warnings, now, logger)
+        except _NotReady as e:
+            kopf.warn(body, reason=e.reason, message=e.message)
+            k8s.merge_patch(API, "ECSService", namespace, name, {"status": {
+                "observedGeneration": generation,
+                "conditions": merge_conditions((body.get("status") or {}).get("conditions"), [
+                    condition("Ready", False, e.reason, e.message, generation, now),
+                    condition("Progressing", False, e.reason, e.message, generation, now)]),
+            }}, subresource="status")
+
+
+def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | None, warnings: list[str] | None,
+                  now: str, logger) -> None:
+    md = body["metadata"]
+    name, namespace, generation = md["name"], md["namespace"], md.get("generation")
+    kind = _kind(svc)
+    wl = k8s.get("apps/v1", kind, namespace, name)
+    selector = {svc_tr.LABEL_SERVICE: name}
+    rss = k8s.list_("apps/v1", "ReplicaSet", namespace, labels=selector) if kind == "Deployment" else []
+    pods = k8s.list_("v1", "Pod", namespace, labels=selector)
+    previous = body.get("status") or {}
+    td = task_definition or previous.get("taskDefinition") or ""
+    ecs, steady = svc_tr.service_status(svc=svc, name=name, workload_obj=wl, replicasets=rss, pods=pods,
+                                        previous=previous, task_definition=td, now=now)
+    for event in ecs["events"]:
+        if event not in (previous.get("events") or []):
+            kopf.info(body, reason="ServiceEvent", message=event["message"])
+    failed = ecs["rolloutState"] == "FAILED"
+    conditions = [
+        condition("Ready", steady, "SteadyState" if steady else ("DeploymentFailed" if failed else "NotSteady"),
+                  f"{ecs['runningCount']}/{ecs['desiredCount']} tasks running; rollout {ecs['rolloutState']}",
+                  generation, now),
+        condition("Progressing", not failed and not steady,
+                  "DeploymentFailed" if failed else ("DeploymentCompleted" if steady else "DeploymentInProgress"),
+                  ecs["rolloutStateReason"], generation, now),
+    ]
+    if warnings is not None:
+        conditions.append(condition("Translated", True, "TranslatedWithWarnings" if warnings else "Translated",
+                                    ("Kubernetes cannot express: " + "; ".join(warnings)) if warnings
+                                    else "every field is expressed", generation, now))
+    status = {**ecs, "observedGeneration": generation,
+              "conditions": merge_conditions(previous.get("conditions"), conditions)}
+    k8s.merge_patch(API, "ECSService", namespace, name, {"status": status}, subresource="status")
+
+
+@kopf.on.resume(GROUP, VERSION, "ecsservices")
+@kopf.on.create(GROUP, VERSION, "ecsservices")
+@kopf.on.update(GROUP, VERSION, "ecsservices")
+def service_changed(body, logger, **_):
+    reconcile(dict(body), logger)
+
+
+def refresh(namespace: str, name: str, logger) -> None:
+    """Recompute an ECSService's status after its workload or tasks changed."""
+    body = k8s.get(API, "ECSService", namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    try:
+        svc = CreateServiceRequest.model_validate(dict(body.get("spec") or {}))
+    except ValidationError:
+        return
+    with _locks[f"{namespace}/{name}"]:
+        body = k8s.get(API, "ECSService", namespace, name) or body
+        _write_status(body, svc, None, None, now_iso(), logger)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
+@kopf.on.event("apps", "v1", "daemonsets", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
+@kopf.on.event("", "v1", "pods", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
+def workload_event(body, logger, **_):
+    md = body["metadata"]
+    try:
+        refresh(md["namespace"], md["labels"][svc_tr.LABEL_SERVICE], logger)
+    except (k8s.ApiError, kopf.TemporaryError) as e:
+        logger.debug(f"status refresh skipped: {e}")
+
+
+@kopf.on.delete(GROUP, VERSION, "ecsservices")
+def service_deleted(body, logger, **_):
+    """ECS drains a deleted service: status DRAINING, tasks stopped, then the service is gone."""
+    md = body["metadata"]
+    name, namespace = md["name"], md["namespace"]
+    k8s.merge_patch(API, "ECSService", namespace, name, {"status": {"status": "DRAINING"}}, subresource="status")
+    for kind in ("Deployment", "DaemonSet"):
+        wl = k8s.get("apps/v1", kind, namespace, name)
+        if wl and any(o.get("uid") == md["uid"] for o in wl["metadata"].get("ownerReferences", [])):
+            k8s.delete("apps/v1", kind, namespace, name, propagation="Foreground")
+    remaining = [p for p in k8s.list_("v1", "Pod", namespace, labels={svc_tr.LABEL_SERVICE: name})]
+    if remaining:
+        raise kopf.TemporaryError(f"draining: {len(remaining)} tasks still stopping", delay=2)
+    logger.info(f"service {name} drained")

@@ -1,0 +1,450 @@
+"""ECSService -> Deployment (REPLICA) or DaemonSet (DAEMON), and the ECS view of its status.
+
+Pure: no client, no clock (``now`` is passed in), no randomness. ECS fields Kubernetes cannot
+express (yet) are reported as warnings, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+from .. import GROUP
+from ..models.generated import CreateServiceRequest
+from .taskdef import TranslationWarning
+
+LABEL_SERVICE = f"{GROUP}/service"
+LABEL_CLUSTER = f"{GROUP}/cluster"
+ANNOTATION_TASK_DEFINITION = f"{GROUP}/task-definition"
+ANNOTATION_GROUP = f"{GROUP}/group"
+REPLICA = "REPLICA"
+DAEMON = "DAEMON"
+
+# Every CreateService field: translated, reported (warned when set), or ignored with a reason.
+TRANSLATED = {
+    "cluster": "label ecs.seed.dev/cluster; the service belongs to that ECSCluster ('default' when unset)",
+    "serviceName": "status.serviceName and the task group service:<name>",
+    "taskDefinition": "the pod template of the resolved revision",
+    "desiredCount": "Deployment replicas",
+    "schedulingStrategy": "REPLICA -> Deployment, DAEMON -> DaemonSet",
+    "deploymentConfiguration": "maximumPercent/minimumHealthyPercent -> maxSurge/maxUnavailable",
+    "healthCheckGracePeriodSeconds": "livenessProbe initialDelaySeconds of the task's containers",
+    "enableExecuteCommand": "kubectl exec works on every task; nothing to translate",
+    "loadBalancers": "a Service (ClusterIP) named like the ECSService, one port per container port",
+    "serviceRegistries": "a headless Service <name>-discovery: DNS records for every task",
+}
+WARNED = {
+    "launchType": "capacity placement (launchType) is not enforced yet",
+    "capacityProviderStrategy": "capacity provider strategies are not enforced yet",
+    "placementConstraints": "placement constraints are not enforced yet (ecs-scheduler extender)",
+    "placementStrategy": "placement strategies are not enforced yet (ecs-scheduler extender)",
+    "networkConfiguration": "subnets, security groups and public IPs have no Kubernetes equivalent; tasks use the pod network",
+    "deploymentController": "only the ECS rolling-update deployment controller is supported",
+    "serviceConnectConfiguration": "Service Connect is not supported",
+    "volumeConfigurations": "volumes configured at launch are not provisioned yet",
+    "vpcLatticeConfigurations": "VPC Lattice has no Kubernetes equivalent",
+    "availabilityZoneRebalancing": "availability zone rebalancing is not implemented",
+    "gatewayConnectors": "gateway connectors are not supported",
+    "monitoring": "ECS monitoring configuration has no Kubernetes equivalent",
+}
+IGNORED = {
+    "clientToken": "idempotency of the CreateService call; applying a manifest is idempotent already",
+    "platformVersion": "Fargate platform version; virtual nodes have none",
+    "role": "IAM role for classic load balancers; not applicable",
+    "tags": "AWS resource tags; kept on the ECSService object",
+    "enableECSManagedTags": "AWS resource tags",
+    "propagateTags": "AWS resource tags",
+}
+DEPLOYMENT_CONFIGURATION_WARNED = {
+    "alarms": "CloudWatch alarms cannot roll back a deployment here",
+    "strategy": "only ROLLING deployments are supported",
+    "bakeTimeInMinutes": "bake time applies to blue/green deployments, which are not supported",
+    "lifecycleHooks": "deployment lifecycle hooks (Lambda) are not supported",
+    "linearConfiguration": "linear deployments are not supported",
+    "canaryConfiguration": "canary deployments are not supported",
+    "earlySuccessCriteria": "early success criteria are not supported",
+}
+
+
+class ServiceError(ValueError):
+    """A service ECS itself would refuse (InvalidParameterException / ClientException)."""
+
+    def __init__(self, field_: str, message: str):
+        super().__init__(f"{field_}: {message}")
+        self.field = field_
+
+
+@dataclass(frozen=True)
+class RollingLimits:
+    max_surge: int
+    max_unavailable: int
+    warnings: tuple[TranslationWarning, ...] = ()
+
+
+def cluster_name(ref: str | None) -> str:
+    """``default`` when unset; a cluster ARN (arn:aws:ecs:r:a:cluster/NAME) becomes NAME."""
+    if not ref:
+        return "default"
+    return ref.rsplit("/", 1)[-1] if ref.startswith("arn:") else ref
+
+
+def scheduling_strategy(svc: CreateServiceRequest) -> str:
+    return svc.schedulingStrategy or REPLICA
+
+
+def validate(svc: CreateServiceRequest) -> None:
+    """The CreateService rules ECS enforces that the CRD schema does not."""
+    if not svc.taskDefinition:
+        raise ServiceError("taskDefinition", "a task definition must be specified")
+    strategy = scheduling_strategy(svc)
+    if strategy == DAEMON and svc.desiredCount is not None:
+        raise ServiceError("desiredCount", "The daemon scheduling strategy does not support a desired count for services.")
+    if strategy == REPLICA and svc.desiredCount is None:
+        raise ServiceError("desiredCount", "desiredCount is required when schedulingStrategy is REPLICA")
+    if svc.launchType and svc.capacityProviderStrategy:
+        raise ServiceError("launchType", "Specifying both a launch type and capacity provider strategy is not supported. "
+                           "Remove one and try again.")
+    dc = svc.deploymentConfiguration
+    if strategy == DAEMON and dc and dc.maximumPercent is not None and dc.maximumPercent != 100:
+        raise ServiceError("deploymentConfiguration.maximumPercent",
+                           "The maximumPercent parameter must be 100 for services with the DAEMON scheduling strategy.")
+    if dc and dc.maximumPercent is not None and dc.minimumHealthyPercent is not None \
+            and dc.maximumPercent < dc.minimumHealthyPercent:
+        raise ServiceError("deploymentConfiguration.maximumPercent",
+                           "maximumPercent must be greater than or equal to minimumHealthyPercent")
+
+
+def rolling_limits(desired: int, maximum_percent: int | None, minimum_healthy_percent: int | None) -> RollingLimits:
+    """ECS's deployment limits as integer surge/unavailable counts.
+
+    ECS may run at most floor(desired * maximumPercent / 100) tasks and keeps at least
+    ceil(desired * minimumHealthyPercent / 100) healthy; Kubernetes refuses a rolling update
+    that may neither surge nor drop a task, where ECS would simply never make progress, so
+    that case allows one unavailable task and says so.
+    """
+    maximum = 200 if maximum_percent is None else maximum_percent
+    minimum = 100 if minimum_healthy_percent is None else minimum_healthy_percent
+    upper = math.floor(desired * maximum / 100)
+    lower = math.ceil(desired * minimum / 100)
+    surge = max(upper - desired, 0)
+    unavailable = max(desired - lower, 0)
+    warnings: tuple[TranslationWarning, ...] = ()
+    if surge == 0 and unavailable == 0:
+        if desired > 0:
+            warnings = (TranslationWarning(
+                "deploymentConfiguration",
+                f"with desiredCount {desired}, maximumPercent {maximum} and minimumHealthyPercent {minimum} "
+                "no task may start or stop during a deployment; one task at a time is replaced instead"),)
+            unavailable = 1
+        else:
+            surge = 1
+    return RollingLimits(surge, unavailable, warnings)
+
+
+def circuit_breaker_threshold(desired: int) -> int:
+    """ECS's circuit breaker failure threshold: half the desired count, at least 3, at most 200."""
+    return min(max(math.ceil(desired * 0.5), 3), 200)
+
+
+def service_warnings(svc: CreateServiceRequest) -> list[TranslationWarning]:
+    out = []
+    for name in type(svc).model_fields:
+        if getattr(svc, name) is not None and name in WARNED:
+            out.append(TranslationWarning(name, WARNED[name]))
+    dc = svc.deploymentConfiguration
+    if dc is not None:
+        for name, why in DEPLOYMENT_CONFIGURATION_WARNED.items():
+            if getattr(dc, name, None) is not None:
+                out.append(TranslationWarning(f"deploymentConfiguration.{name}", why))
+    return out
+
+
+def _pod_template(template: dict, *, name: str, svc: CreateServiceRequest, task_definition: str) -> dict:
+    t = copy.deepcopy(template)
+    md = t.setdefault("metadata", {})
+    labels = md.setdefault("labels", {})
+    labels[LABEL_SERVICE] = name
+    labels[LABEL_CLUSTER] = cluster_name(svc.cluster)
+    annotations = md.setdefault("annotations", {})
+    annotations[ANNOTATION_TASK_DEFINITION] = task_definition
+    annotations[ANNOTATION_GROUP] = f"service:{svc.serviceName or name}"
+    spec = t.setdefault("spec", {})
+    spec["restartPolicy"] = "Always"
+    grace = svc.healthCheckGracePeriodSeconds
+    if grace:
+        for c in spec.get("containers", []):
+            probe = c.get("livenessProbe")
+            if probe is not None:
+                probe["initialDelaySeconds"] = max(probe.get("initialDelaySeconds", 0), grace)
+    return t
+
+
+@dataclass(frozen=True)
+class ServiceWorkload:
+    manifest: dict
+    warnings: tuple[TranslationWarning, ...] = field(default=())
+
+
+def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dict, template: dict,
+             task_definition: str) -> ServiceWorkload:
+    """The Deployment (REPLICA) or DaemonSet (DAEMON) that runs the service's tasks."""
+    validate(svc)
+    strategy = scheduling_strategy(svc)
+    dc = svc.deploymentConfiguration
+    warnings = service_warnings(svc)
+    labels = {LABEL_SERVICE: name, LABEL_CLUSTER: cluster_name(svc.cluster),
+              "app.kubernetes.io/managed-by": "ecs-operator"}
+    metadata = {"name": name, "namespace": namespace, "labels": labels,
+                "annotations": {ANNOTATION_TASK_DEFINITION: task_definition},
+                "ownerReferences": [owner]}
+    pod_template = _pod_template(template, name=name, svc=svc, task_definition=task_definition)
+    selector = {"matchLabels": {LABEL_SERVICE: name}}
+    if strategy == DAEMON:
+        minimum = 0 if dc is None or dc.minimumHealthyPercent is None else dc.minimumHealthyPercent
+        unavailable: int | str = f"{100 - minimum}%" if minimum < 100 else 1
+        if minimum >= 100:
+            warnings.append(TranslationWarning(
+                "deploymentConfiguration.minimumHealthyPercent",
+                "a daemon task must stop before its replacement starts; one node at a time is updated"))
+        manifest = {
+            "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": metadata,
+            "spec": {"selector": selector, "template": pod_template,
+                     "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": unavailable}},
+                     "revisionHistoryLimit": 10},
+        }
+    else:
+        desired = svc.desiredCount or 0
+        limits = rolling_limits(desired, dc.maximumPercent if dc else None,
+                                dc.minimumHealthyPercent if dc else None)
+        warnings.extend(limits.warnings)
+        manifest = {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+            "spec": {"replicas": desired, "selector": selector, "template": pod_template,
+                     "strategy": {"type": "RollingUpdate",
+                                  "rollingUpdate": {"maxSurge": limits.max_surge,
+                                                    "maxUnavailable": limits.max_unavailable}},
+                     "revisionHistoryLimit": 10,
+                     "progressDeadlineSeconds": 600},
+        }
+    return ServiceWorkload(manifest, tuple(warnings))
+
+
+def _container_ports(td_template: dict, k8s_container: str) -> set[int]:
+    for c in td_template.get("spec", {}).get("containers", []):
+        if c["name"] == k8s_container:
+            return {p["containerPort"] for p in c.get("ports", [])}
+    return set()
+
+
+def _resolve_container(field_: str, ecs_name: str | None, container_names: dict[str, str]) -> str:
+    if not ecs_name or ecs_name not in container_names:
+        raise ServiceError(f"{field_}.containerName",
+                           f"The container {ecs_name} does not exist in the task definition.")
+    return container_names[ecs_name]
+
+
+def network_services(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dict, template: dict,
+                     container_names: dict[str, str]) -> tuple[list[dict], list[TranslationWarning]]:
+    """loadBalancers -> a ClusterIP Service; serviceRegistries -> a headless Service (DNS)."""
+    out: list[dict] = []
+    warnings: list[TranslationWarning] = []
+    labels = {LABEL_SERVICE: name, "app.kubernetes.io/managed-by": "ecs-operator"}
+    selector = {LABEL_SERVICE: name}
+    if svc.loadBalancers:
+        ports, annotations = [], {}
+        for i, lb in enumerate(svc.loadBalancers):
+            field_ = f"loadBalancers[{i}]"
+            container = _resolve_container(field_, lb.containerName, container_names)
+            if lb.containerPort is None or lb.containerPort not in _container_ports(template, container):
+                raise ServiceError(f"{field_}.containerPort",
+                                   f"The container {lb.containerName} does not have a container port "
+                                   f"{lb.containerPort} defined in the task definition.")
+            if lb.targetGroupArn:
+                annotations[f"{GROUP}/target-group-{i}"] = lb.targetGroupArn
+            if lb.loadBalancerName:
+                annotations[f"{GROUP}/load-balancer-{i}"] = lb.loadBalancerName
+            if lb.containerPort not in {p["port"] for p in ports}:
+                ports.append({"name": f"port-{lb.containerPort}", "port": lb.containerPort,
+                              "targetPort": lb.containerPort, "protocol": "TCP"})
+        warnings.append(TranslationWarning(
+            "loadBalancers", "no AWS load balancer or target group is provisioned; the tasks are reachable "
+                             f"through the Service {name} (change its type or add an Ingress to expose it)"))
+        out.append({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": name, "namespace": namespace, "labels": labels,
+                                 "annotations": annotations, "ownerReferences": [owner]},
+                    "spec": {"type": "ClusterIP", "selector": selector, "ports": ports}})
+    if svc.serviceRegistries:
+        ports = []
+        for i, reg in enumerate(svc.serviceRegistries):
+            if reg.containerName:
+                _resolve_container(f"serviceRegistries[{i}]", reg.containerName, container_names)
+            port = reg.containerPort or reg.port
+            if port and port not in {p["port"] for p in ports}:
+                ports.append({"name": f"port-{port}", "port": port, "targetPort": port, "protocol": "TCP"})
+        spec: dict = {"clusterIP": "None", "selector": selector, "publishNotReadyAddresses": False}
+        if ports:
+            spec["ports"] = ports
+        out.append({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": f"{name[:53]}-discovery", "namespace": namespace, "labels": labels,
+                                 "annotations": {f"{GROUP}/registry-arns": ",".join(
+                                     r.registryArn or "" for r in svc.serviceRegistries)},
+                                 "ownerReferences": [owner]},
+                    "spec": spec})
+    return out, warnings
+
+
+# ------------------------------------------------------------------------------------------
+# Status: what ECS's DescribeServices would show, computed from what Kubernetes reports.
+# ------------------------------------------------------------------------------------------
+
+def _active(pod: dict) -> bool:
+    return not pod["metadata"].get("deletionTimestamp") and pod.get("status", {}).get("phase") in ("Pending", "Running")
+
+
+def _counts(pods: list[dict]) -> tuple[int, int]:
+    running = sum(1 for p in pods if _active(p) and p["status"].get("phase") == "Running")
+    pending = sum(1 for p in pods if _active(p) and p["status"].get("phase") == "Pending")
+    return running, pending
+
+
+def _unschedulable(pods: list[dict]) -> list[dict]:
+    out = []
+    for p in pods:
+        if not _active(p) or p["status"].get("phase") != "Pending":
+            continue
+        for c in p["status"].get("conditions", []) or []:
+            if c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("reason") == "Unschedulable":
+                out.append(p)
+    return out
+
+
+def _event(message: str, now: str) -> dict:
+    eid = hashlib.sha256(f"{now}/{message}".encode()).hexdigest()[:36]
+    return {"id": eid, "createdAt": now, "message": message}
+
+
+def _deployment_id(key: str) -> str:
+    return f"ecs-svc/{int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)}"
+
+
+def service_status(*, svc: CreateServiceRequest, name: str, workload_obj: dict | None, replicasets: list[dict],
+                   pods: list[dict], previous: dict, task_definition: str, now: str) -> tuple[dict, bool]:
+    """ECS fields of the status (without conditions): counts, deployments, rolloutState, events;
+    and whether the service is in a steady state."""
+    service_name = svc.serviceName or name
+    strategy = scheduling_strategy(svc)
+    wl_status = (workload_obj or {}).get("status", {})
+    running, pending = _counts(pods)
+    if strategy == DAEMON:
+        desired = wl_status.get("desiredNumberScheduled", 0)
+    else:
+        desired = svc.desiredCount or 0
+
+    deployments: list[dict] = []
+    rollout_state, rollout_reason = "IN_PROGRESS", f"ECS deployment {service_name} in progress."
+    failed = False
+    for c in wl_status.get("conditions", []) or []:
+        if c.get("type") == "Progressing" and c.get("status") == "False" and c.get("reason") == "ProgressDeadlineExceeded":
+            failed = True
+    generation_seen = (workload_obj or {}).get("metadata", {}).get("generation") == wl_status.get("observedGeneration")
+
+    if strategy == DAEMON:
+        primary_pods = [p for p in pods if p["metadata"].get("annotations", {}).get(ANNOTATION_TASK_DEFINITION) == task_definition]
+        old_pods = [p for p in pods if p not in primary_pods]
+        p_running, p_pending = _counts(primary_pods)
+        complete = (generation_seen and wl_status.get("updatedNumberScheduled", 0) == desired
+                    and wl_status.get("numberAvailable", 0) == desired and not [p for p in old_pods if _active(p)])
+        groups = [("PRIMARY", task_definition, primary_pods, desired)]
+        by_td: dict[str, list[dict]] = {}
+        for p in old_pods:
+            by_td.setdefault(p["metadata"].get("annotations", {}).get(ANNOTATION_TASK_DEFINITION, "unknown"), []).append(p)
+        groups += [("ACTIVE", td, ps, 0) for td, ps in sorted(by_td.items())]
+    else:
+        current_rev = (workload_obj or {}).get("metadata", {}).get("annotations", {}).get("deployment.kubernetes.io/revision")
+        rs_sorted = sorted(replicasets, key=lambda rs: int(rs["metadata"].get("annotations", {}).get(
+            "deployment.kubernetes.io/revision", "0")), reverse=True)
+        groups = []
+        primary_hash = None
+        for rs in rs_sorted:
+            rev = rs["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision")
+            h = rs["metadata"].get("labels", {}).get("pod-template-hash")
+            rs_pods = [p for p in pods if p["metadata"].get("labels", {}).get("pod-template-hash") == h]
+            td = rs["spec"].get("template", {}).get("metadata", {}).get("annotations", {}).get(
+                ANNOTATION_TASK_DEFINITION, task_definition)
+            if primary_hash is None and (rev == current_rev or current_rev is None):
+                primary_hash = h
+                groups.append(("PRIMARY", td, rs_pods, rs["spec"].get("replicas", 0)))
+            elif rs["spec"].get("replicas", 0) > 0 or any(_active(p) for p in rs_pods):
+                groups.append(("ACTIVE", td, rs_pods, rs["spec"].get("replicas", 0)))
+        if not groups:
+            groups.append(("PRIMARY", task_definition, [], 0))
+        old_active = any(g[0] == "ACTIVE" for g in groups)
+        complete = (generation_seen and not old_active
+                    and wl_status.get("updatedReplicas", 0) == desired
+                    and wl_status.get("availableReplicas", 0) == desired
+                    and wl_status.get("replicas", 0) == desired)
+
+    prev_deployments = {d.get("id"): d for d in previous.get("deployments", []) or []}
+    for status_word, td, group_pods, group_desired in groups:
+        did = _deployment_id(f"{name}/{td}/{status_word == 'PRIMARY'}") if status_word == "ACTIVE" else _deployment_id(f"{name}/{td}")
+        g_running, g_pending = _counts(group_pods)
+        prev = prev_deployments.get(did, {})
+        d = {
+            "id": did,
+            "status": status_word,
+            "taskDefinition": td,
+            "desiredCount": group_desired,
+            "pendingCount": g_pending,
+            "runningCount": g_running,
+            "failedTasks": prev.get("failedTasks", 0),
+            "createdAt": prev.get("createdAt", now),
+            "updatedAt": now if (prev.get("runningCount"), prev.get("pendingCount")) != (g_running, g_pending) else prev.get("updatedAt", now),
+        }
+        if status_word == "PRIMARY":
+            if failed:
+                rollout_state = "FAILED"
+                rollout_reason = f"ECS deployment {did} failed: tasks did not become healthy within the deadline."
+            elif complete:
+                rollout_state = "COMPLETED"
+                rollout_reason = f"ECS deployment {did} completed."
+            d["rolloutState"] = rollout_state
+            d["rolloutStateReason"] = rollout_reason
+        else:
+            d["rolloutState"] = prev.get("rolloutState", "COMPLETED")
+        deployments.append(d)
+
+    steady = rollout_state == "COMPLETED" and running == desired and pending == 0
+    events = list(previous.get("events", []) or [])
+    new_events: list[dict] = []
+    prev_running = previous.get("runningCount")
+    was_steady = any(c.get("type") == "Ready" and c.get("status") == "True"
+                     for c in previous.get("conditions", []) or [])
+    if steady and not was_steady:
+        new_events.append(_event(f"(service {service_name}) has reached a steady state.", now))
+    if prev_running is not None and running > prev_running and not steady:
+        new_events.append(_event(f"(service {service_name}) has started {running - prev_running} tasks.", now))
+    if _unschedulable(pods):
+        msg = (f"(service {service_name}) was unable to place a task because no container instance met all of "
+               "its requirements.")
+        if not events or events[0].get("message") != msg:
+            new_events.append(_event(msg, now))
+    if failed and previous.get("rolloutState") != "FAILED":
+        new_events.append(_event(f"(service {service_name}) deployment {deployments[0]['id']} deployment failed: "
+                                 "tasks failed to start.", now))
+    events = (list(reversed(new_events)) + events)[:100]
+
+    return {
+        "serviceName": service_name,
+        "clusterArn": cluster_name(svc.cluster),
+        "status": "ACTIVE",
+        "desiredCount": desired,
+        "runningCount": running,
+        "pendingCount": pending,
+        "taskDefinition": task_definition,
+        "deployments": deployments,
+        "rolloutState": rollout_state,
+        "rolloutStateReason": rollout_reason,
+        "events": events,
+    }, steady

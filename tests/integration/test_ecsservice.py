@@ -1,0 +1,91 @@
+"""ECSService end to end on the real control plane: pods really scheduled and Running on the
+KWOK nodes, status as ECS reports it."""
+
+from __future__ import annotations
+
+from .kube import wait_for
+from .test_taskdefinition import G, V, get, td, wait_ready
+
+
+def svc(name: str, task_definition: str, desired: int | None = 2, **extra) -> dict:
+    spec = {"taskDefinition": task_definition, **extra}
+    if desired is not None:
+        spec["desiredCount"] = desired
+    return {"apiVersion": f"{G}/{V}", "kind": "ECSService", "metadata": {"name": name}, "spec": spec}
+
+
+def running_pods(core, ns, name):
+    return [p for p in core.list_namespaced_pod(ns, label_selector=f"ecs.seed.dev/service={name}").items
+            if p.status.phase == "Running" and not p.metadata.deletion_timestamp]
+
+
+def test_replica_service_reaches_steady_state_then_rolls_to_a_new_revision(custom, apps, core, namespace, operator):
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("web"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("web", "web", 3))
+    wait_ready(custom, namespace, "ecsservices", "web", timeout=90)
+    st = get(custom, namespace, "ecsservices", "web")["status"]
+    assert (st["desiredCount"], st["runningCount"], st["pendingCount"]) == (3, 3, 0)
+    assert st["taskDefinition"] == "web:1" and st["rolloutState"] == "COMPLETED"
+    assert [d["status"] for d in st["deployments"]] == ["PRIMARY"]
+    assert st["events"][0]["message"] == "(service web) has reached a steady state."
+    dep = apps.read_namespaced_deployment("web", namespace)
+    assert dep.metadata.owner_references[0].kind == "ECSService"
+    assert dep.spec.strategy.rolling_update.max_surge == 3 and dep.spec.strategy.rolling_update.max_unavailable == 0
+    pods = running_pods(core, namespace, "web")
+    assert len(pods) == 3 and all(p.spec.node_name for p in pods)
+
+    # a new revision of the family the service follows starts a new deployment
+    custom.patch_namespaced_custom_object(G, V, namespace, "taskdefinitions", "web",
+                                          {"spec": {"containerDefinitions": [{"name": "web", "image": "nginx:1.28", "memory": 128}]}})
+
+    def rolled():
+        s = get(custom, namespace, "ecsservices", "web")["status"]
+        ok = (s.get("taskDefinition") == "web:2" and s.get("rolloutState") == "COMPLETED" and s.get("runningCount") == 3
+              and [d["taskDefinition"] for d in s["deployments"]] == ["web:2"])
+        return s if ok else None
+
+    wait_for(rolled, timeout=120, desc="rollout to web:2 completed")
+    images = {p.spec.containers[0].image for p in running_pods(core, namespace, "web")}
+    assert images == {"nginx:1.28"}
+
+    # scaling follows desiredCount
+    custom.patch_namespaced_custom_object(G, V, namespace, "ecsservices", "web", {"spec": {"desiredCount": 1}})
+    wait_for(lambda: len(running_pods(core, namespace, "web")) == 1 and
+             get(custom, namespace, "ecsservices", "web")["status"].get("runningCount") == 1, timeout=90,
+             desc="scaled to 1")
+
+
+def test_daemon_service_runs_one_task_per_container_instance(custom, apps, core, namespace, operator):
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("agent"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices",
+                                           svc("agent", "agent:1", None, schedulingStrategy="DAEMON"))
+    nodes = [n.metadata.name for n in core.list_node().items if not n.spec.unschedulable]
+    wait_ready(custom, namespace, "ecsservices", "agent", timeout=90)
+    assert sorted(p.spec.node_name for p in running_pods(core, namespace, "agent")) == sorted(nodes)
+    assert apps.read_namespaced_daemon_set("agent", namespace).metadata.owner_references[0].kind == "ECSService"
+    assert get(custom, namespace, "ecsservices", "agent")["status"]["runningCount"] == len(nodes)
+
+
+def test_service_waits_for_its_task_definition_and_refuses_bad_input(custom, namespace, operator):
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("late", "late", 1))
+    c = wait_ready(custom, namespace, "ecsservices", "late", status="False")
+    assert c["reason"] == "TaskDefinitionNotFound" and "taskDefinition" in c["message"]
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("late"))
+    wait_ready(custom, namespace, "ecsservices", "late", timeout=90)
+
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices",
+                                           svc("both", "late", 1, launchType="EC2",
+                                               capacityProviderStrategy=[{"capacityProvider": "FARGATE"}]))
+    c = wait_ready(custom, namespace, "ecsservices", "both", status="False")
+    assert c["reason"] == "InvalidParameterException" and c["message"].startswith("launchType")
+
+
+def test_deleting_a_service_drains_it_and_leaves_nothing(custom, apps, core, namespace, operator):
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("gone"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("gone", "gone", 2))
+    wait_ready(custom, namespace, "ecsservices", "gone", timeout=90)
+    custom.delete_namespaced_custom_object(G, V, namespace, "ecsservices", "gone")
+    wait_for(lambda: not custom.list_namespaced_custom_object(G, V, namespace, "ecsservices")["items"],
+             timeout=90, desc="service deleted")
+    assert not apps.list_namespaced_deployment(namespace).items
+    assert not core.list_namespaced_pod(namespace, label_selector="ecs.seed.dev/service=gone").items

@@ -1,0 +1,114 @@
+import pytest
+
+from ecs_operator.models.generated import CreateServiceRequest
+from ecs_operator.translate import service as s
+
+OWNER = {"apiVersion": "ecs.seed.dev/v1alpha1", "kind": "ECSService", "name": "web", "uid": "u1", "controller": True}
+TEMPLATE = {"metadata": {"labels": {"ecs.seed.dev/family": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx", "livenessProbe": {"exec": {"command": ["true"]}}}]}}
+
+
+@pytest.mark.parametrize("desired,maxp,minp,surge,unavail", [
+    (4, 200, 100, 4, 0),     # ECS defaults: start all new, then stop all old
+    (4, 150, 50, 2, 2),
+    (3, 150, 50, 1, 1),      # floor(4.5)=4 -> surge 1; ceil(1.5)=2 -> unavailable 1
+    (5, 100, 0, 0, 5),
+    (10, 120, 90, 2, 1),
+    (1, 100, 100, 0, 1),     # ECS could never progress; Kubernetes needs one of them > 0
+    (0, 200, 100, 1, 0),
+])
+def test_rolling_limits_follow_ecs_rounding(desired, maxp, minp, surge, unavail):
+    lim = s.rolling_limits(desired, maxp, minp)
+    assert (lim.max_surge, lim.max_unavailable) == (surge, unavail)
+
+
+def test_circuit_breaker_threshold():
+    assert [s.circuit_breaker_threshold(d) for d in (1, 6, 7, 100, 1000)] == [3, 3, 4, 50, 200]
+
+
+def test_replica_service_becomes_deployment():
+    svc = CreateServiceRequest.model_validate({"taskDefinition": "web:1", "desiredCount": 3,
+                                               "healthCheckGracePeriodSeconds": 60,
+                                               "placementStrategy": [{"type": "binpack", "field": "memory"}]})
+    wl = s.workload(svc, name="web", namespace="ns", owner=OWNER, template=TEMPLATE, task_definition="web:1")
+    d = wl.manifest
+    assert d["kind"] == "Deployment" and d["spec"]["replicas"] == 3
+    assert d["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 3, "maxUnavailable": 0}
+    assert d["spec"]["selector"] == {"matchLabels": {"ecs.seed.dev/service": "web"}}
+    tpl = d["spec"]["template"]
+    assert tpl["metadata"]["labels"]["ecs.seed.dev/cluster"] == "default"
+    assert tpl["metadata"]["annotations"]["ecs.seed.dev/group"] == "service:web"
+    assert tpl["spec"]["containers"][0]["livenessProbe"]["initialDelaySeconds"] == 60
+    assert [w.field for w in wl.warnings] == ["placementStrategy"]
+    assert TEMPLATE["spec"]["containers"][0]["livenessProbe"] == {"exec": {"command": ["true"]}}, "input not mutated"
+
+
+def test_daemon_service_becomes_daemonset():
+    svc = CreateServiceRequest.model_validate({"taskDefinition": "agent", "schedulingStrategy": "DAEMON",
+                                               "cluster": "arn:aws:ecs:us-east-1:1:cluster/prod"})
+    d = s.workload(svc, name="agent", namespace="ns", owner=OWNER, template=TEMPLATE, task_definition="agent:2").manifest
+    assert d["kind"] == "DaemonSet"
+    assert d["spec"]["updateStrategy"]["rollingUpdate"] == {"maxUnavailable": "100%"}
+    assert d["spec"]["template"]["metadata"]["labels"]["ecs.seed.dev/cluster"] == "prod"
+
+
+@pytest.mark.parametrize("spec,field", [
+    ({"taskDefinition": "a", "schedulingStrategy": "DAEMON", "desiredCount": 2}, "desiredCount"),
+    ({"taskDefinition": "a"}, "desiredCount"),
+    ({"taskDefinition": "a", "desiredCount": 1, "launchType": "EC2",
+      "capacityProviderStrategy": [{"capacityProvider": "x"}]}, "launchType"),
+    ({"desiredCount": 1}, "taskDefinition"),
+    ({"taskDefinition": "a", "schedulingStrategy": "DAEMON", "deploymentConfiguration": {"maximumPercent": 200}},
+     "deploymentConfiguration.maximumPercent"),
+])
+def test_invalid_services_are_refused_naming_the_field(spec, field):
+    with pytest.raises(s.ServiceError) as e:
+        s.validate(CreateServiceRequest.model_validate(spec))
+    assert e.value.field == field and str(e.value).startswith(field)
+
+
+def test_every_create_service_field_is_classified():
+    fields = set(CreateServiceRequest.model_fields)
+    classified = set(s.TRANSLATED) | set(s.WARNED) | set(s.IGNORED)
+    assert fields - classified == set(), "new CreateService fields must be translated, warned or ignored"
+
+
+def _pod(name, phase, hash_="h1", td="web:1"):
+    return {"metadata": {"name": name, "labels": {"pod-template-hash": hash_},
+                         "annotations": {"ecs.seed.dev/task-definition": td}},
+            "status": {"phase": phase}}
+
+
+def test_status_reaches_steady_state_once():
+    svc = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": 2})
+    dep = {"metadata": {"generation": 1, "annotations": {"deployment.kubernetes.io/revision": "1"}},
+           "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}}
+    rs = {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "1"}, "labels": {"pod-template-hash": "h1"}},
+          "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"ecs.seed.dev/task-definition": "web:1"}}}}}
+    pods = [_pod("a", "Running"), _pod("b", "Running")]
+    st, steady = s.service_status(svc=svc, name="web", workload_obj=dep, replicasets=[rs], pods=pods,
+                                  previous={}, task_definition="web:1", now="T1")
+    assert steady and st["runningCount"] == 2 and st["pendingCount"] == 0
+    assert st["rolloutState"] == "COMPLETED"
+    assert [d["status"] for d in st["deployments"]] == ["PRIMARY"]
+    assert st["events"][0]["message"] == "(service web) has reached a steady state."
+    st["conditions"] = [{"type": "Ready", "status": "True"}]
+    st2, _ = s.service_status(svc=svc, name="web", workload_obj=dep, replicasets=[rs], pods=pods,
+                              previous=st, task_definition="web:1", now="T2")
+    assert len(st2["events"]) == 1, "no duplicate steady-state event"
+
+
+def test_status_during_rollout_has_primary_and_active_deployments():
+    svc = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": 2})
+    dep = {"metadata": {"generation": 2, "annotations": {"deployment.kubernetes.io/revision": "2"}},
+           "status": {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2, "availableReplicas": 2}}
+    rs1 = {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "1"}, "labels": {"pod-template-hash": "h1"}},
+           "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"ecs.seed.dev/task-definition": "web:1"}}}}}
+    rs2 = {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "2"}, "labels": {"pod-template-hash": "h2"}},
+           "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"ecs.seed.dev/task-definition": "web:2"}}}}}
+    pods = [_pod("a", "Running"), _pod("b", "Running"), _pod("c", "Running", "h2", "web:2"), _pod("d", "Pending", "h2", "web:2")]
+    st, steady = s.service_status(svc=svc, name="web", workload_obj=dep, replicasets=[rs1, rs2], pods=pods,
+                                  previous={}, task_definition="web:2", now="T")
+    assert not steady and st["rolloutState"] == "IN_PROGRESS"
+    assert [(d["status"], d["taskDefinition"], d["runningCount"], d["pendingCount"]) for d in st["deployments"]] == [
+        ("PRIMARY", "web:2", 1, 1), ("ACTIVE", "web:1", 2, 0)]
