@@ -38,8 +38,6 @@ def _service_input(d: dict) -> dict:
     known = set(CreateServiceRequest.model_fields)
     if "serviceArn" in d or "clusterArn" in d:  # describe-services output: keep the input fields
         d = {k: v for k, v in d.items() if k in known}
-        if "clusterArn" not in d and "cluster" not in d:
-            pass
     return d
 
 
@@ -55,7 +53,8 @@ def ecs_documents(data) -> list[tuple[str, dict]]:
         return [("ECSService", _service_input(data["service"]))]
     if "containerDefinitions" in data or isinstance(data.get("taskDefinition"), dict):
         return [("TaskDefinition", register_input_from_ecs_json(data))]
-    if "taskDefinition" in data or "serviceName" in data or "desiredCount" in data:
+    if "taskDefinition" in data or "serviceName" in data or "desiredCount" in data or (
+            data and set(data) <= set(CreateServiceRequest.model_fields)):
         return [("ECSService", _service_input(data))]
     raise ConvertError("not an ECS task definition or service: expected containerDefinitions, "
                        "taskDefinition or serviceName")

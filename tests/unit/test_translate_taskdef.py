@@ -410,6 +410,7 @@ GOLDEN_CASES: dict[str, dict] = {
     "windows": td(
         c("app", user="ContainerAdministrator", healthCheck={"command": ["CMD-SHELL", "exit 0"]}),
         runtimePlatform={"operatingSystemFamily": "WINDOWS_SERVER_2022_CORE", "cpuArchitecture": "X86_64"},
+        cpu="1024", memory="2048",
     ),
     "logging_misc": td(
         c("app", logConfiguration={"logDriver": "awsfirelens", "options": {"Name": "cloudwatch"},

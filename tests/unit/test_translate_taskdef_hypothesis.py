@@ -152,3 +152,74 @@ def test_translation_is_valid_or_rejected(d: dict) -> None:
     check_translation(t)
     again = translate_task_definition(td, family=td.family, revision=7)
     assert again == t  # deterministic
+
+
+# Arbitrary strings wherever ECS takes a string: translation still never raises anything but
+# TranslationError, and whatever it produces is structurally valid.
+ANY = st.text(max_size=30)
+
+
+@st.composite
+def wild_task_definitions(draw) -> dict:
+    names = draw(st.lists(ANY.filter(bool), min_size=1, max_size=3, unique=True))
+    volume_names = draw(st.lists(ANY, max_size=2))
+    containers = []
+    for name in names:
+        cd = {"name": name, "image": draw(ANY)}
+        cd.update(draw(st.fixed_dictionaries({}, optional={
+            "user": ANY,
+            "hostname": ANY,
+            "workingDirectory": ANY,
+            "links": st.lists(st.one_of(st.sampled_from(names), ANY), max_size=2),
+            "dockerSecurityOptions": st.lists(ANY | st.sampled_from(["apparmor:x", "no-new-privileges", "seccomp:unconfined"]), max_size=2),
+            "dnsServers": st.lists(ANY | st.sampled_from(["10.0.0.1", "::1"]), max_size=2),
+            "dnsSearchDomains": st.lists(ANY, max_size=2),
+            "extraHosts": st.lists(st.fixed_dictionaries({"hostname": ANY, "ipAddress": ANY | st.just("10.1.1.1")}), max_size=2),
+            "systemControls": st.lists(st.fixed_dictionaries({}, optional={"namespace": ANY | st.just("net.core.somaxconn"),
+                                                                           "value": ANY}), max_size=2),
+            "environment": st.lists(st.fixed_dictionaries({}, optional={"name": ANY, "value": ANY}), max_size=3),
+            "secrets": st.lists(st.fixed_dictionaries({"name": ANY, "valueFrom": ANY}), max_size=2),
+            "environmentFiles": st.lists(st.fixed_dictionaries({"value": ANY, "type": st.just("s3")}), max_size=2),
+            "repositoryCredentials": st.fixed_dictionaries({"credentialsParameter": ANY}),
+            "healthCheck": st.fixed_dictionaries({"command": st.lists(ANY | st.sampled_from(["CMD", "CMD-SHELL"]), max_size=3)},
+                                                 optional={"interval": st.integers(-5, 400), "timeout": st.integers(-5, 100),
+                                                           "retries": st.integers(-1, 20), "startPeriod": st.integers(-5, 400)}),
+            "portMappings": st.lists(st.fixed_dictionaries({}, optional={
+                "containerPort": st.integers(-1, 70000), "hostPort": st.integers(-1, 70000), "name": ANY,
+                "containerPortRange": ANY}), max_size=2),
+            "mountPoints": st.lists(st.fixed_dictionaries({}, optional={
+                "sourceVolume": st.sampled_from(volume_names) if volume_names else ANY, "containerPath": ANY}), max_size=2),
+            "resourceRequirements": st.lists(st.fixed_dictionaries(
+                {"type": st.sampled_from(["GPU", "InferenceAccelerator", "NeuronDevice"])}, optional={"value": ANY}), max_size=2),
+            "linuxParameters": st.fixed_dictionaries({}, optional={
+                "capabilities": st.fixed_dictionaries({}, optional={"add": st.lists(ANY, max_size=2)}),
+                "tmpfs": st.lists(st.fixed_dictionaries({"containerPath": ANY, "size": st.integers(-1, 100)}), max_size=1),
+                "sharedMemorySize": st.integers(-1, 100)}),
+            "cpu": st.integers(-1, 5000), "memory": st.integers(-1, 5000), "memoryReservation": st.integers(-1, 5000),
+            "stopTimeout": st.integers(-1, 200),
+        })))
+        containers.append(cd)
+    task = {"containerDefinitions": containers,
+            "volumes": [draw(st.fixed_dictionaries({"name": st.just(v)}, optional={
+                "host": st.fixed_dictionaries({}, optional={"sourcePath": ANY}),
+                "efsVolumeConfiguration": st.fixed_dictionaries({"fileSystemId": ANY}, optional={"rootDirectory": ANY}),
+                "dockerVolumeConfiguration": st.fixed_dictionaries({}, optional={
+                    "driver": ANY, "driverOpts": st.dictionaries(st.sampled_from(["type", "device", "o"]), ANY)}),
+            })) for v in volume_names]}
+    task.update(draw(st.fixed_dictionaries({}, optional={
+        "cpu": ANY, "memory": ANY, "taskRoleArn": ANY, "executionRoleArn": ANY,
+        "networkMode": st.sampled_from(["bridge", "host", "awsvpc", "none"]),
+    })))
+    return task
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wild_task_definitions(), ANY)
+def test_arbitrary_strings_never_crash(d: dict, family: str) -> None:
+    td = RegisterTaskDefinitionRequest.model_validate(d)
+    try:
+        t = translate_task_definition(td, family=family or "f", revision=1)
+    except TranslationError as e:
+        assert e.field
+        return
+    check_translation(t)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import NamedTuple
 
 __all__ = [
     "digest",
     "dns_label",
     "unique_label",
     "port_name",
-    "label_value",
     "secret_ref",
     "SecretRef",
     "config_map_name",
@@ -84,14 +84,6 @@ def port_name(value: str, taken: set[str]) -> str:
     return s
 
 
-def label_value(value: str) -> str:
-    """A label value (<= 63 chars, alphanumeric at both ends, ``[A-Za-z0-9_.-]`` inside)."""
-    if len(value) <= DNS_LABEL_MAX and re.match(r"^([A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?)?$", value):
-        return value
-    core = re.sub(r"[^A-Za-z0-9_.-]", "-", value)[: DNS_LABEL_MAX - _HASH_LEN - 1].strip("-_.")
-    return f"{core}-{digest(value)}" if core else f"v-{digest(value)}"
-
-
 def secret_key(value: str) -> str:
     """A Secret/ConfigMap data key: ``[-._a-zA-Z0-9]+``, other characters -> ``_``."""
     s = re.sub(r"[^-._a-zA-Z0-9]", "_", value)[:253]
@@ -100,26 +92,12 @@ def secret_key(value: str) -> str:
     return s
 
 
-class SecretRef(tuple):
-    """(secret name, key, ignored ARN parts) of an ECS ``valueFrom``/``credentialsParameter``."""
+class SecretRef(NamedTuple):
+    """Where an ECS ``valueFrom``/``credentialsParameter`` lives in Kubernetes."""
 
-    __slots__ = ()
-
-    def __new__(cls, name: str, key: str, ignored: str = ""):
-        return super().__new__(cls, (name, key, ignored))
-
-    @property
-    def name(self) -> str:
-        return self[0]
-
-    @property
-    def key(self) -> str:
-        return self[1]
-
-    @property
-    def ignored(self) -> str:
-        """Version stage / version id of a Secrets Manager reference ("" when none)."""
-        return self[2]
+    name: str  # Secret name
+    key: str  # key in the Secret's data
+    ignored: str = ""  # version stage / version id of a Secrets Manager reference ("" when none)
 
 
 _SM_SUFFIX = re.compile(r"^(?P<name>.+)-[A-Za-z0-9]{6}$")

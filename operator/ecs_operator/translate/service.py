@@ -9,9 +9,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 
 from .. import GROUP
+from ..revisions import family_label
 from ..models.generated import CreateServiceRequest
 from .taskdef import TranslationWarning
 
@@ -90,6 +92,14 @@ def cluster_name(ref: str | None) -> str:
     return ref.rsplit("/", 1)[-1] if ref.startswith("arn:") else ref
 
 
+_ECS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_NAME_RULE = "Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed."
+
+
+def cluster_label(ref: str | None) -> str:
+    return family_label(cluster_name(ref))
+
+
 def scheduling_strategy(svc: CreateServiceRequest) -> str:
     return svc.schedulingStrategy or REPLICA
 
@@ -98,6 +108,10 @@ def validate(svc: CreateServiceRequest) -> None:
     """The CreateService rules ECS enforces that the CRD schema does not."""
     if not svc.taskDefinition:
         raise ServiceError("taskDefinition", "a task definition must be specified")
+    if svc.serviceName is not None and not _ECS_NAME.match(svc.serviceName):
+        raise ServiceError("serviceName", f"{svc.serviceName!r} is not a valid service name. {_NAME_RULE}")
+    if not _ECS_NAME.match(cluster_name(svc.cluster)):
+        raise ServiceError("cluster", f"{svc.cluster!r} is not a valid cluster name or ARN. {_NAME_RULE}")
     strategy = scheduling_strategy(svc)
     if strategy == DAEMON and svc.desiredCount is not None:
         raise ServiceError("desiredCount", "The daemon scheduling strategy does not support a desired count for services.")
@@ -166,7 +180,7 @@ def _pod_template(template: dict, *, name: str, svc: CreateServiceRequest, task_
     md = t.setdefault("metadata", {})
     labels = md.setdefault("labels", {})
     labels[LABEL_SERVICE] = name
-    labels[LABEL_CLUSTER] = cluster_name(svc.cluster)
+    labels[LABEL_CLUSTER] = cluster_label(svc.cluster)
     annotations = md.setdefault("annotations", {})
     annotations[ANNOTATION_TASK_DEFINITION] = task_definition
     annotations[ANNOTATION_GROUP] = f"service:{svc.serviceName or name}"
@@ -194,7 +208,7 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
     strategy = scheduling_strategy(svc)
     dc = svc.deploymentConfiguration
     warnings = service_warnings(svc)
-    labels = {LABEL_SERVICE: name, LABEL_CLUSTER: cluster_name(svc.cluster),
+    labels = {LABEL_SERVICE: name, LABEL_CLUSTER: cluster_label(svc.cluster),
               "app.kubernetes.io/managed-by": "ecs-operator"}
     metadata = {"name": name, "namespace": namespace, "labels": labels,
                 "annotations": {ANNOTATION_TASK_DEFINITION: task_definition},

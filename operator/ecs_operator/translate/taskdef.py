@@ -250,8 +250,9 @@ def register_input_from_ecs_json(d: dict) -> dict:
     return out
 
 
-_CPU_RE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>vcpus?)?\s*$", re.IGNORECASE)
-_MEM_RE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>gb|gib|g|mb|mib|m)?\s*$", re.IGNORECASE)
+_UINT_RE = re.compile(r"^[0-9]+$")
+_CPU_RE = re.compile(r"^\s*(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>vcpus?)?\s*$", re.IGNORECASE)
+_MEM_RE = re.compile(r"^\s*(?P<n>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>gb|gib|g|mb|mib|m)?\s*$", re.IGNORECASE)
 
 
 def parse_task_cpu(value: str) -> float:
@@ -380,7 +381,6 @@ class _Translator:
                       "loopback plus the pod network)")
         self._translate_volumes()
         roles, init_order = self._roles()
-        self.roles = roles
         essential = [cd.name for cd in self.containers if cd.essential is not False]
         if not essential:
             raise TranslationError("containerDefinitions", "at least one container must be essential")
@@ -698,7 +698,7 @@ class _Translator:
                 self.warn(field, f"InferenceAccelerator {rr.value!r}: Elastic Inference has no Kubernetes equivalent")
                 continue
             resource = "nvidia.com/gpu" if rr.type == "GPU" else "aws.amazon.com/neuron"
-            if not rr.value or not rr.value.strip().isdigit() or int(rr.value) <= 0:
+            if not rr.value or not _UINT_RE.match(rr.value.strip()) or int(rr.value) <= 0:
                 raise TranslationError(field + ".value", f"{rr.type} needs a positive whole number, not {rr.value!r}")
             limits[resource] = str(int(rr.value) + int(limits.get(resource, "0")))
             if rr.sharingStrategy is not None:
@@ -913,12 +913,12 @@ class _Translator:
                 self.warn(field, f"{cd.user!r} is not a Windows user name Kubernetes accepts "
                           "(runAsUserName): the image's user applies")
             return
-        if user.isdigit() and int(user) <= 2147483647:
+        if _UINT_RE.match(user) and int(user) <= 2147483647:
             sc["runAsUser"] = int(user)
         else:
             self.warn(field, f"user {user!r} is not numeric: Kubernetes needs a UID, the image's user applies")
         if group:
-            if group.isdigit() and int(group) <= 2147483647:
+            if _UINT_RE.match(group) and int(group) <= 2147483647:
                 sc["runAsGroup"] = int(group)
             else:
                 self.warn(field, f"group {group!r} is not numeric: Kubernetes needs a GID")
@@ -1275,7 +1275,11 @@ class _Translator:
                 raise TranslationError("memory", f"the containers reserve {reserved} MiB, more than the "
                                        f"task's {mib} MiB")
             requests["memory"] = f"{mib}Mi"
-        if requests:
+        if requests and self.os_family.startswith("WINDOWS"):
+            self.warn("cpu" if "cpu" in requests else "memory",
+                      "Windows nodes do not support pod-level resources: only the containers' own "
+                      "cpu/memory apply")
+        elif requests:
             spec["resources"] = {"requests": dict(requests), "limits": dict(requests)}
 
     def _task_level_warnings(self) -> None:
