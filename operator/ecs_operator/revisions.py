@@ -20,6 +20,11 @@ LABEL_FAMILY = f"{GROUP}/family"
 LABEL_REVISION = f"{GROUP}/revision"
 LABEL_STATUS = f"{GROUP}/status"
 LABEL_HASH = f"{GROUP}/spec-hash"
+# Marks the ControllerRevisions that are task definition revisions. DaemonSets keep their own
+# ControllerRevisions, labelled with their pod template's labels (which include the family
+# label), so every lookup selects on this marker as well.
+LABEL_KIND = f"{GROUP}/revision-of"
+KIND_VALUE = "taskdefinition"
 ANNOTATION_FAMILY = f"{GROUP}/family"
 ANNOTATION_REGISTERED_AT = f"{GROUP}/registered-at"
 ANNOTATION_DEREGISTERED_AT = f"{GROUP}/deregistered-at"
@@ -122,8 +127,13 @@ class Revision:
         )
 
 
+def family_selector(family: str) -> dict[str, str]:
+    return {LABEL_KIND: KIND_VALUE, LABEL_FAMILY: family_label(family)}
+
+
 def revisions_from(controller_revisions: list[dict]) -> list[Revision]:
-    return sorted((Revision.from_controller_revision(cr) for cr in controller_revisions),
+    return sorted((Revision.from_controller_revision(cr) for cr in controller_revisions
+                   if cr["metadata"].get("labels", {}).get(LABEL_KIND) == KIND_VALUE),
                   key=lambda r: r.revision)
 
 
@@ -153,6 +163,7 @@ def controller_revision(*, namespace: str, family: str, revision: int, canonical
         "name": revision_name(family, revision),
         "namespace": namespace,
         "labels": {
+            LABEL_KIND: KIND_VALUE,
             LABEL_FAMILY: family_label(family),
             LABEL_REVISION: str(revision),
             LABEL_STATUS: ACTIVE,

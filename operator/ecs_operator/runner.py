@@ -35,8 +35,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
 
 def run_operator(namespaces: list[str], all_namespaces: bool, liveness: str | None = None,
                  verbose: bool = False) -> int:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
+    # kopf's own logging setup prefixes each object's messages with [namespace/name].
+    kopf.configure(verbose=verbose, log_prefix=True)
     from . import handlers  # noqa: F401  (registers the handlers)
 
     asyncio.run(kopf.operator(

@@ -42,7 +42,7 @@ def wait_ready(custom, ns, plural, name, status="True", timeout=60):
 
 
 def revisions_of(apps, ns, family):
-    crs = apps.list_namespaced_controller_revision(ns, label_selector=f"ecs.seed.dev/family={family}").items
+    crs = apps.list_namespaced_controller_revision(ns, label_selector=f"ecs.seed.dev/revision-of=taskdefinition,ecs.seed.dev/family={family}").items
     return sorted(cr.revision for cr in crs)
 
 

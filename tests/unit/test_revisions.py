@@ -48,3 +48,11 @@ def test_names_and_labels_are_valid_kubernetes_names():
     name = r.revision_name(long, 12)
     assert len(name) <= 253 and name.endswith("-12") and name == name.lower()
     assert r.revision_name("hello_world", 1) != r.revision_name("hello-world", 1)
+
+
+def test_daemonset_controller_revisions_are_not_task_definition_revisions():
+    ours = _cr("agent", 1, {"v": 1})
+    daemonset_history = {"metadata": {"name": "agent-7c9d", "labels": {r.LABEL_FAMILY: "agent"}},
+                         "revision": 1, "data": {"spec": {"template": {}}}}
+    assert [x.name for x in r.revisions_from([ours, daemonset_history])] == ["agent-1"]
+    assert r.family_selector("agent") == {r.LABEL_KIND: r.KIND_VALUE, r.LABEL_FAMILY: "agent"}

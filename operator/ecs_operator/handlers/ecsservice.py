@@ -121,6 +121,7 @@ def reconcile(body: dict, logger) -> None:
             _write_status(body, svc, rev.arn, warnings, now, logger)
         except _NotReady as e:
             kopf.warn(body, reason=e.reason, message=e.message)
+            body = k8s.get(API, "ECSService", namespace, name) or body
             k8s.merge_patch(API, "ECSService", namespace, name, {"status": {
                 "observedGeneration": generation,
                 "conditions": merge_conditions((body.get("status") or {}).get("conditions"), [
@@ -132,7 +133,12 @@ def reconcile(body: dict, logger) -> None:
 def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | None, warnings: list[str] | None,
                   now: str, logger) -> None:
     md = body["metadata"]
-    name, namespace, generation = md["name"], md["namespace"], md.get("generation")
+    name, namespace = md["name"], md["namespace"]
+    # Status is computed from the object as it is now (callers may hold an older copy), under
+    # the per-service lock, so concurrent refreshes never write back an older status.
+    body = k8s.get(API, "ECSService", namespace, name) or body
+    md = body["metadata"]
+    generation = md.get("generation")
     kind = _kind(svc)
     wl = k8s.get("apps/v1", kind, namespace, name)
     selector = {svc_tr.LABEL_SERVICE: name}
@@ -180,7 +186,6 @@ def refresh(namespace: str, name: str, logger) -> None:
     except ValidationError:
         return
     with _locks[f"{namespace}/{name}"]:
-        body = k8s.get(API, "ECSService", namespace, name) or body
         _write_status(body, svc, None, None, now_iso(), logger)
 
 

@@ -39,8 +39,7 @@ def load_spec(spec: dict, name: str) -> tuple[RegisterTaskDefinitionRequest, dic
 
 
 def list_family(namespace: str, family: str) -> list[revisions.Revision]:
-    crs = k8s.list_("apps/v1", "ControllerRevision", namespace,
-                    labels={revisions.LABEL_FAMILY: revisions.family_label(family)})
+    crs = k8s.list_("apps/v1", "ControllerRevision", namespace, labels=revisions.family_selector(family))
     return [r for r in revisions.revisions_from(crs) if r.family == family]
 
 
@@ -146,7 +145,7 @@ def taskdefinition_changed(body, patch, logger, **_):
             logger.warning(f"service {svc['metadata']['name']} will catch up on its next event: {e}")
 
 
-@kopf.on.event("apps", "v1", "controllerrevisions", labels={"app.kubernetes.io/managed-by": "ecs-operator"})
+@kopf.on.event("apps", "v1", "controllerrevisions", labels={revisions.LABEL_KIND: revisions.KIND_VALUE})
 def revision_changed(body, logger, **_):
     """A revision was deregistered (label ecs.seed.dev/status=INACTIVE) or deleted: refresh the
     owning TaskDefinition's status."""
