@@ -89,3 +89,25 @@ def test_deleting_a_service_drains_it_and_leaves_nothing(custom, apps, core, nam
              timeout=90, desc="service deleted")
     assert not apps.list_namespaced_deployment(namespace).items
     assert not core.list_namespaced_pod(namespace, label_selector="ecs.seed.dev/service=gone").items
+
+
+def test_daemon_service_follows_container_instances_joining_and_leaving(custom, core, namespace, operator, cluster):
+    from ecs_operator.dev.cluster import NodeSpec
+
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("follow"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices",
+                                           svc("follow", "follow", None, schedulingStrategy="DAEMON"))
+    wait_ready(custom, namespace, "ecsservices", "follow", timeout=90)
+    before = get(custom, namespace, "ecsservices", "follow")["status"]["runningCount"]
+
+    node = f"ip-10-0-9-{namespace[-4:]}"
+    cluster.apply_nodes([NodeSpec(name=node, zone="us-east-1b")])
+    try:
+        wait_for(lambda: any(p.spec.node_name == node for p in running_pods(core, namespace, "follow"))
+                 and get(custom, namespace, "ecsservices", "follow")["status"].get("runningCount") == before + 1,
+                 timeout=90, desc="a task on the new container instance")
+    finally:
+        core.delete_node(node)
+    wait_for(lambda: all(p.spec.node_name != node for p in running_pods(core, namespace, "follow"))
+             and get(custom, namespace, "ecsservices", "follow")["status"].get("runningCount") == before,
+             timeout=120, desc="the task gone with its container instance")
