@@ -111,3 +111,45 @@ def test_daemon_service_follows_container_instances_joining_and_leaving(custom, 
     wait_for(lambda: all(p.spec.node_name != node for p in running_pods(core, namespace, "follow"))
              and get(custom, namespace, "ecsservices", "follow")["status"].get("runningCount") == before,
              timeout=120, desc="the task gone with its container instance")
+
+
+def test_circuit_breaker_fails_a_crashing_deployment_and_rolls_back(custom, apps, core, namespace, operator):
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("cb"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("cb", "cb", 3, deploymentConfiguration={
+        "maximumPercent": 200, "minimumHealthyPercent": 100,
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True}}))
+    wait_ready(custom, namespace, "ecsservices", "cb", timeout=90)
+    assert get(custom, namespace, "ecsservices", "cb")["status"]["lastCompletedTaskDefinition"] == "cb:1"
+
+    # revision 2's essential container exits with code 1 right after it starts (KWOK stage)
+    custom.patch_namespaced_custom_object(G, V, namespace, "taskdefinitions", "cb", {"spec": {"containerDefinitions": [
+        {"name": "web", "image": "kwok.local/exit:1", "memory": 128}]}})
+
+    def rolled_back():
+        st = get(custom, namespace, "ecsservices", "cb")["status"]
+        ready_c = next((c for c in st.get("conditions", []) if c["type"] == "Ready"), {})
+        return st if (st.get("rolledBackTaskDefinition") == "cb:2" and ready_c.get("reason") == "RolledBack"
+                      and st.get("taskDefinition") == "cb:1" and st.get("runningCount") == 3
+                      and st.get("rolloutState") == "COMPLETED") else None
+
+    st = wait_for(rolled_back, timeout=180, desc="circuit breaker rollback to cb:1")
+    messages = [e["message"] for e in st["events"]]
+    assert any("deployment failed: tasks failed to start." in m for m in messages), messages
+    assert any("rolling back to deployment of cb:1" in m for m in messages), messages
+    dep = apps.read_namespaced_deployment("cb", namespace)
+    assert dep.spec.template.spec.containers[0].image == "nginx:1.27"
+    wait_for(lambda: {p.spec.containers[0].image for p in running_pods(core, namespace, "cb")} == {"nginx:1.27"},
+             timeout=90, desc="only cb:1 tasks left")
+
+
+def test_default_cluster_exists_and_counts_tasks_and_services(custom, namespace, operator):
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("counted"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("counted", "counted", 2))
+    wait_ready(custom, namespace, "ecsservices", "counted", timeout=90)
+
+    def counted():
+        st = get(custom, namespace, "ecsclusters", "default").get("status", {})
+        return st if (st.get("runningTasksCount"), st.get("activeServicesCount"), st.get("status")) == (2, 1, "ACTIVE") else None
+
+    st = wait_for(counted, timeout=60, desc="default cluster counts")
+    assert st["registeredContainerInstancesCount"] >= 6 and st["pendingTasksCount"] == 0

@@ -112,3 +112,31 @@ def test_status_during_rollout_has_primary_and_active_deployments():
     assert not steady and st["rolloutState"] == "IN_PROGRESS"
     assert [(d["status"], d["taskDefinition"], d["runningCount"], d["pendingCount"]) for d in st["deployments"]] == [
         ("PRIMARY", "web:2", 1, 1), ("ACTIVE", "web:1", 2, 0)]
+
+
+def test_circuit_breaker_fails_the_primary_deployment_at_ecs_threshold():
+    svc = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": 2, "deploymentConfiguration": {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True}}})
+    dep = {"metadata": {"generation": 2, "annotations": {"deployment.kubernetes.io/revision": "2"}},
+           "status": {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2, "availableReplicas": 2}}
+    rs = {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "2"}, "labels": {"pod-template-hash": "h2"}},
+          "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"ecs.seed.dev/task-definition": "web:2"}}}}}
+
+    def crashing(restarts):
+        p = _pod("c", "Running", "h2", "web:2")
+        p["status"]["containerStatuses"] = [{"name": "web", "restartCount": restarts}]
+        return p
+
+    st, _ = s.service_status(svc=svc, name="web", workload_obj=dep, replicasets=[rs], pods=[crashing(2)],
+                             previous={}, task_definition="web:2", now="T")
+    assert st["rolloutState"] == "IN_PROGRESS" and st["deployments"][0]["failedTasks"] == 2
+    st, _ = s.service_status(svc=svc, name="web", workload_obj=dep, replicasets=[rs], pods=[crashing(3)],
+                             previous=st, task_definition="web:2", now="T2")
+    assert st["rolloutState"] == "FAILED"
+    assert st["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+    assert "deployment failed: tasks failed to start." in st["events"][0]["message"]
+    # without the circuit breaker ECS keeps trying
+    plain = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": 2})
+    st, _ = s.service_status(svc=plain, name="web", workload_obj=dep, replicasets=[rs], pods=[crashing(50)],
+                             previous={}, task_definition="web:2", now="T")
+    assert st["rolloutState"] == "IN_PROGRESS"

@@ -7,6 +7,7 @@ cached under ``~/.cache/ecs-operator``); nothing here downloads anything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,6 +30,16 @@ INSTANCE_TYPES = {
     "m5.xlarge": (4, 16),
     "c5.large": (2, 4),
 }
+
+
+# KWOK Stages the cluster runs with (package data): KWOK's usual node/pod behaviour plus the
+# image conventions tests use to make containers exit or never become ready
+# (``kwok.local/exit:<code>``, ``kwok.local/never-ready``); see docs/local-cluster.md.
+STAGES_FILE = Path(__file__).resolve().parents[1] / "data" / "kwok-stages.yaml"
+
+
+def stages_digest() -> str:
+    return hashlib.sha256(STAGES_FILE.read_bytes()).hexdigest()
 
 
 class ClusterError(RuntimeError):
@@ -131,6 +142,17 @@ class LocalCluster:
     def kubeconfig(self) -> Path:
         return self.workdir / f"{self.name}.kubeconfig"
 
+    @property
+    def _stages_stamp(self) -> Path:
+        """Digest of the Stages file the running cluster was created with."""
+        return self.workdir / f"{self.name}.stages.sha256"
+
+    def _stages_current(self) -> bool:
+        try:
+            return self._stages_stamp.read_text().strip() == stages_digest()
+        except OSError:
+            return False
+
     # -- plumbing -------------------------------------------------------------------------
     def _bins(self) -> Path:
         if self.bins is None:
@@ -177,16 +199,22 @@ class LocalCluster:
         bins = self._bins()
         self.workdir.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
-        if self.exists() and self.healthy():
+        if self.exists() and self.healthy() and self._stages_current():
             log(f"cluster {self.name!r} already running")
         else:
             if self.exists():
-                log(f"cluster {self.name!r} exists but is not healthy; recreating")
+                why = "is not healthy" if not self.healthy() else "runs other KWOK stages"
+                log(f"cluster {self.name!r} exists but {why}; recreating")
                 self.down(log=log)
+            if not STAGES_FILE.is_file():
+                raise ClusterError(f"missing KWOK stages file {STAGES_FILE}")
+            digest = stages_digest()
             log(f"starting cluster {self.name!r} (kube-apiserver, etcd, controller-manager, scheduler, kwok)")
             self.kwokctl(
                 "create", "cluster",
                 "--name", self.name,
+                # Stages in --config replace kwokctl's built-in ones (the file has the full set).
+                "--config", str(STAGES_FILE),
                 "--runtime", "binary",
                 "--kube-apiserver-binary", str(bins / "kube-apiserver"),
                 "--kube-controller-manager-binary", str(bins / "kube-controller-manager"),
@@ -200,6 +228,7 @@ class LocalCluster:
                 "--wait", f"{int(timeout)}s",
                 "--quiet-pull",
             )
+            self._stages_stamp.write_text(digest + "\n")
         self.apply_nodes(nodes if nodes is not None else default_nodes())
         self.wait_nodes_ready(timeout=timeout)
         log(f"cluster {self.name!r} ready in {time.monotonic() - t0:.1f}s; KUBECONFIG={self.kubeconfig}")
@@ -242,6 +271,7 @@ class LocalCluster:
             self.kwokctl("delete", "cluster", "--name", self.name, check=False)
         shutil.rmtree(self.workdir / "kwok" / "clusters" / self.name, ignore_errors=True)
         self.kubeconfig.unlink(missing_ok=True)
+        self._stages_stamp.unlink(missing_ok=True)
 
     def status(self) -> dict:
         info: dict = {"name": self.name, "kubeconfig": str(self.kubeconfig), "exists": self.exists()}

@@ -18,10 +18,13 @@ from ..models.generated import CreateServiceRequest, RegisterTaskDefinitionReque
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import service as svc_tr
 from ..translate.taskdef import TranslationError, translate_task_definition
+from . import ecscluster
 from .taskdefinition import list_family, validation_message
 
 API = f"{GROUP}/{VERSION}"
-_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+# One lock per service: status writes and reconciles of a service never interleave
+# (re-entrant: a rollback reconciles from inside a status write).
+_locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
 
 
 class _NotReady(Exception):
@@ -61,6 +64,14 @@ def _resolve(svc: CreateServiceRequest, namespace: str, current_td: str | None) 
     return rev
 
 
+def _resolve_exact(namespace: str, arn: str) -> revisions.Revision:
+    ref = revisions.parse_reference(arn)
+    rev = revisions.resolve(list_family(namespace, ref.family), ref)
+    if rev is None:
+        raise _NotReady("TaskDefinitionNotFound", f"taskDefinition: rollback target {arn} no longer exists.")
+    return rev
+
+
 def _kind(svc: CreateServiceRequest) -> str:
     return "DaemonSet" if svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON else "Deployment"
 
@@ -70,6 +81,9 @@ def reconcile(body: dict, logger) -> None:
     name, namespace, generation = md["name"], md["namespace"], md.get("generation")
     now = now_iso()
     with _locks[f"{namespace}/{name}"]:
+        body = k8s.get(API, "ECSService", namespace, name) or body
+        md = body["metadata"]
+        generation = md.get("generation")
         try:
             try:
                 svc = CreateServiceRequest.model_validate(dict(body.get("spec") or {}))
@@ -79,13 +93,20 @@ def reconcile(body: dict, logger) -> None:
                 svc_tr.validate(svc)
             except svc_tr.ServiceError as e:
                 raise _NotReady("InvalidParameterException", str(e)) from e
-            current_td = (body.get("status") or {}).get("taskDefinition")
-            rev = _resolve(svc, namespace, current_td)
+            status = body.get("status") or {}
+            current_td = status.get("taskDefinition")
+            if status.get("rolledBackGeneration") == generation and status.get("lastCompletedTaskDefinition"):
+                # The circuit breaker rolled this generation back: keep running the last
+                # completed task definition until the spec changes again.
+                rev = _resolve_exact(namespace, status["lastCompletedTaskDefinition"])
+            else:
+                rev = _resolve(svc, namespace, current_td)
             try:
                 td_model = RegisterTaskDefinitionRequest.model_validate(rev.spec)
                 translation = translate_task_definition(td_model, family=rev.family, revision=rev.revision)
             except (ValidationError, TranslationError) as e:
                 raise _NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
+            ecscluster.ensure_default_cluster(namespace, svc_tr.cluster_name(svc.cluster))
             owner = k8s.owner_of(body).as_dict()
             try:
                 # Everything is computed before anything is applied: bad input never half-applies.
@@ -152,10 +173,32 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
         if event not in (previous.get("events") or []):
             kopf.info(body, reason="ServiceEvent", message=event["message"])
     failed = ecs["rolloutState"] == "FAILED"
+    rollback: dict = {k: previous[k] for k in ("lastCompletedTaskDefinition", "rolledBackTaskDefinition",
+                                              "rolledBackGeneration") if k in previous}
+    rolled_back = previous.get("rolledBackGeneration") == generation
+    if steady:
+        rollback["lastCompletedTaskDefinition"] = ecs["taskDefinition"]
+    cb = svc_tr.circuit_breaker(svc)
+    start_rollback = (failed and cb is not None and cb.rollback and not rolled_back
+                      and rollback.get("lastCompletedTaskDefinition")
+                      and rollback["lastCompletedTaskDefinition"] != ecs["taskDefinition"])
+    if start_rollback:
+        rollback.update(rolledBackTaskDefinition=ecs["taskDefinition"], rolledBackGeneration=generation)
+        msg = (f"(service {ecs['serviceName']}) rolling back to deployment of "
+               f"{rollback['lastCompletedTaskDefinition']}: deployment circuit breaker tripped.")
+        ecs["events"] = [{"id": f"rollback-{generation}", "createdAt": now, "message": msg}] + ecs["events"][:99]
+        kopf.warn(body, reason="ServiceEvent", message=msg)
+    if rolled_back or start_rollback:
+        why = (f"the deployment of {rollback['rolledBackTaskDefinition']} failed and was rolled back to "
+               f"{rollback['lastCompletedTaskDefinition']}")
+        ready_cond = condition("Ready", False, "RolledBack", why, generation, now)
+    else:
+        ready_cond = condition(
+            "Ready", steady, "SteadyState" if steady else ("DeploymentFailed" if failed else "NotSteady"),
+            f"{ecs['runningCount']}/{ecs['desiredCount']} tasks running; rollout {ecs['rolloutState']}",
+            generation, now)
     conditions = [
-        condition("Ready", steady, "SteadyState" if steady else ("DeploymentFailed" if failed else "NotSteady"),
-                  f"{ecs['runningCount']}/{ecs['desiredCount']} tasks running; rollout {ecs['rolloutState']}",
-                  generation, now),
+        ready_cond,
         condition("Progressing", not failed and not steady,
                   "DeploymentFailed" if failed else ("DeploymentCompleted" if steady else "DeploymentInProgress"),
                   ecs["rolloutStateReason"], generation, now),
@@ -164,9 +207,11 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
         conditions.append(condition("Translated", True, "TranslatedWithWarnings" if warnings else "Translated",
                                     ("Kubernetes cannot express: " + "; ".join(warnings)) if warnings
                                     else "every field is expressed", generation, now))
-    status = {**ecs, "observedGeneration": generation,
+    status = {**ecs, **rollback, "observedGeneration": generation,
               "conditions": merge_conditions(previous.get("conditions"), conditions)}
     k8s.merge_patch(API, "ECSService", namespace, name, {"status": status}, subresource="status")
+    if start_rollback:
+        reconcile(body, logger)
 
 
 @kopf.on.resume(GROUP, VERSION, "ecsservices")

@@ -338,6 +338,13 @@ def status_schema(kind: str) -> dict[str, Any]:
             "events": _free_form_list("The latest service events (ECS ServiceEvent objects)."),
             "rolloutState": _s("Rollout state of the primary deployment: IN_PROGRESS, COMPLETED or FAILED."),
             "rolloutStateReason": _s("Why the rollout is in its current state."),
+            "lastCompletedTaskDefinition": _s("The task definition of the last deployment that reached a steady "
+                                              "state: where the deployment circuit breaker rolls back to."),
+            "rolledBackTaskDefinition": _s("The task definition whose deployment the circuit breaker failed "
+                                           "and rolled back."),
+            "rolledBackGeneration": {"type": "integer", "format": "int64",
+                                     "description": "The metadata.generation whose deployment was rolled back; a "
+                                                    "new generation starts a new deployment."},
         })
     if kind == "ECSCluster":
         return _status("Observed state of the cluster, as ECS DescribeClusters reports it.", {

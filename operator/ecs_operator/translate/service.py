@@ -334,6 +334,26 @@ def _unschedulable(pods: list[dict]) -> list[dict]:
     return out
 
 
+def _failed_tasks(pods: list[dict]) -> int:
+    """Tasks of a deployment that stopped: every container restart is a task ECS would have
+    stopped and replaced, and a Failed pod is a stopped task."""
+    n = 0
+    for p in pods:
+        st = p.get("status", {})
+        if st.get("phase") == "Failed":
+            n += 1
+            continue
+        for cs in (st.get("containerStatuses") or []) + (st.get("initContainerStatuses") or []):
+            n += cs.get("restartCount", 0) or 0
+    return n
+
+
+def circuit_breaker(svc: CreateServiceRequest):
+    dc = svc.deploymentConfiguration
+    cb = dc.deploymentCircuitBreaker if dc else None
+    return cb if cb is not None and cb.enable else None
+
+
 def _event(message: str, now: str) -> dict:
     eid = hashlib.sha256(f"{now}/{message}".encode()).hexdigest()[:36]
     return {"id": eid, "createdAt": now, "message": message}
@@ -358,10 +378,11 @@ def service_status(*, svc: CreateServiceRequest, name: str, workload_obj: dict |
 
     deployments: list[dict] = []
     rollout_state, rollout_reason = "IN_PROGRESS", f"ECS deployment {service_name} in progress."
+    cb = circuit_breaker(svc)
+    deadline_exceeded = any(
+        c.get("type") == "Progressing" and c.get("status") == "False" and c.get("reason") == "ProgressDeadlineExceeded"
+        for c in wl_status.get("conditions", []) or [])
     failed = False
-    for c in wl_status.get("conditions", []) or []:
-        if c.get("type") == "Progressing" and c.get("status") == "False" and c.get("reason") == "ProgressDeadlineExceeded":
-            failed = True
     generation_seen = (workload_obj or {}).get("metadata", {}).get("generation") == wl_status.get("observedGeneration")
 
     if strategy == DAEMON:
@@ -405,6 +426,7 @@ def service_status(*, svc: CreateServiceRequest, name: str, workload_obj: dict |
         did = _deployment_id(f"{name}/{td}/{status_word == 'PRIMARY'}") if status_word == "ACTIVE" else _deployment_id(f"{name}/{td}")
         g_running, g_pending = _counts(group_pods)
         prev = prev_deployments.get(did, {})
+        failed_tasks = max(prev.get("failedTasks", 0), _failed_tasks(group_pods))
         d = {
             "id": did,
             "status": status_word,
@@ -412,14 +434,17 @@ def service_status(*, svc: CreateServiceRequest, name: str, workload_obj: dict |
             "desiredCount": group_desired,
             "pendingCount": g_pending,
             "runningCount": g_running,
-            "failedTasks": prev.get("failedTasks", 0),
+            "failedTasks": failed_tasks,
             "createdAt": prev.get("createdAt", now),
             "updatedAt": now if (prev.get("runningCount"), prev.get("pendingCount")) != (g_running, g_pending) else prev.get("updatedAt", now),
         }
         if status_word == "PRIMARY":
-            if failed:
+            if cb is not None and not complete and (
+                    prev.get("rolloutState") == "FAILED"
+                    or failed_tasks >= circuit_breaker_threshold(desired) or deadline_exceeded):
+                failed = True
                 rollout_state = "FAILED"
-                rollout_reason = f"ECS deployment {did} failed: tasks did not become healthy within the deadline."
+                rollout_reason = "ECS deployment circuit breaker: tasks failed to start."
             elif complete:
                 rollout_state = "COMPLETED"
                 rollout_reason = f"ECS deployment {did} completed."

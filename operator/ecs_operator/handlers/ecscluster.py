@@ -1,0 +1,84 @@
+"""ECSCluster: the cluster's status counts as ECS's DescribeClusters reports them.
+
+As in ECS, a service that names no cluster belongs to ``default``, which exists without anyone
+creating it: the operator creates the ``default`` ECSCluster in a namespace the first time a
+service there uses it. Container instance membership (capacity providers as node pools) is the
+placement work's; until then every schedulable node counts as a container instance of every
+cluster.
+"""
+
+from __future__ import annotations
+
+import kopf
+
+from .. import GROUP, VERSION, k8s
+from ..status import condition, merge_conditions, now_iso
+from ..translate import service as svc_tr
+
+API = f"{GROUP}/{VERSION}"
+REFRESH_SECONDS = 15
+
+
+def cluster_name_of(body: dict) -> str:
+    return (body.get("spec") or {}).get("clusterName") or body["metadata"]["name"]
+
+
+def counts(namespace: str, cluster: str, nodes: list[dict], pods: list[dict], services: list[dict]) -> dict:
+    """Pure: the ECS counters from nodes, the cluster's pods and the namespace's services."""
+    label = svc_tr.cluster_label(cluster)
+    mine = [p for p in pods if p["metadata"].get("labels", {}).get(svc_tr.LABEL_CLUSTER) == label
+            and not p["metadata"].get("deletionTimestamp")]
+    active_services = [s for s in services
+                       if svc_tr.cluster_name((s.get("spec") or {}).get("cluster")) == cluster
+                       and not s["metadata"].get("deletionTimestamp")]
+    instances = [n for n in nodes if not n.get("spec", {}).get("unschedulable")]
+    return {
+        "clusterName": cluster,
+        "status": "ACTIVE",
+        "registeredContainerInstancesCount": len(instances),
+        "runningTasksCount": sum(1 for p in mine if p.get("status", {}).get("phase") == "Running"),
+        "pendingTasksCount": sum(1 for p in mine if p.get("status", {}).get("phase") == "Pending"),
+        "activeServicesCount": len(active_services),
+    }
+
+
+def refresh(body: dict) -> dict:
+    md = body["metadata"]
+    namespace = md["namespace"]
+    cluster = cluster_name_of(body)
+    status = counts(namespace, cluster,
+                    nodes=k8s.list_("v1", "Node", None),
+                    pods=k8s.list_("v1", "Pod", namespace, label_selector=svc_tr.LABEL_CLUSTER),
+                    services=k8s.list_(API, "ECSService", namespace))
+    status["observedGeneration"] = md.get("generation")
+    status["conditions"] = merge_conditions((body.get("status") or {}).get("conditions"), [
+        condition("Ready", True, "Active", f"cluster {cluster} is ACTIVE", md.get("generation"), now_iso())])
+    return status
+
+
+@kopf.on.resume(GROUP, VERSION, "ecsclusters")
+@kopf.on.create(GROUP, VERSION, "ecsclusters")
+@kopf.on.update(GROUP, VERSION, "ecsclusters", field="spec")
+def cluster_changed(body, patch, **_):
+    patch.setdefault("status", {}).update(refresh(dict(body)))
+
+
+@kopf.timer(GROUP, VERSION, "ecsclusters", interval=REFRESH_SECONDS, idle=REFRESH_SECONDS / 2)
+def cluster_counts(body, patch, **_):
+    status = refresh(dict(body))
+    old = body.get("status") or {}
+    if any(old.get(k) != v for k, v in status.items() if k != "conditions"):
+        patch.setdefault("status", {}).update(status)
+
+
+def ensure_default_cluster(namespace: str, cluster: str) -> None:
+    """ECS's default cluster exists without anyone creating it."""
+    if cluster != "default" or k8s.get(API, "ECSCluster", namespace, "default") is not None:
+        return
+    try:
+        k8s.create({"apiVersion": API, "kind": "ECSCluster",
+                    "metadata": {"name": "default", "namespace": namespace,
+                                 "labels": {"app.kubernetes.io/managed-by": "ecs-operator"}},
+                    "spec": {"clusterName": "default"}})
+    except kopf.TemporaryError:  # created concurrently (409)
+        pass
