@@ -9,6 +9,7 @@ go green without these tests. Set ECS_OPERATOR_TEST_KUBECONFIG to reuse a runnin
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -45,7 +46,8 @@ def cluster():
     if existing:
         yield _Existing(existing)
         return
-    c = LocalCluster(name="ecs-test")
+    # ECS_OPERATOR_TEST_CLUSTER lets two test runs on one machine use separate clusters.
+    c = LocalCluster(name=os.environ.get("ECS_OPERATOR_TEST_CLUSTER", "ecs-test"))
     c.down(log=lambda m: None)
     t0 = time.monotonic()
     c.up(log=lambda m: print(m, file=sys.stderr))
@@ -114,7 +116,8 @@ def crds(kubectl):
 @pytest.fixture
 def namespace(core, request):
     name = f"t-{uuid.uuid4().hex[:8]}"
-    core.create_namespace({"metadata": {"name": name, "labels": {"ecs-operator-test": request.node.name[:63]}}})
+    label = re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)[:63].strip("-_.")
+    core.create_namespace({"metadata": {"name": name, "labels": {"ecs-operator-test": label}}})
     wait_for(lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
              timeout=30, desc="default service account")
     yield name
