@@ -153,3 +153,24 @@ def test_default_cluster_exists_and_counts_tasks_and_services(custom, namespace,
 
     st = wait_for(counted, timeout=60, desc="default cluster counts")
     assert st["registeredContainerInstancesCount"] >= 6 and st["pendingTasksCount"] == 0
+
+
+def test_deregistered_revision_keeps_running_but_new_services_cannot_use_it(custom, core, namespace, operator, kubectl):
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("old"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("runs", "old:1", 2))
+    wait_ready(custom, namespace, "ecsservices", "runs", timeout=90)
+    kubectl("-n", namespace, "label", "controllerrevision", "old-1", "ecs.seed.dev/status=INACTIVE", "--overwrite")
+    wait_for(lambda: get(custom, namespace, "taskdefinitions", "old")["status"].get("status") == "INACTIVE",
+             timeout=30, desc="old:1 INACTIVE")
+    # a spec change of the running service re-resolves old:1: it keeps running on it
+    custom.patch_namespaced_custom_object(G, V, namespace, "ecsservices", "runs", {"spec": {"desiredCount": 3}})
+    wait_for(lambda: get(custom, namespace, "ecsservices", "runs")["status"].get("runningCount") == 3
+             and get(custom, namespace, "ecsservices", "runs")["status"].get("taskDefinition") == "old:1",
+             timeout=90, desc="still running old:1, scaled")
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("new", "old:1", 1))
+    c = wait_ready(custom, namespace, "ecsservices", "new", status="False")
+    assert c["reason"] == "ClientException" and "old:1 is inactive" in c["message"]
+    # and `family` alone names no ACTIVE revision now
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("latest", "old", 1))
+    c = wait_ready(custom, namespace, "ecsservices", "latest", status="False")
+    assert c["reason"] == "TaskDefinitionNotFound"
