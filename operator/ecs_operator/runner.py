@@ -29,7 +29,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
     # One operator replica; no kopf peering CRDs needed in the cluster.
     settings.peering.standalone = True
     settings.posting.level = logging.WARNING
-    settings.execution.max_workers = 8
+    settings.execution.max_workers = 20
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
 
 

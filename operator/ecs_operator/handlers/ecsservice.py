@@ -25,6 +25,7 @@ API = f"{GROUP}/{VERSION}"
 # One lock per service: status writes and reconciles of a service never interleave
 # (re-entrant: a rollback reconciles from inside a status write).
 _locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
+_dirty: dict[str, bool] = {}
 
 
 class _NotReady(Exception):
@@ -77,6 +78,15 @@ def _kind(svc: CreateServiceRequest) -> str:
 
 
 def reconcile(body: dict, logger) -> None:
+    """Resolve, build, apply and write status; then serve refreshes that arrived meanwhile."""
+    md = body["metadata"]
+    try:
+        _reconcile(body, logger)
+    finally:
+        _drain(f"{md['namespace']}/{md['name']}", md["namespace"], md["name"], logger)
+
+
+def _reconcile(body: dict, logger) -> None:
     md = body["metadata"]
     name, namespace, generation = md["name"], md["namespace"], md.get("generation")
     now = now_iso()
@@ -222,16 +232,35 @@ def service_changed(body, logger, **_):
 
 
 def refresh(namespace: str, name: str, logger) -> None:
-    """Recompute an ECSService's status after its workload or tasks changed."""
-    body = k8s.get(API, "ECSService", namespace, name)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return
-    try:
-        svc = CreateServiceRequest.model_validate(dict(body.get("spec") or {}))
-    except ValidationError:
-        return
-    with _locks[f"{namespace}/{name}"]:
-        _write_status(body, svc, None, None, now_iso(), logger)
+    """Recompute an ECSService's status after its workload or tasks changed.
+
+    Events come in bursts (every pod of a rollout changes several times), so they are
+    coalesced: an event marks the service dirty, and whichever thread holds the service's lock
+    refreshes until it is clean. N events cost about two refreshes, not N; an event that
+    arrives while another thread holds the lock is never lost (the holder re-checks the mark
+    after releasing)."""
+    key = f"{namespace}/{name}"
+    _dirty[key] = True
+    _drain(key, namespace, name, logger)
+
+
+def _drain(key: str, namespace: str, name: str, logger) -> None:
+    lock = _locks[key]
+    while _dirty.get(key):
+        if not lock.acquire(blocking=False):
+            return  # the holder drains the mark after it releases
+        try:
+            while _dirty.pop(key, False):
+                body = k8s.get(API, "ECSService", namespace, name)
+                if body is None or body["metadata"].get("deletionTimestamp"):
+                    return
+                try:
+                    svc = CreateServiceRequest.model_validate(dict(body.get("spec") or {}))
+                except ValidationError:
+                    return
+                _write_status(body, svc, None, None, now_iso(), logger)
+        finally:
+            lock.release()
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
