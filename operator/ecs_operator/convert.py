@@ -120,7 +120,7 @@ def render(resources: list[dict]) -> tuple[list[dict], list[str]]:
             raise ConvertError(_first_error(e)) from e
         except TranslationError as e:
             raise ConvertError(str(e)) from e
-        templates[family] = (t.template, f"{family}:1")
+        templates[family] = (t.template, f"{family}:1", model.requiresCompatibilities)
         objects.append({"apiVersion": "v1", "kind": "PodTemplate",
                         "metadata": {"name": dns_name(f"{family}-1", 253)}, "template": t.template})
         objects.extend(t.objects)
@@ -138,12 +138,12 @@ def render(resources: list[dict]) -> tuple[list[dict], list[str]]:
             raise ConvertError(str(e)) from e
         if family not in templates:
             raise ConvertError(f"taskDefinition: ECSService {name} uses {family!r}, which is not in the input")
-        template, arn = templates[family]
+        template, arn, compat = templates[family]
         owner = {"apiVersion": API_VERSION, "kind": "ECSService", "name": name, "uid": "00000000-0000-0000-0000-000000000000",
                  "controller": True, "blockOwnerDeletion": True}
         try:
             wl = svc_tr.workload(svc, name=name, namespace=r["metadata"].get("namespace", "default"),
-                                 owner=owner, template=template, task_definition=arn)
+                                 owner=owner, template=template, task_definition=arn, compatibilities=compat)
         except svc_tr.ServiceError as e:
             raise ConvertError(str(e)) from e
         objects.append(wl.manifest)

@@ -59,7 +59,7 @@ def test_daemon_service_runs_one_task_per_container_instance(custom, apps, core,
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("agent"))
     custom.create_namespaced_custom_object(G, V, namespace, "ecsservices",
                                            svc("agent", "agent:1", None, schedulingStrategy="DAEMON"))
-    nodes = [n.metadata.name for n in core.list_node().items if not n.spec.unschedulable]
+    nodes = [n.metadata.name for n in core.list_node().items if not n.spec.unschedulable and not n.spec.taints]
     wait_ready(custom, namespace, "ecsservices", "agent", timeout=90)
     assert sorted(p.spec.node_name for p in running_pods(core, namespace, "agent")) == sorted(nodes)
     assert apps.read_namespaced_daemon_set("agent", namespace).metadata.owner_references[0].kind == "ECSService"
@@ -174,3 +174,17 @@ def test_deregistered_revision_keeps_running_but_new_services_cannot_use_it(cust
     custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("latest", "old", 1))
     c = wait_ready(custom, namespace, "ecsservices", "latest", status="False")
     assert c["reason"] == "TaskDefinitionNotFound"
+
+
+def test_fargate_service_runs_only_on_fargate_virtual_nodes(custom, core, namespace, operator):
+    fargate_td = td("fg", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512")
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", fargate_td)
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("fg", "fg", 3, launchType="FARGATE"))
+    wait_ready(custom, namespace, "ecsservices", "fg", timeout=90)
+    nodes = {n.metadata.name: n.metadata.labels for n in core.list_node().items}
+    assert {nodes[p.spec.node_name].get("ecs.seed.dev/capacity-provider") for p in running_pods(core, namespace, "fg")} == {"FARGATE"}
+    # a task definition without FARGATE compatibility is refused with ECS's reason
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("ec2only"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("bad", "ec2only", 1, launchType="FARGATE"))
+    c = wait_ready(custom, namespace, "ecsservices", "bad", status="False")
+    assert c["message"] == "launchType: Task definition does not support launch_type FARGATE."

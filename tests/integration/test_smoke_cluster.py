@@ -25,7 +25,7 @@ def _deployment(name: str, replicas: int) -> dict:
 
 
 def test_nodes_look_like_ec2_instances_across_three_zones(core):
-    nodes = core.list_node().items
+    nodes = [n for n in core.list_node().items if n.metadata.labels.get("type") == "kwok"]
     assert len(nodes) >= 6
     zones = {n.metadata.labels["topology.kubernetes.io/zone"] for n in nodes}
     assert zones == {"us-east-1a", "us-east-1b", "us-east-1c"}
@@ -68,7 +68,8 @@ def test_daemonset_runs_exactly_one_pod_per_node(apps, core, namespace):
                          "spec": {"containers": [{"name": "agent", "image": "amazon/cloudwatch-agent:latest"}]}},
         },
     })
-    nodes = {n.metadata.name for n in core.list_node().items if not n.spec.unschedulable}
+    # tainted nodes (the Fargate virtual nodes) take no pods that do not tolerate them
+    nodes = {n.metadata.name for n in core.list_node().items if not n.spec.unschedulable and not n.spec.taints}
 
     def one_per_node():
         pods = [p for p in core.list_namespaced_pod(namespace, label_selector="app=agent").items
@@ -76,3 +77,11 @@ def test_daemonset_runs_exactly_one_pod_per_node(apps, core, namespace):
         return pods if sorted(p.spec.node_name for p in pods) == sorted(nodes) else None
 
     wait_for(one_per_node, timeout=90, desc="one running daemon pod per node")
+
+
+def test_fargate_virtual_nodes_serve_each_zone_and_repel_other_pods(core):
+    virtual = [n for n in core.list_node().items if n.metadata.labels.get("type") == "virtual-kubelet"]
+    for provider in ("FARGATE", "FARGATE_SPOT"):
+        mine = [n for n in virtual if n.metadata.labels["ecs.seed.dev/capacity-provider"] == provider]
+        assert {n.metadata.labels["topology.kubernetes.io/zone"] for n in mine} == {"us-east-1a", "us-east-1b", "us-east-1c"}
+        assert all(t.key == "ecs.seed.dev/virtual-node" and t.effect == "NoSchedule" for n in mine for t in n.spec.taints)

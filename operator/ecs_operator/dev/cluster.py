@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from ..capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER, TAINT_VIRTUAL_NODE
+
 DEFAULT_NAME = "ecs-dev"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 REGION = "us-east-1"
@@ -29,6 +31,8 @@ INSTANCE_TYPES = {
     "m5.large": (2, 8),
     "m5.xlarge": (4, 16),
     "c5.large": (2, 4),
+    # virtual nodes serving FARGATE / FARGATE_SPOT (virtual-kubelet style: one big node per zone)
+    "fargate": (64, 256),
 }
 
 
@@ -86,12 +90,26 @@ class NodeSpec:
     taints: tuple[dict, ...] = ()
 
 
-def default_nodes(per_zone: int = 2) -> list[NodeSpec]:
-    return [
+def virtual_node(provider: str, zone: str) -> NodeSpec:
+    """A virtual node that serves a Fargate capacity provider in one zone."""
+    return NodeSpec(
+        name=f"{provider.lower().replace('_', '-')}-{zone}", zone=zone, instance_type="fargate",
+        labels={LABEL_CAPACITY_PROVIDER: provider, "type": "virtual-kubelet",
+                "eks.amazonaws.com/compute-type": "fargate"},
+        taints=({"key": TAINT_VIRTUAL_NODE, "value": provider, "effect": "NoSchedule"},))
+
+
+def default_nodes(per_zone: int = 2, fargate: bool = True) -> list[NodeSpec]:
+    """EC2-style container instances (m5.large, ``per_zone`` in each zone) and, with
+    ``fargate``, one FARGATE and one FARGATE_SPOT virtual node per zone."""
+    nodes = [
         NodeSpec(name=f"ip-10-0-{z}-{i + 1}", zone=zone)
         for z, zone in enumerate(ZONES)
         for i in range(per_zone)
     ]
+    if fargate:
+        nodes += [virtual_node(p, zone) for p in FARGATE_PROVIDERS for zone in ZONES]
+    return nodes
 
 
 def node_manifest(spec: NodeSpec) -> dict:

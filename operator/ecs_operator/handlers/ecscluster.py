@@ -12,6 +12,7 @@ from __future__ import annotations
 import kopf
 
 from .. import GROUP, VERSION, k8s
+from ..capacity import is_virtual
 from ..status import condition, merge_conditions, now_iso
 from ..translate import service as svc_tr
 
@@ -31,7 +32,8 @@ def counts(namespace: str, cluster: str, nodes: list[dict], pods: list[dict], se
     active_services = [s for s in services
                        if svc_tr.cluster_name((s.get("spec") or {}).get("cluster")) == cluster
                        and not s["metadata"].get("deletionTimestamp")]
-    instances = [n for n in nodes if not n.get("spec", {}).get("unschedulable")]
+    # Fargate's virtual nodes are not container instances.
+    instances = [n for n in nodes if not n.get("spec", {}).get("unschedulable") and not is_virtual(n)]
     return {
         "clusterName": cluster,
         "status": "ACTIVE",

@@ -121,7 +121,8 @@ def _reconcile(body: dict, logger) -> None:
             try:
                 # Everything is computed before anything is applied: bad input never half-applies.
                 wl = svc_tr.workload(svc, name=name, namespace=namespace, owner=owner,
-                                     template=translation.template, task_definition=rev.arn)
+                                     template=translation.template, task_definition=rev.arn,
+                                     compatibilities=td_model.requiresCompatibilities)
                 net, net_warnings = svc_tr.network_services(
                     svc, name=name, namespace=namespace, owner=owner, template=translation.template,
                     container_names=translation.container_names)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import GROUP
+from ..capacity import LaunchError, pod_placement, resolve_launch
 from ..revisions import family_label
 from ..models.generated import CreateServiceRequest
 from .taskdef import TranslationWarning
@@ -36,10 +37,11 @@ TRANSLATED = {
     "enableExecuteCommand": "kubectl exec works on every task; nothing to translate",
     "loadBalancers": "a Service (ClusterIP) named like the ECSService, one port per container port",
     "serviceRegistries": "a headless Service <name>-discovery: DNS records for every task",
+    "launchType": "FARGATE -> nodeSelector + toleration for the FARGATE virtual nodes; EC2 -> ordinary nodes",
+    "capacityProviderStrategy": "FARGATE/FARGATE_SPOT -> their virtual nodes; a split across several providers "
+                                "is reported",
 }
 WARNED = {
-    "launchType": "capacity placement (launchType) is not enforced yet",
-    "capacityProviderStrategy": "capacity provider strategies are not enforced yet",
     "placementConstraints": "placement constraints are not enforced yet (ecs-scheduler extender)",
     "placementStrategy": "placement strategies are not enforced yet (ecs-scheduler extender)",
     "networkConfiguration": "subnets, security groups and public IPs have no Kubernetes equivalent; tasks use the pod network",
@@ -202,18 +204,34 @@ class ServiceWorkload:
 
 
 def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dict, template: dict,
-             task_definition: str) -> ServiceWorkload:
-    """The Deployment (REPLICA) or DaemonSet (DAEMON) that runs the service's tasks."""
+             task_definition: str, compatibilities: list[str] | None = None) -> ServiceWorkload:
+    """The Deployment (REPLICA) or DaemonSet (DAEMON) that runs the service's tasks.
+
+    ``compatibilities``: the task definition's requiresCompatibilities (ECS refuses a launch
+    type the task definition does not support)."""
     validate(svc)
     strategy = scheduling_strategy(svc)
     dc = svc.deploymentConfiguration
     warnings = service_warnings(svc)
+    try:
+        launch = resolve_launch(svc.launchType, svc.capacityProviderStrategy, compatibilities)
+    except LaunchError as e:
+        raise ServiceError(e.field, str(e).split(": ", 1)[1]) from e
+    if strategy == DAEMON and launch.launch_type == "FARGATE":
+        raise ServiceError("schedulingStrategy", "The daemon scheduling strategy is not supported with the FARGATE "
+                                                 "launch type.")
+    warnings.extend(TranslationWarning(f, m) for f, m in launch.warnings)
+    node_selector, tolerations = pod_placement(launch)
     labels = {LABEL_SERVICE: name, LABEL_CLUSTER: cluster_label(svc.cluster),
               "app.kubernetes.io/managed-by": "ecs-operator"}
     metadata = {"name": name, "namespace": namespace, "labels": labels,
                 "annotations": {ANNOTATION_TASK_DEFINITION: task_definition},
                 "ownerReferences": [owner]}
     pod_template = _pod_template(template, name=name, svc=svc, task_definition=task_definition)
+    if node_selector:
+        pod_spec = pod_template["spec"]
+        pod_spec["nodeSelector"] = {**pod_spec.get("nodeSelector", {}), **node_selector}
+        pod_spec["tolerations"] = pod_spec.get("tolerations", []) + tolerations
     selector = {"matchLabels": {LABEL_SERVICE: name}}
     if strategy == DAEMON:
         minimum = 0 if dc is None or dc.minimumHealthyPercent is None else dc.minimumHealthyPercent
