@@ -60,9 +60,6 @@ def resolve_launch(launch_type: str | None, strategy: list | None,
                               "Auto Scaling groups and Fargate providers. Specify one or the other and try again.")
         else:
             launch = "EC2"
-            warnings.append(("capacityProviderStrategy",
-                             f"capacity provider {provider}: node pools are not selected yet; tasks run on any "
-                             "EC2-style node"))
     else:
         launch = launch_type or "EC2"
         if launch == FARGATE:
@@ -77,11 +74,18 @@ def resolve_launch(launch_type: str | None, strategy: list | None,
     return Launch(launch, provider, tuple(warnings))
 
 
-def pod_placement(launch: Launch) -> tuple[dict[str, str], list[dict]]:
-    """nodeSelector and tolerations that put a task on its launch type's nodes."""
+def pod_placement(launch: Launch, pools: dict[str, tuple[dict, list]] | None = None) -> tuple[dict[str, str], list[dict]]:
+    """nodeSelector and tolerations that put a task on its launch type's nodes. ``pools``: the
+    node pool (nodeSelector, tolerations) of each EC2-style capacity provider by name."""
     if launch.launch_type == FARGATE and launch.provider in FARGATE_PROVIDERS:
         return ({LABEL_CAPACITY_PROVIDER: launch.provider},
                 [{"key": TAINT_VIRTUAL_NODE, "operator": "Equal", "value": launch.provider, "effect": "NoSchedule"}])
+    if launch.provider is not None:
+        if not pools or launch.provider not in pools:
+            raise LaunchError("capacityProviderStrategy",
+                              f"The specified capacity provider {launch.provider} was not found.")
+        selector, tolerations = pools[launch.provider]
+        return dict(selector), list(tolerations)
     return {}, []
 
 

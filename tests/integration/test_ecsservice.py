@@ -188,3 +188,28 @@ def test_fargate_service_runs_only_on_fargate_virtual_nodes(custom, core, namesp
     custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("bad", "ec2only", 1, launchType="FARGATE"))
     c = wait_ready(custom, namespace, "ecsservices", "bad", status="False")
     assert c["message"] == "launchType: Task definition does not support launch_type FARGATE."
+
+
+def test_ec2_capacity_provider_is_a_node_pool(custom, core, namespace, operator):
+    custom.create_namespaced_custom_object(G, V, namespace, "capacityproviders", {
+        "apiVersion": f"{G}/{V}", "kind": "CapacityProvider", "metadata": {"name": "zone-b"},
+        "spec": {"name": "zone-b", "autoScalingGroupProvider": {"autoScalingGroupArn": "arn:aws:autoscaling:us-east-1:1:autoScalingGroup:x"},
+                 "kubernetes": {"nodeSelector": {"topology.kubernetes.io/zone": "us-east-1b", "type": "kwok"}}}})
+    wait_ready(custom, namespace, "capacityproviders", "zone-b")
+    assert get(custom, namespace, "capacityproviders", "zone-b")["status"]["nodes"] == 2
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("pool"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
+        "pool", "pool", 4, capacityProviderStrategy=[{"capacityProvider": "zone-b", "weight": 1}]))
+    wait_ready(custom, namespace, "ecsservices", "pool", timeout=90)
+    zones = {n.metadata.name: n.metadata.labels["topology.kubernetes.io/zone"] for n in core.list_node().items}
+    assert {zones[p.spec.node_name] for p in running_pods(core, namespace, "pool")} == {"us-east-1b"}
+    # ECS refuses names reserved for AWS and a strategy naming an unknown provider
+    custom.create_namespaced_custom_object(G, V, namespace, "capacityproviders", {
+        "apiVersion": f"{G}/{V}", "kind": "CapacityProvider", "metadata": {"name": "fargate-mine"},
+        "spec": {"autoScalingGroupProvider": {"autoScalingGroupArn": "arn:x"}}})
+    c = wait_ready(custom, namespace, "capacityproviders", "fargate-mine", status="False")
+    assert c["message"].startswith("name:")
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
+        "nopool", "pool", 1, capacityProviderStrategy=[{"capacityProvider": "missing"}]))
+    c = wait_ready(custom, namespace, "ecsservices", "nopool", status="False")
+    assert c["message"].startswith("capacityProviderStrategy") and "missing" in c["message"]

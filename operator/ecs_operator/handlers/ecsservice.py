@@ -18,7 +18,7 @@ from ..models.generated import CreateServiceRequest, RegisterTaskDefinitionReque
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import service as svc_tr
 from ..translate.taskdef import TranslationError, translate_task_definition
-from . import ecscluster
+from . import capacityprovider, ecscluster
 from .taskdefinition import list_family, validation_message
 
 API = f"{GROUP}/{VERSION}"
@@ -73,6 +73,18 @@ def _resolve_exact(namespace: str, arn: str) -> revisions.Revision:
     return rev
 
 
+def _pools(namespace: str, svc: CreateServiceRequest) -> dict[str, tuple[dict, list]]:
+    """Node pools of the EC2-style capacity providers the service's strategy names."""
+    out = {}
+    for item in svc.capacityProviderStrategy or []:
+        name = item.capacityProvider
+        if name and name not in out:
+            obj = capacityprovider.find(namespace, name)
+            if obj is not None:
+                out[name] = capacityprovider.pool(obj)
+    return out
+
+
 def _kind(svc: CreateServiceRequest) -> str:
     return "DaemonSet" if svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON else "Deployment"
 
@@ -122,7 +134,8 @@ def _reconcile(body: dict, logger) -> None:
                 # Everything is computed before anything is applied: bad input never half-applies.
                 wl = svc_tr.workload(svc, name=name, namespace=namespace, owner=owner,
                                      template=translation.template, task_definition=rev.arn,
-                                     compatibilities=td_model.requiresCompatibilities)
+                                     compatibilities=td_model.requiresCompatibilities,
+                                     capacity_pools=_pools(namespace, svc))
                 net, net_warnings = svc_tr.network_services(
                     svc, name=name, namespace=namespace, owner=owner, template=translation.template,
                     container_names=translation.container_names)

@@ -38,7 +38,8 @@ TRANSLATED = {
     "loadBalancers": "a Service (ClusterIP) named like the ECSService, one port per container port",
     "serviceRegistries": "a headless Service <name>-discovery: DNS records for every task",
     "launchType": "FARGATE -> nodeSelector + toleration for the FARGATE virtual nodes; EC2 -> ordinary nodes",
-    "capacityProviderStrategy": "FARGATE/FARGATE_SPOT -> their virtual nodes; a split across several providers "
+    "capacityProviderStrategy": "FARGATE/FARGATE_SPOT -> their virtual nodes; an EC2 capacity provider -> its "
+                                "node pool (CapacityProvider spec.kubernetes); a split across several providers "
                                 "is reported",
 }
 WARNED = {
@@ -204,7 +205,8 @@ class ServiceWorkload:
 
 
 def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dict, template: dict,
-             task_definition: str, compatibilities: list[str] | None = None) -> ServiceWorkload:
+             task_definition: str, compatibilities: list[str] | None = None,
+             capacity_pools: dict[str, tuple[dict, list]] | None = None) -> ServiceWorkload:
     """The Deployment (REPLICA) or DaemonSet (DAEMON) that runs the service's tasks.
 
     ``compatibilities``: the task definition's requiresCompatibilities (ECS refuses a launch
@@ -215,13 +217,13 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
     warnings = service_warnings(svc)
     try:
         launch = resolve_launch(svc.launchType, svc.capacityProviderStrategy, compatibilities)
+        node_selector, tolerations = pod_placement(launch, capacity_pools)
     except LaunchError as e:
         raise ServiceError(e.field, str(e).split(": ", 1)[1]) from e
     if strategy == DAEMON and launch.launch_type == "FARGATE":
         raise ServiceError("schedulingStrategy", "The daemon scheduling strategy is not supported with the FARGATE "
                                                  "launch type.")
     warnings.extend(TranslationWarning(f, m) for f, m in launch.warnings)
-    node_selector, tolerations = pod_placement(launch)
     labels = {LABEL_SERVICE: name, LABEL_CLUSTER: cluster_label(svc.cluster),
               "app.kubernetes.io/managed-by": "ecs-operator"}
     metadata = {"name": name, "namespace": namespace, "labels": labels,
