@@ -37,6 +37,12 @@ def _render(args: argparse.Namespace) -> int:
     return main_render(args.rest)
 
 
+def _extender(args: argparse.Namespace) -> int:
+    from .extender.main import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecs-operator", description=__doc__)
     p.add_argument("--version", action="version", version=f"ecs-operator {__version__}")
@@ -62,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
                           add_help=False)
     rend.add_argument("rest", nargs=argparse.REMAINDER)
     rend.set_defaults(func=_render)
+    ext = sub.add_parser("extender", help="serve ECS task placement as a kube-scheduler extender")
+    ext.add_argument("--port", type=int, default=8888, help="listen port (default 8888)")
+    ext.add_argument("--address", default="0.0.0.0", help="listen address (default 0.0.0.0)")
+    ext.add_argument("--kubeconfig", default=None,
+                     help="kubeconfig to read nodes and pods with (used when not running in a cluster)")
+    ext.add_argument("--ttl", type=float, default=1.0,
+                     help="seconds a listing of nodes and pods is reused (until the watch cache exists)")
+    ext.add_argument("-v", "--verbose", action="store_true")
+    ext.set_defaults(func=_extender)
     return p
 
 

@@ -1,0 +1,142 @@
+"""ECS placement extender latency: filter and prioritize per call, in-process, no cluster.
+
+Synthetic clusters of 100 and 1,000 nodes (three zones, five instance types, EKS-like labels,
+custom attributes, a few images per node) with ~10 pods per node (ECS service tasks, standalone
+tasks, system pods). The pod being placed asks for
+``memberOf(attribute:ecs.instance-type =~ m5.* or attribute:stack == prod)``, ``distinctInstance``
+and ``spread(attribute:ecs.availability-zone), binpack(memory)``.
+
+For each cluster size it prints p50/p99 per call of:
+
+- HTTP: POST /filter and /prioritize on loopback (keep-alive), with ``NodeNames``
+  (nodeCacheCapable: true) and with a full ``Nodes`` list (nodeCacheCapable: false);
+- baseline, same run: the same request through ``Extender`` without HTTP/JSON, and the pure
+  placement functions alone (``filter_instances`` / ``score_instances`` on the snapshot).
+
+    .venv/bin/python bench/extender_latency.py [--sizes 100,1000] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
+
+from ecs_operator.extender.placement import filter_instances, score_instances, spec_from_pod  # noqa: E402
+from ecs_operator.extender.server import Extender, InMemoryClusterView, make_server  # noqa: E402
+from ecs_operator.extender.synthetic import cluster, pod  # noqa: E402
+
+POD = pod("web-7d4b9c-x2k1p", service="svc-3", cpu="256m", memory="512Mi",
+          constraints=[{"type": "memberOf",
+                        "expression": "attribute:ecs.instance-type =~ m5.* or attribute:stack == prod"},
+                       {"type": "distinctInstance"}],
+          strategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"},
+                    {"type": "binpack", "field": "memory"}])
+
+
+def pct(samples: list[float], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def measure(fn, *, max_iter: int, seconds: float) -> list[float]:
+    fn()  # warm up (caches, connection)
+    out = []
+    deadline = time.perf_counter() + seconds
+    for _ in range(max_iter):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+        if time.perf_counter() > deadline and len(out) >= 5:
+            break
+    return out
+
+
+def row(label: str, samples: list[float]) -> None:
+    print(f"  {label:<44} p50 {pct(samples, 0.5):8.2f} ms   p99 {pct(samples, 0.99):8.2f} ms   (n={len(samples)})")
+
+
+def bench(n_nodes: int, seconds: float) -> None:
+    t = time.perf_counter()
+    nodes, pods = cluster(n_nodes, pods_per_node=10)
+    view = InMemoryClusterView(nodes, pods)
+    snap = view.snapshot()
+    build_ms = (time.perf_counter() - t) * 1000
+    names = [n["metadata"]["name"] for n in nodes]
+    by_names = json.dumps({"Pod": POD, "NodeNames": names}).encode()
+    by_nodes = json.dumps({"Pod": POD, "Nodes": {"items": nodes}}).encode()
+    print(f"{n_nodes} nodes, {len(pods)} pods: cluster view built in {build_ms:.0f} ms; "
+          f"request bodies {len(by_names) / 1024:.0f} KiB (NodeNames), {len(by_nodes) / 1024:.0f} KiB (Nodes)")
+
+    srv = make_server(view, "127.0.0.1", 0)
+    th = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    th.start()
+    conn = http.client.HTTPConnection(*srv.server_address[:2], timeout=60)
+
+    def post(path: str, body: bytes):
+        def go():
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            data = resp.read()
+            assert resp.status == 200, data[:200]
+        return go
+
+    big = 200 if n_nodes <= 100 else 60
+    try:
+        print(" HTTP (loopback, keep-alive)")
+        row("filter      NodeNames", measure(post("/filter", by_names), max_iter=big * 2, seconds=seconds))
+        row("prioritize  NodeNames", measure(post("/prioritize", by_names), max_iter=big * 2, seconds=seconds))
+        row("filter      Nodes (full NodeList)", measure(post("/filter", by_nodes), max_iter=big, seconds=seconds))
+        row("prioritize  Nodes (full NodeList)", measure(post("/prioritize", by_nodes), max_iter=big, seconds=seconds))
+    finally:
+        conn.close()
+        srv.shutdown()
+        srv.server_close()
+        th.join(5)
+
+    ext = Extender(view)
+    args_names = {"Pod": POD, "NodeNames": names}
+    args_nodes = {"Pod": POD, "Nodes": {"items": nodes}}
+    print(" baseline: Extender without HTTP/JSON")
+    row("filter      NodeNames", measure(lambda: ext.filter(args_names), max_iter=big * 4, seconds=seconds))
+    row("prioritize  NodeNames", measure(lambda: ext.prioritize(args_names), max_iter=big * 4, seconds=seconds))
+    row("filter      Nodes", measure(lambda: ext.filter(args_nodes), max_iter=big * 4, seconds=seconds))
+    print(" baseline: pure placement functions")
+    insts = [snap.instances[n] for n in names]
+    everything = list(snap.instances.values())
+
+    def pure_filter():
+        filter_instances(spec_from_pod(POD), insts)
+
+    def pure_score():
+        spec = spec_from_pod(POD)
+        passed = set(filter_instances(spec, insts).passed)
+        score_instances(spec, [i for i in insts if i.name in passed], everything)
+
+    row("filter_instances", measure(pure_filter, max_iter=big * 4, seconds=seconds))
+    row("filter + score_instances", measure(pure_score, max_iter=big * 4, seconds=seconds))
+    spec = spec_from_pod(POD)
+    passed = filter_instances(spec, insts).passed
+    print(f"  ({len(passed)} of {n_nodes} nodes pass the filter)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="100,1000")
+    ap.add_argument("--seconds", type=float, default=3.0, help="time cap per measurement")
+    args = ap.parse_args(argv)
+    print(f"python {sys.version.split()[0]}")
+    for n in (int(x) for x in args.sizes.split(",")):
+        bench(n, args.seconds)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

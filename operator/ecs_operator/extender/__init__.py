@@ -1,0 +1,10 @@
+"""ECS task placement as a kube-scheduler extender.
+
+- :mod:`.query`: the ECS cluster query language (memberOf expressions);
+- :mod:`.model`: a Kubernetes node (+ its pods) as an ECS container instance;
+- :mod:`.placement`: constraints as a filter, strategies as scores 0..10;
+- :mod:`.native`: the constraints Kubernetes can enforce itself (node/pod affinity);
+- :mod:`.server`: the extender HTTP protocol and the cluster views.
+
+See docs/placement.md.
+"""
