@@ -213,3 +213,20 @@ def test_ec2_capacity_provider_is_a_node_pool(custom, core, namespace, operator)
         "nopool", "pool", 1, capacityProviderStrategy=[{"capacityProvider": "missing"}]))
     c = wait_ready(custom, namespace, "ecsservices", "nopool", status="False")
     assert c["message"].startswith("capacityProviderStrategy") and "missing" in c["message"]
+
+
+def test_placement_constraints_hold_natively(custom, core, namespace, operator):
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("placed"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("placed", "placed", 3, placementConstraints=[
+        {"type": "memberOf", "expression": "attribute:ecs.availability-zone in [us-east-1a, us-east-1c]"},
+        {"type": "distinctInstance"}]))
+    wait_for(lambda: len(running_pods(core, namespace, "placed")) == 3 or None, timeout=60, desc="3 placed tasks")
+    nodes = {n.metadata.name: n.metadata.labels["topology.kubernetes.io/zone"] for n in core.list_node().items}
+    pods = running_pods(core, namespace, "placed")
+    assert {nodes[p.spec.node_name] for p in pods} <= {"us-east-1a", "us-east-1c"}
+    assert len({p.spec.node_name for p in pods}) == 3, "distinctInstance: one task per container instance"
+    # an invalid expression is refused when the service is applied, naming the field
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("badexpr", "placed", 1, placementConstraints=[
+        {"type": "memberOf", "expression": "attribute:ecs.instance-type =~ t2.* and and"}]))
+    c = wait_ready(custom, namespace, "ecsservices", "badexpr", status="False")
+    assert c["reason"] == "InvalidParameterException" and c["message"].startswith("placementConstraints[0].expression")

@@ -56,6 +56,9 @@ def fill_placeholders(spec: dict, family: str) -> dict:
         spec["cluster"] = "default"
     if spec.get("role") and PLACEHOLDER.match(spec["role"]):
         del spec["role"]
+    for item in spec.get("capacityProviderStrategy") or []:
+        if PLACEHOLDER.match(item.get("capacityProvider", "")):
+            item["capacityProvider"] = "ec2-pool"  # created by the test as a node pool
     for lb in spec.get("loadBalancers") or []:
         for k in ("targetGroupArn",):
             if lb.get(k) and PLACEHOLDER.match(lb[k]):
@@ -67,6 +70,10 @@ def test_every_published_service_runs_with_a_suitable_task_definition(custom, co
     suitable = suitable_task_definitions(examples)
     files = sorted((examples / "services").glob("*.json"))
     assert set(suitable) == {f.name for f in files}, "a new published service needs a task definition here"
+    custom.create_namespaced_custom_object(G, V, namespace, "capacityproviders", {
+        "apiVersion": f"{G}/{V}", "kind": "CapacityProvider", "metadata": {"name": "ec2-pool"},
+        "spec": {"autoScalingGroupProvider": {"autoScalingGroupArn": "arn:aws:autoscaling:us-east-1:1:autoScalingGroup:x"},
+                 "kubernetes": {"nodeSelector": {"type": "kwok"}}}})
     names = {}
     for f in files:
         td_spec = suitable[f.name]
@@ -85,6 +92,17 @@ def test_every_published_service_runs_with_a_suitable_task_definition(custom, co
             assert "AlreadyExists" in str(e), e
         custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", {
             "apiVersion": f"{G}/{V}", "kind": "ECSService", "metadata": {"name": name}, "spec": svc_spec})
+
+    # tfdocs mongo: memberOf attribute:ecs.availability-zone in [us-west-2a, us-west-2b]; the local
+    # cluster's container instances are in us-east-1: as on ECS, its tasks cannot be placed.
+    unplaceable = "tfdocs-mongo-binpack-memberof-alb.json"
+    msg = "(service mongodb) was unable to place a task because no container instance met all of its requirements."
+    st = wait_for(lambda: (lambda st: st if any(e["message"] == msg for e in st.get("events", [])) else None)(
+        get(custom, namespace, "ecsservices", names[unplaceable]).get("status", {})), timeout=90,
+        desc="mongodb: unable to place a task")
+    assert st["runningCount"] == 0 and st["pendingCount"] == 3 and ready(
+        get(custom, namespace, "ecsservices", names[unplaceable]))["status"] == "False"
+    del names[unplaceable]
 
     outcomes = {}
     for fname, name in names.items():

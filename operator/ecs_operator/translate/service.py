@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field
 
 from .. import GROUP
 from ..capacity import LaunchError, pod_placement, resolve_launch
+from ..extender.native import compile_native
+from ..extender.placement import (ANN_CONSTRAINTS, ANN_SCHEDULING_STRATEGY, ANN_STRATEGY, PlacementError,
+                                  parse_constraints, parse_strategies)
 from ..revisions import family_label
 from ..models.generated import CreateServiceRequest
 from .taskdef import TranslationWarning
@@ -37,14 +41,16 @@ TRANSLATED = {
     "enableExecuteCommand": "kubectl exec works on every task; nothing to translate",
     "loadBalancers": "a Service (ClusterIP) named like the ECSService, one port per container port",
     "serviceRegistries": "a headless Service <name>-discovery: DNS records for every task",
+    "placementConstraints": "validated when applied; memberOf on node attributes -> nodeAffinity, distinctInstance "
+                            "-> podAntiAffinity; the rest (task:group, runningTasksCount...) is reported",
     "launchType": "FARGATE -> nodeSelector + toleration for the FARGATE virtual nodes; EC2 -> ordinary nodes",
     "capacityProviderStrategy": "FARGATE/FARGATE_SPOT -> their virtual nodes; an EC2 capacity provider -> its "
                                 "node pool (CapacityProvider spec.kubernetes); a split across several providers "
                                 "is reported",
 }
 WARNED = {
-    "placementConstraints": "placement constraints are not enforced yet (ecs-scheduler extender)",
-    "placementStrategy": "placement strategies are not enforced yet (ecs-scheduler extender)",
+    "placementStrategy": "placement strategies are applied by the ecs-scheduler extender, which is not deployed "
+                         "with the operator yet; the default scheduler places these tasks",
     "networkConfiguration": "subnets, security groups and public IPs have no Kubernetes equivalent; tasks use the pod network",
     "deploymentController": "only the ECS rolling-update deployment controller is supported",
     "serviceConnectConfiguration": "Service Connect is not supported",
@@ -178,6 +184,54 @@ def service_warnings(svc: CreateServiceRequest) -> list[TranslationWarning]:
     return out
 
 
+def _placement(t: dict, svc: CreateServiceRequest, group: str) -> list[TranslationWarning]:
+    """Placement annotations for the ecs-scheduler extender, and the constraints Kubernetes can
+    enforce by itself compiled into the pod's affinity (they hold even without the extender).
+    The task definition's constraints and the service's apply together, as in ECS."""
+    md, spec = t["metadata"], t["spec"]
+    annotations = md.setdefault("annotations", {})
+    constraints = json.loads(annotations.get(ANN_CONSTRAINTS, "[]"))
+    offset = len(constraints)
+    for i, c in enumerate(svc.placementConstraints or []):
+        item = c.model_dump(exclude_none=True)
+        try:
+            parse_constraints(json.dumps([item]))
+        except PlacementError as e:
+            raise ServiceError(f"placementConstraints[{i}].expression", str(e).split(": ", 1)[-1]) from e
+        constraints.append(item)
+    if constraints:
+        try:
+            parse_constraints(json.dumps(constraints[:offset]))
+        except PlacementError as e:
+            raise ServiceError("taskDefinition.placementConstraints", str(e).split(": ", 1)[-1]) from e
+        annotations[ANN_CONSTRAINTS] = json.dumps(constraints, separators=(",", ":"))
+    if svc.placementStrategy:
+        items = [x.model_dump(exclude_none=True) for x in svc.placementStrategy]
+        try:
+            parse_strategies(json.dumps(items))
+        except PlacementError as e:
+            raise ServiceError("placementStrategy", str(e).split(": ", 1)[-1]) from e
+        annotations[ANN_STRATEGY] = json.dumps(items, separators=(",", ":"))
+    if scheduling_strategy(svc) == DAEMON:
+        annotations[ANN_SCHEDULING_STRATEGY] = DAEMON
+    warnings: list[TranslationWarning] = []
+    if constraints:
+        native = compile_native(constraints, group=group, pod_labels=md.get("labels", {}))
+        affinity = native.affinity()
+        if affinity:
+            merged = spec.setdefault("affinity", {})
+            for key, value in affinity.items():
+                if key == "nodeAffinity" and "nodeAffinity" in merged:
+                    warnings.append(TranslationWarning("placementConstraints", "the task definition already sets a "
+                                                       "node affinity; memberOf left to the extender"))
+                    continue
+                merged[key] = value
+        for constraint, why in native.not_compiled:
+            warnings.append(TranslationWarning("placementConstraints",
+                                               f"{constraint} is enforced by the ecs-scheduler extender only: {why}"))
+    return warnings
+
+
 def _pod_template(template: dict, *, name: str, svc: CreateServiceRequest, task_definition: str) -> dict:
     t = copy.deepcopy(template)
     md = t.setdefault("metadata", {})
@@ -230,6 +284,7 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
                 "annotations": {ANNOTATION_TASK_DEFINITION: task_definition},
                 "ownerReferences": [owner]}
     pod_template = _pod_template(template, name=name, svc=svc, task_definition=task_definition)
+    warnings.extend(_placement(pod_template, svc, f"service:{svc.serviceName or name}"))
     if node_selector:
         pod_spec = pod_template["spec"]
         pod_spec["nodeSelector"] = {**pod_spec.get("nodeSelector", {}), **node_selector}
