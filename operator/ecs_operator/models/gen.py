@@ -366,6 +366,17 @@ def status_schema(kind: str) -> dict[str, Any]:
             "stoppedReason": _s("The reason the task stopped."),
             "startedAt": _s("When the task started."),
             "stoppedAt": _s("When the task stopped."),
+            "taskDefinitionArn": _s('The task definition revision the tasks run, as "family:revision".'),
+            "failures": {
+                "type": "array",
+                "description": "Tasks that cannot be placed, as RunTask reports failures.",
+                "maxItems": 10,
+                "items": {"type": "object", "properties": {
+                    "arn": _s("The task that cannot be placed."),
+                    "reason": _s("Why, as ECS words it (RESOURCE:MEMORY, RESOURCE:CPU, ATTRIBUTE, ...)."),
+                    "detail": _s("The scheduler's explanation."),
+                }},
+            },
         })
     if kind == "CapacityProvider":
         return _status("Observed state of the capacity provider.", {
