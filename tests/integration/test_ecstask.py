@@ -196,3 +196,15 @@ def test_a_task_that_cannot_be_placed_reports_it_as_ecs_does(custom, namespace, 
     assert "unable to place a task because no container instance met all of its requirements" in c["message"]
     st = status(custom, namespace, "huge")
     assert st["lastStatus"] == "PROVISIONING" and st["failures"][0]["reason"] == "RESOURCE:MEMORY"
+
+
+def test_a_fargate_task_runs_on_a_fargate_spot_virtual_node(custom, core, namespace, operator):
+    td = taskdef("batchfg", {"name": "job", "image": "kwok.local/exit:0", "essential": True})
+    td["spec"].update(requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512")
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td)
+    custom.create_namespaced_custom_object(G, V, namespace, "ecstasks", ecstask(
+        "fg", "batchfg", capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}]))
+    wait_status(custom, namespace, "fg", "STOPPED", timeout=90)
+    (pod,) = task_pods(core, namespace, "fg")
+    node = core.read_node(pod.spec.node_name)
+    assert node.metadata.labels["ecs.seed.dev/capacity-provider"] == "FARGATE_SPOT"

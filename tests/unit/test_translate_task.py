@@ -104,7 +104,7 @@ def test_every_runtask_field_is_translated_warned_or_ignored():
 def test_placement_and_role_overrides_are_warned():
     r = req(launchType="FARGATE", placementConstraints=[{"type": "distinctInstance"}],
             overrides={"taskRoleArn": "arn:aws:iam::1:role/x"}, tags=[{"key": "a", "value": "b"}])
-    assert [w.field for w in t.task_warnings(r)] == ["launchType", "placementConstraints", "overrides.taskRoleArn"]
+    assert [w.field for w in t.task_warnings(r)] == ["placementConstraints", "overrides.taskRoleArn"]
 
 
 def test_overrides_apply_to_the_task_definition_before_translation():

@@ -19,12 +19,13 @@ import kopf
 from pydantic import ValidationError
 
 from .. import GROUP, VERSION, k8s, revisions
+from ..capacity import LaunchError, pod_placement, resolve_launch
 from ..models.generated import RegisterTaskDefinitionRequest, RunTaskRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import task as task_tr
 from ..translate.service import cluster_name
 from ..translate.taskdef import TranslationError, translate_task_definition
-from . import ecscluster
+from . import capacityprovider, ecscluster
 from .taskdefinition import list_family, validation_message
 
 API = f"{GROUP}/{VERSION}"
@@ -138,10 +139,21 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
                 raise _NotReady("InvalidParameterException",
                                 f"overrides: with the overrides applied, {e}") from e
         raise _NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
+    pools = {}
+    for item in req.capacityProviderStrategy or []:
+        found = capacityprovider.find(namespace, item.capacityProvider or "")
+        if found is not None:
+            pools[item.capacityProvider] = capacityprovider.pool(found)
+    try:
+        launch = resolve_launch(req.launchType, req.capacityProviderStrategy, td_model.requiresCompatibilities)
+        placement = pod_placement(launch, pools)
+    except LaunchError as e:
+        raise _NotReady("InvalidParameterException", str(e)) from e
     owner = k8s.owner_of(body).as_dict()
     # Everything is computed before anything is created: bad input never half-launches.
     pods = {i: task_tr.task_pod(translation.template, name=name, namespace=namespace, index=i, owner=owner,
-                                req=req, family=rev.family, task_definition=rev.arn) for i in indexes}
+                                req=req, family=rev.family, task_definition=rev.arn, placement=placement)
+            for i in indexes}
     ecscluster.ensure_default_cluster(namespace, cluster_name(req.cluster))
     for obj in translation.objects:
         obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
@@ -155,7 +167,8 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
         except k8s.ApiError as e:
             errors.append(f"task {i} (pod {pod['metadata']['name']}): {e.message}")
     warnings = (format_warnings(task_tr.translation_warnings(translation.warnings))
-                + format_warnings(task_tr.task_warnings(req)))
+                + format_warnings(task_tr.task_warnings(req))
+                + [f"{f}: {m}" for f, m in launch.warnings])
     return rev.arn, warnings, created, errors
 
 

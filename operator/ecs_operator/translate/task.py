@@ -65,10 +65,11 @@ TRANSLATED = {
     "startedBy": "annotation ecs.seed.dev/started-by and tasks[].startedBy",
     "overrides": "applied to the task definition before translation (see OVERRIDES_*)",
     "enableExecuteCommand": "kubectl exec works on every task; nothing to translate",
+    "launchType": "FARGATE -> the FARGATE virtual nodes (nodeSelector + toleration); EC2 -> ordinary nodes",
+    "capacityProviderStrategy": "FARGATE/FARGATE_SPOT -> their virtual nodes; an EC2 capacity provider -> its node "
+                                "pool; a split across several providers is reported",
 }
 WARNED = {
-    "launchType": "capacity placement (launchType) is not enforced yet",
-    "capacityProviderStrategy": "capacity provider strategies are not enforced yet",
     "placementConstraints": "placement constraints are not enforced yet (ecs-scheduler extender)",
     "placementStrategy": "placement strategies are not enforced yet (ecs-scheduler extender)",
     "networkConfiguration": "subnets, security groups and public IPs have no Kubernetes equivalent; tasks use the pod network",
@@ -254,8 +255,10 @@ def task_arn(cluster: str | None, owner_uid: str, index: int) -> str:
 
 
 def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: dict, req: RunTaskRequest,
-             family: str, task_definition: str) -> dict:
-    """The Pod of task ``index``: the revision's (overridden) pod template, restartPolicy Never."""
+             family: str, task_definition: str,
+             placement: tuple[dict, list] = ({}, [])) -> dict:
+    """The Pod of task ``index``: the revision's (overridden) pod template, restartPolicy Never.
+    ``placement``: nodeSelector and tolerations of the launch type / capacity provider."""
     t = copy.deepcopy(template)
     md = t.get("metadata") or {}
     labels = dict(md.get("labels") or {})
@@ -268,6 +271,11 @@ def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: di
         annotations[ANN_STARTED_BY] = req.startedBy
     spec = t.get("spec") or {}
     spec["restartPolicy"] = "Never"
+    node_selector, tolerations = placement
+    if node_selector:
+        spec["nodeSelector"] = {**spec.get("nodeSelector", {}), **node_selector}
+    if tolerations:
+        spec["tolerations"] = spec.get("tolerations", []) + list(tolerations)
     return {
         "apiVersion": "v1",
         "kind": "Pod",
