@@ -39,6 +39,7 @@ cluster-down: setup
 
 crds: setup                      ## regenerate crds/ and models/generated.py from botocore's ECS model
 	$(BIN)/python -m ecs_operator.models.gen
+	cp crds/*.yaml charts/ecs-operator/crds/
 
 clean:
 	rm -rf $(VENV) .pytest_cache
