@@ -153,6 +153,11 @@ def test_default_cluster_exists_and_counts_tasks_and_services(custom, namespace,
 
     st = wait_for(counted, timeout=60, desc="default cluster counts")
     assert st["registeredContainerInstancesCount"] >= 6 and st["pendingTasksCount"] == 0
+    instances = st["containerInstances"]
+    assert len(instances) == st["registeredContainerInstancesCount"]
+    assert sum(ci["runningTasksCount"] for ci in instances) >= 2
+    assert all(ci["agentConnected"] and ci["status"] == "ACTIVE" for ci in instances)
+    assert all({r["name"] for r in ci["remainingResources"]} == {"CPU", "MEMORY"} for ci in instances)
 
 
 def test_deregistered_revision_keeps_running_but_new_services_cannot_use_it(custom, core, namespace, operator, kubectl):

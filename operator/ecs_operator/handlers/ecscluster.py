@@ -13,6 +13,7 @@ import kopf
 
 from .. import GROUP, VERSION, k8s
 from ..capacity import is_virtual
+from ..extender.model import build_instances
 from ..status import condition, merge_conditions, now_iso
 from ..translate import service as svc_tr
 
@@ -32,8 +33,8 @@ def counts(namespace: str, cluster: str, nodes: list[dict], pods: list[dict], se
     active_services = [s for s in services
                        if svc_tr.cluster_name((s.get("spec") or {}).get("cluster")) == cluster
                        and not s["metadata"].get("deletionTimestamp")]
-    # Fargate's virtual nodes are not container instances.
-    instances = [n for n in nodes if not n.get("spec", {}).get("unschedulable") and not is_virtual(n)]
+    # Fargate's virtual nodes are not container instances; a DRAINING (cordoned) one is still registered.
+    instances = [n for n in nodes if not is_virtual(n)]
     return {
         "clusterName": cluster,
         "status": "ACTIVE",
@@ -44,14 +45,44 @@ def counts(namespace: str, cluster: str, nodes: list[dict], pods: list[dict], se
     }
 
 
+MAX_LISTED_INSTANCES = 100
+
+
+def container_instances(nodes: list[dict], pods: list[dict]) -> list[dict]:
+    """The container instances as ECS's DescribeContainerInstances shows them (pure): the
+    EC2-style nodes (Fargate's virtual nodes are not container instances), with registered
+    and remaining cpu (units, 1 vCPU = 1024) and memory (MiB), running/pending tasks,
+    agentConnected (node Ready) and status (DRAINING = cordoned)."""
+    instances = build_instances([n for n in nodes if not is_virtual(n)], pods)
+    out = []
+    for name in sorted(instances)[:MAX_LISTED_INSTANCES]:
+        ci = instances[name]
+        out.append({
+            "ec2InstanceId": ci.name,
+            "status": ci.status,
+            "agentConnected": ci.agent_connected,
+            "registeredResources": [{"name": "CPU", "type": "INTEGER", "integerValue": ci.registered_cpu},
+                                    {"name": "MEMORY", "type": "INTEGER", "integerValue": ci.registered_memory}],
+            "remainingResources": [{"name": "CPU", "type": "INTEGER", "integerValue": ci.remaining_cpu},
+                                   {"name": "MEMORY", "type": "INTEGER", "integerValue": ci.remaining_memory}],
+            "runningTasksCount": ci.running_tasks_count,
+            "pendingTasksCount": ci.pending_tasks_count,
+            "attributes": [{"name": k, "value": v} for k, v in sorted(ci.attributes.items())],
+        })
+    return out
+
+
 def refresh(body: dict) -> dict:
     md = body["metadata"]
     namespace = md["namespace"]
     cluster = cluster_name_of(body)
+    nodes = k8s.list_("v1", "Node", None)
     status = counts(namespace, cluster,
-                    nodes=k8s.list_("v1", "Node", None),
+                    nodes=nodes,
                     pods=k8s.list_("v1", "Pod", namespace, label_selector=svc_tr.LABEL_CLUSTER),
                     services=k8s.list_(API, "ECSService", namespace))
+    # Resources are used by every pod on a node, whatever its namespace.
+    status["containerInstances"] = container_instances(nodes, k8s.list_("v1", "Pod", None))
     status["observedGeneration"] = md.get("generation")
     status["conditions"] = merge_conditions((body.get("status") or {}).get("conditions"), [
         condition("Ready", True, "Active", f"cluster {cluster} is ACTIVE", md.get("generation"), now_iso())])

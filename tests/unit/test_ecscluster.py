@@ -1,0 +1,30 @@
+from ecs_operator.dev.cluster import NodeSpec, node_manifest, virtual_node
+from ecs_operator.handlers.ecscluster import container_instances, counts
+
+
+def _ready(node):
+    node["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+    return node
+
+
+def test_container_instances_as_ecs_shows_them():
+    ec2 = _ready(node_manifest(NodeSpec(name="ip-1", zone="us-east-1a")))
+    cordoned = _ready(node_manifest(NodeSpec(name="ip-2", zone="us-east-1b")))
+    cordoned["spec"]["unschedulable"] = True
+    fargate = _ready(node_manifest(virtual_node("FARGATE", "us-east-1a")))
+    pod = {"metadata": {"name": "t", "namespace": "n", "labels": {"ecs.seed.dev/service": "web"},
+                        "annotations": {"ecs.seed.dev/group": "service:web"}},
+           "spec": {"nodeName": "ip-1", "containers": [{"name": "c", "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}}}]},
+           "status": {"phase": "Running"}}
+    out = container_instances([ec2, cordoned, fargate], [pod])
+    assert [ci["ec2InstanceId"] for ci in out] == ["ip-1", "ip-2"], "virtual nodes are not container instances"
+    one = out[0]
+    assert one["status"] == "ACTIVE" and one["agentConnected"] is True and one["runningTasksCount"] == 1
+    registered = {r["name"]: r["integerValue"] for r in one["registeredResources"]}
+    remaining = {r["name"]: r["integerValue"] for r in one["remainingResources"]}
+    assert registered == {"CPU": 2048, "MEMORY": 8192}
+    assert remaining["CPU"] == 2048 - 512 and remaining["MEMORY"] == 8192 - 256
+    assert {"name": "ecs.availability-zone", "value": "us-east-1a"} in one["attributes"]
+    assert out[1]["status"] == "DRAINING"
+    st = counts("n", "default", [ec2, cordoned, fargate], [], [])
+    assert st["registeredContainerInstancesCount"] == 2, "DRAINING instances stay registered"
