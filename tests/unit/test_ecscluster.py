@@ -28,3 +28,13 @@ def test_container_instances_as_ecs_shows_them():
     assert out[1]["status"] == "DRAINING"
     st = counts("n", "default", [ec2, cordoned, fargate], [], [])
     assert st["registeredContainerInstancesCount"] == 2, "DRAINING instances stay registered"
+
+
+def test_a_cluster_counts_only_its_own_container_instances():
+    unclaimed = _ready(node_manifest(NodeSpec(name="ip-1", zone="us-east-1a")))
+    prod = _ready(node_manifest(NodeSpec(name="ip-2", zone="us-east-1a", labels={"ecs.seed.dev/cluster": "prod"})))
+    pooled = _ready(node_manifest(NodeSpec(name="ip-3", zone="us-east-1a", labels={"pool": "gpu"})))
+    nodes = [unclaimed, prod, pooled]
+    assert counts("n", "default", nodes, [], [])["registeredContainerInstancesCount"] == 2  # unclaimed ones
+    assert counts("n", "prod", nodes, [], [])["registeredContainerInstancesCount"] == 1
+    assert counts("n", "gpu-cluster", nodes, [], [], pools=[{"pool": "gpu"}])["registeredContainerInstancesCount"] == 1

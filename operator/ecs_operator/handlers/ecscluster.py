@@ -12,7 +12,8 @@ from __future__ import annotations
 import kopf
 
 from .. import GROUP, VERSION, k8s
-from ..capacity import is_virtual
+from ..capacity import FARGATE_PROVIDERS, is_virtual
+from ..clusters import is_instance_of
 from ..extender.model import build_instances
 from ..status import condition, merge_conditions, now_iso
 from ..translate import service as svc_tr
@@ -25,7 +26,23 @@ def cluster_name_of(body: dict) -> str:
     return (body.get("spec") or {}).get("clusterName") or body["metadata"]["name"]
 
 
-def counts(namespace: str, cluster: str, nodes: list[dict], pods: list[dict], services: list[dict]) -> dict:
+def pools_of(namespace: str, body: dict | None) -> list[dict[str, str]]:
+    """Node pools (nodeSelectors) of the cluster's EC2-style capacity providers."""
+    from .capacityprovider import find, pool  # late import: capacityprovider imports nothing from here
+
+    out = []
+    for name in ((body or {}).get("spec") or {}).get("capacityProviders") or []:
+        if name in FARGATE_PROVIDERS:
+            continue
+        provider = find(namespace, name)
+        if provider is not None:
+            selector, _ = pool(provider)
+            out.append(selector)
+    return out
+
+
+def counts(namespace: str, cluster: str, nodes: list[dict], pods: list[dict], services: list[dict],
+           pools: list[dict[str, str]] | None = None) -> dict:
     """Pure: the ECS counters from nodes, the cluster's pods and the namespace's services."""
     label = svc_tr.cluster_label(cluster)
     mine = [p for p in pods if p["metadata"].get("labels", {}).get(svc_tr.LABEL_CLUSTER) == label
@@ -34,7 +51,7 @@ def counts(namespace: str, cluster: str, nodes: list[dict], pods: list[dict], se
                        if svc_tr.cluster_name((s.get("spec") or {}).get("cluster")) == cluster
                        and not s["metadata"].get("deletionTimestamp")]
     # Fargate's virtual nodes are not container instances; a DRAINING (cordoned) one is still registered.
-    instances = [n for n in nodes if not is_virtual(n)]
+    instances = [n for n in nodes if not is_virtual(n) and is_instance_of(n, cluster, pools)]
     return {
         "clusterName": cluster,
         "status": "ACTIVE",
@@ -76,11 +93,12 @@ def refresh(body: dict) -> dict:
     md = body["metadata"]
     namespace = md["namespace"]
     cluster = cluster_name_of(body)
-    nodes = k8s.list_("v1", "Node", None)
+    pools = pools_of(namespace, body)
+    nodes = [n for n in k8s.list_("v1", "Node", None) if is_instance_of(n, cluster, pools) or is_virtual(n)]
     status = counts(namespace, cluster,
                     nodes=nodes,
                     pods=k8s.list_("v1", "Pod", namespace, label_selector=svc_tr.LABEL_CLUSTER),
-                    services=k8s.list_(API, "ECSService", namespace))
+                    services=k8s.list_(API, "ECSService", namespace), pools=pools)
     # Resources are used by every pod on a node, whatever its namespace.
     status["containerInstances"] = container_instances(nodes, k8s.list_("v1", "Pod", None))
     status["observedGeneration"] = md.get("generation")
