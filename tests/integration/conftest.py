@@ -131,11 +131,36 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def operator(kubeconfig, crds, tmp_path_factory):
-    """ecs-operator running as its own process, exactly as `ecs-operator run` would."""
+def ecs_scheduler(cluster, tmp_path_factory):
+    """The second kube-scheduler ``ecs-scheduler`` with the ECS placement extender
+    (ecs_operator.dev.scheduler), running for the whole session. ECS_OPERATOR_TEST_NO_ECS_SCHEDULER=1
+    skips it (the operator then leaves pods to the default scheduler)."""
+    if os.environ.get("ECS_OPERATOR_TEST_NO_ECS_SCHEDULER"):
+        yield None
+        return
+    from ecs_operator.dev.cluster import bin_dir
+    from ecs_operator.dev.scheduler import EcsScheduler
+
+    if isinstance(cluster, LocalCluster):
+        sched = cluster.ecs_scheduler()
+    else:
+        sched = EcsScheduler(kubeconfig=cluster.kubeconfig, bins=bin_dir(),
+                             workdir=tmp_path_factory.mktemp("ecs-scheduler"), cluster=cluster.name)
+    sched.start(log=lambda m: print(m, file=sys.stderr))
+    try:
+        yield sched
+    finally:
+        sched.stop()
+
+
+@pytest.fixture(scope="session")
+def operator(kubeconfig, crds, ecs_scheduler, tmp_path_factory):
+    """ecs-operator running as its own process, exactly as `ecs-operator run` would; its pods
+    name the ecs-scheduler when it runs (ECS_OPERATOR_SCHEDULER_NAME)."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
-    env = dict(os.environ, KUBECONFIG=kubeconfig, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, KUBECONFIG=kubeconfig, PYTHONUNBUFFERED="1",
+               ECS_OPERATOR_SCHEDULER_NAME=ecs_scheduler.name if ecs_scheduler is not None else "")
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ecs_operator.cli", "run", "--liveness", f"http://127.0.0.1:{port}/healthz"],

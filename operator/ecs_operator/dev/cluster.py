@@ -283,7 +283,31 @@ class LocalCluster:
         proc = self.kubectl("get", "--raw", "/readyz", check=False)
         return proc.returncode == 0 and (proc.stdout or "").strip() == "ok"
 
+    # -- the ecs-scheduler (dev/scheduler.py) ----------------------------------------------
+    def ecs_scheduler(self, ttl: float = 0.0):
+        """The :class:`~ecs_operator.dev.scheduler.EcsScheduler` of this cluster (not started)."""
+        from .scheduler import EcsScheduler
+
+        return EcsScheduler(kubeconfig=self.kubeconfig, bins=self._bins(), workdir=self.workdir,
+                            cluster=self.name, ttl=ttl)
+
+    def start_ecs_scheduler(self, ttl: float = 0.0, timeout: float = 60.0, log=print):
+        """Start (or reuse) the extender and the second kube-scheduler ``ecs-scheduler``."""
+        return self.ecs_scheduler(ttl).start(timeout=timeout, log=log)
+
+    def stop_ecs_scheduler(self, clean: bool = False) -> None:
+        """Stop the ecs-scheduler processes recorded for this cluster (any process started them)."""
+        from .scheduler import EcsScheduler
+
+        sched = EcsScheduler(kubeconfig=self.kubeconfig, bins=self.bins or Path("."), workdir=self.workdir,
+                             cluster=self.name)
+        if clean:
+            sched.clean()
+        else:
+            sched.stop()
+
     def down(self, log=print) -> None:
+        self.stop_ecs_scheduler(clean=True)
         if self.exists():
             log(f"stopping cluster {self.name!r}")
             self.kwokctl("delete", "cluster", "--name", self.name, check=False)
@@ -299,23 +323,37 @@ class LocalCluster:
                 info["nodes"] = self.node_names()
                 info["version"] = json.loads(self.kubectl("version", "-o", "json").stdout).get(
                     "serverVersion", {}).get("gitVersion")
+        from .scheduler import EcsScheduler
+
+        sched = EcsScheduler(kubeconfig=self.kubeconfig, bins=Path("."), workdir=self.workdir, cluster=self.name)
+        info["ecsScheduler"] = ({"running": True, "extenderPort": sched.extender_port,
+                                 "securePort": sched.secure_port, "pids": sched.pids}
+                                if sched.load() else {"running": False})
         return info
 
 
 def main(argv: list[str]) -> int:
-    """``ecs-operator dev cluster up|down|status [--name N] [--nodes-per-zone K]``"""
+    """``ecs-operator dev cluster up|down|status [--name N] [--nodes-per-zone K] [--no-ecs-scheduler]``"""
     import argparse
+
+    from .scheduler import SchedulerError
 
     p = argparse.ArgumentParser(prog="ecs-operator dev cluster")
     p.add_argument("action", choices=["up", "down", "status", "kubeconfig"])
     p.add_argument("--name", default=DEFAULT_NAME)
     p.add_argument("--nodes-per-zone", type=int, default=2)
+    p.add_argument("--no-ecs-scheduler", action="store_true",
+                   help="do not start the ecs-scheduler (second kube-scheduler + ECS placement extender)")
     args = p.parse_args(argv)
     cluster = LocalCluster(name=args.name)
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     try:
         if args.action == "up":
             kc = cluster.up(default_nodes(args.nodes_per_zone), log=log)
+            if args.no_ecs_scheduler:
+                cluster.stop_ecs_scheduler()
+            else:
+                cluster.start_ecs_scheduler(log=log)
             print(kc)
         elif args.action == "down":
             cluster.down(log=log)
@@ -323,7 +361,7 @@ def main(argv: list[str]) -> int:
             print(cluster.kubeconfig)
         else:
             print(json.dumps(cluster.status(), indent=2))
-    except ClusterError as e:
+    except (ClusterError, SchedulerError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

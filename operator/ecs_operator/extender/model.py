@@ -36,6 +36,7 @@ from functools import lru_cache
 from typing import Iterable, Mapping
 
 from .. import GROUP
+from ..capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
 
 LABEL_ZONE = "topology.kubernetes.io/zone"
 LABEL_INSTANCE_TYPE = "node.kubernetes.io/instance-type"
@@ -230,6 +231,8 @@ class ContainerInstance:
     pending_tasks_count: int = 0
     task_groups: Mapping[str, int] = field(default_factory=dict)  # group -> running + pending tasks
     resource_version: str | None = None
+    #: FARGATE / FARGATE_SPOT for the virtual nodes serving Fargate (not EC2 container instances)
+    fargate: str | None = None
 
     @property
     def instance_id(self) -> str:
@@ -304,6 +307,8 @@ def build_instance(node: dict, pods: Iterable[dict] = ()) -> ContainerInstance:
         name=name,
         ec2_instance_id=str(labels.get(LABEL_INSTANCE_ID) or name),
         attributes=node_attributes(node),
+        fargate=labels.get(LABEL_CAPACITY_PROVIDER) if labels.get(LABEL_CAPACITY_PROVIDER) in FARGATE_PROVIDERS
+        else None,
         status=DRAINING if (node.get("spec") or {}).get("unschedulable") else ACTIVE,
         agent_connected=_ready(node),
         agent_version=(status.get("nodeInfo") or {}).get("kubeletVersion") or None,

@@ -48,6 +48,7 @@ from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from .. import GROUP
+from ..capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
 from . import model
 from .model import ACTIVE, ContainerInstance
 from .query import RUNNING_TASKS_COUNT, TASK_GROUP, Expr, QueryError, parse
@@ -97,6 +98,7 @@ class Strategy:
 SPREAD_ZONE = Strategy("spread", "attribute:ecs.availability-zone")
 SPREAD_INSTANCE = Strategy("spread", "instanceId")
 DEFAULT_SERVICE_STRATEGY = (SPREAD_ZONE, SPREAD_INSTANCE)
+FARGATE_STRATEGY = (SPREAD_ZONE,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,7 @@ class PlacementSpec:
     memory: int = 0                             # requested MiB
     seed: str = ""                              # for the random strategy
     default_strategy: bool = False              # strategies are ECS's defaults
+    fargate: bool = False                       # a Fargate task (nodeSelector on a Fargate provider)
 
     @property
     def scored(self) -> bool:
@@ -233,11 +236,15 @@ def spec_from_pod(pod: dict) -> PlacementSpec:
     daemon = is_daemon(pod)
     service = bool(labels.get(model.LABEL_SERVICE)) or (group or "").startswith("service:")
     defaulted = False
-    if not strategies and service and not daemon:
+    fargate = ((pod.get("spec") or {}).get("nodeSelector") or {}).get(LABEL_CAPACITY_PROVIDER) in FARGATE_PROVIDERS
+    if fargate and not daemon:
+        # ECS: no placement strategies on Fargate; its tasks are spread across Availability Zones.
+        strategies, defaulted = FARGATE_STRATEGY, True
+    elif not strategies and service and not daemon:
         strategies, defaulted = DEFAULT_SERVICE_STRATEGY, True
     cpu, mem = model.pod_requests_ecs(pod)
     seed = str(md.get("uid") or f"{md.get('namespace', '')}/{md.get('name') or md.get('generateName', '')}")
-    return PlacementSpec(True, group, constraints, strategies, daemon, service, cpu, mem, seed, defaulted)
+    return PlacementSpec(True, group, constraints, strategies, daemon, service, cpu, mem, seed, defaulted, fargate)
 
 
 # --------------------------------------------------------------------------------------
@@ -259,6 +266,12 @@ def check_instance(spec: PlacementSpec, inst: ContainerInstance) -> tuple[bool, 
         return False, f"container instance {inst.ec2_instance_id} agent is disconnected (node not Ready)"
     # Constraints on the instance itself first: when one fails, preemption cannot help,
     # whatever the constraints on the tasks running there say.
+    # Fargate virtual nodes are not EC2 container instances, and Fargate tasks run nowhere else
+    # (the taint and the nodeSelector already say so; this holds even for a pod tolerating all taints).
+    if inst.fargate and not spec.fargate:
+        return False, f"{inst.name} is a {inst.fargate} virtual node, not an EC2 container instance"
+    if spec.fargate and not inst.fargate:
+        return False, f"{inst.name} is not a Fargate virtual node"
     for c in spec.constraints:
         if c.type == "memberOf" and not c.dynamic and not c.expression.evaluate(inst):
             return False, f"memberOf constraint not satisfied: {c.text}"

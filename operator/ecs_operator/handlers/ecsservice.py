@@ -7,6 +7,7 @@ Kubernetes reports. Status is also refreshed whenever the workload or its pods c
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import defaultdict
 
@@ -135,7 +136,8 @@ def _reconcile(body: dict, logger) -> None:
                 wl = svc_tr.workload(svc, name=name, namespace=namespace, owner=owner,
                                      template=translation.template, task_definition=rev.arn,
                                      compatibilities=td_model.requiresCompatibilities,
-                                     capacity_pools=_pools(namespace, svc))
+                                     capacity_pools=_pools(namespace, svc),
+                                     scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None)
                 net, net_warnings = svc_tr.network_services(
                     svc, name=name, namespace=namespace, owner=owner, template=translation.template,
                     container_names=translation.container_names)

@@ -152,7 +152,8 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
     owner = k8s.owner_of(body).as_dict()
     # Everything is computed before anything is created: bad input never half-launches.
     pods = {i: task_tr.task_pod(translation.template, name=name, namespace=namespace, index=i, owner=owner,
-                                req=req, family=rev.family, task_definition=rev.arn, placement=placement)
+                                req=req, family=rev.family, task_definition=rev.arn, placement=placement,
+                                scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None)
             for i in indexes}
     ecscluster.ensure_default_cluster(namespace, cluster_name(req.cluster))
     for obj in translation.objects:

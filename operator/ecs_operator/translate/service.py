@@ -260,11 +260,14 @@ class ServiceWorkload:
 
 def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dict, template: dict,
              task_definition: str, compatibilities: list[str] | None = None,
-             capacity_pools: dict[str, tuple[dict, list]] | None = None) -> ServiceWorkload:
+             capacity_pools: dict[str, tuple[dict, list]] | None = None,
+             scheduler_name: str | None = None) -> ServiceWorkload:
     """The Deployment (REPLICA) or DaemonSet (DAEMON) that runs the service's tasks.
 
     ``compatibilities``: the task definition's requiresCompatibilities (ECS refuses a launch
-    type the task definition does not support)."""
+    type the task definition does not support). ``scheduler_name``: the pods'
+    ``spec.schedulerName`` (e.g. ``ecs-scheduler``, the kube-scheduler with the ECS placement
+    extender); None keeps the cluster's default scheduler."""
     validate(svc)
     strategy = scheduling_strategy(svc)
     dc = svc.deploymentConfiguration
@@ -289,6 +292,8 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
         pod_spec = pod_template["spec"]
         pod_spec["nodeSelector"] = {**pod_spec.get("nodeSelector", {}), **node_selector}
         pod_spec["tolerations"] = pod_spec.get("tolerations", []) + tolerations
+    if scheduler_name:
+        pod_template["spec"]["schedulerName"] = scheduler_name
     selector = {"matchLabels": {LABEL_SERVICE: name}}
     if strategy == DAEMON:
         minimum = 0 if dc is None or dc.minimumHealthyPercent is None else dc.minimumHealthyPercent

@@ -256,9 +256,10 @@ def task_arn(cluster: str | None, owner_uid: str, index: int) -> str:
 
 def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: dict, req: RunTaskRequest,
              family: str, task_definition: str,
-             placement: tuple[dict, list] = ({}, [])) -> dict:
+             placement: tuple[dict, list] = ({}, []), scheduler_name: str | None = None) -> dict:
     """The Pod of task ``index``: the revision's (overridden) pod template, restartPolicy Never.
-    ``placement``: nodeSelector and tolerations of the launch type / capacity provider."""
+    ``placement``: nodeSelector and tolerations of the launch type / capacity provider.
+    ``scheduler_name``: ``spec.schedulerName`` (e.g. ``ecs-scheduler``); None: the default scheduler."""
     t = copy.deepcopy(template)
     md = t.get("metadata") or {}
     labels = dict(md.get("labels") or {})
@@ -276,6 +277,8 @@ def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: di
         spec["nodeSelector"] = {**spec.get("nodeSelector", {}), **node_selector}
     if tolerations:
         spec["tolerations"] = spec.get("tolerations", []) + list(tolerations)
+    if scheduler_name:
+        spec["schedulerName"] = scheduler_name
     return {
         "apiVersion": "v1",
         "kind": "Pod",
