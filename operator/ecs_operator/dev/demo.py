@@ -34,8 +34,9 @@ def _wait(predicate, timeout: float, what: str):
     raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def start_operator(cluster: LocalCluster, log_path: Path) -> subprocess.Popen:
-    env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), PYTHONUNBUFFERED="1")
+def start_operator(cluster: LocalCluster, log_path: Path, scheduler_name: str = "") -> subprocess.Popen:
+    env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), PYTHONUNBUFFERED="1",
+               ECS_OPERATOR_SCHEDULER_NAME=scheduler_name)
     log = open(log_path, "w")  # noqa: SIM115 (owned by the child for its lifetime)
     return subprocess.Popen([sys.executable, "-m", "ecs_operator.cli", "run"], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -60,7 +61,10 @@ def main(argv: list[str]) -> int:
         _say("starting the local control plane (kube-apiserver, etcd, controller-manager, scheduler, KWOK nodes)")
         cluster.up(log=lambda m: print(f"    {m}", flush=True))
         print(cluster.kubectl("get", "nodes", "-L", "topology.kubernetes.io/zone",
-                              "-L", "node.kubernetes.io/instance-type").stdout, flush=True)
+                              "-L", "node.kubernetes.io/instance-type",
+                              "-L", "ecs.seed.dev/capacity-provider").stdout, flush=True)
+        _say("starting ecs-scheduler (a second kube-scheduler with the ECS placement extender)")
+        cluster.start_ecs_scheduler(log=lambda m: print(f"    {m}", flush=True))
 
         _say("installing the CRDs from crds/")
         for f in sorted((root / "crds").glob("*.yaml")):
@@ -70,7 +74,7 @@ def main(argv: list[str]) -> int:
 
         log_path = cluster.workdir / f"{args.name}-operator.log"
         _say(f"running the operator (log: {log_path})")
-        operator = start_operator(cluster, log_path)
+        operator = start_operator(cluster, log_path, scheduler_name="ecs-scheduler")
 
         example = root / EXAMPLE
         _say(f"applying {EXAMPLE}: an ECS task definition and a REPLICA service, as ECS JSON fields")
