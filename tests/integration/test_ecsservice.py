@@ -235,3 +235,31 @@ def test_placement_constraints_hold_natively(custom, core, namespace, operator):
         {"type": "memberOf", "expression": "attribute:ecs.instance-type =~ t2.* and and"}]))
     c = wait_ready(custom, namespace, "ecsservices", "badexpr", status="False")
     assert c["reason"] == "InvalidParameterException" and c["message"].startswith("placementConstraints[0].expression")
+
+
+def test_clusters_isolate_their_tasks_on_their_own_container_instances(custom, core, namespace, operator, cluster):
+    from ecs_operator.dev.cluster import NodeSpec
+
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("iso"))
+    # a service in a cluster that does not exist is refused, as ECS refuses it
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("prodsvc", "iso", 2, cluster="prod"))
+    c = wait_ready(custom, namespace, "ecsservices", "prodsvc", status="False")
+    assert c["reason"] == "ClusterNotFoundException" and c["message"].startswith("cluster:")
+    # a container instance registered to cluster prod (node label), then the cluster itself
+    node = f"ip-10-0-8-{namespace[-4:]}"
+    cluster.apply_nodes([NodeSpec(name=node, zone="us-east-1a", labels={"ecs.seed.dev/cluster": "prod"})])
+    try:
+        custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
+            "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": "prod"}, "spec": {"clusterName": "prod"}})
+        wait_ready(custom, namespace, "ecsservices", "prodsvc", timeout=90)
+        assert {p.spec.node_name for p in running_pods(core, namespace, "prodsvc")} == {node}
+        # the default cluster's tasks never land on prod's instance
+        custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("defsvc", "iso", 6,
+                                               placementConstraints=[{"type": "distinctInstance"}]))
+        wait_ready(custom, namespace, "ecsservices", "defsvc", timeout=90)
+        assert node not in {p.spec.node_name for p in running_pods(core, namespace, "defsvc")}
+        st = wait_for(lambda: (lambda s: s if s.get("registeredContainerInstancesCount") == 1 else None)(
+            get(custom, namespace, "ecsclusters", "prod").get("status", {})), timeout=60, desc="prod counts 1 instance")
+        assert st["containerInstances"][0]["ec2InstanceId"] == node
+    finally:
+        core.delete_node(node)

@@ -75,6 +75,7 @@ def test_every_published_service_runs_with_a_suitable_task_definition(custom, co
         "spec": {"autoScalingGroupProvider": {"autoScalingGroupArn": "arn:aws:autoscaling:us-east-1:1:autoScalingGroup:x"},
                  "kubernetes": {"nodeSelector": {"type": "kwok"}}}})
     names = {}
+    clusters: set[str] = set()
     for f in files:
         td_spec = suitable[f.name]
         family = td_spec["family"]
@@ -90,6 +91,12 @@ def test_every_published_service_runs_with_a_suitable_task_definition(custom, co
                 "apiVersion": f"{G}/{V}", "kind": "TaskDefinition", "metadata": {"name": td_name}, "spec": td_spec})
         except Exception as e:  # the same family used twice
             assert "AlreadyExists" in str(e), e
+        cluster = svc_spec.get("cluster") or "default"
+        if cluster != "default" and cluster not in clusters:  # as a user creates the cluster first
+            clusters.add(cluster)
+            custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
+                "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": cluster},
+                "spec": {"clusterName": cluster}})
         custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", {
             "apiVersion": f"{G}/{V}", "kind": "ECSService", "metadata": {"name": name}, "spec": svc_spec})
 

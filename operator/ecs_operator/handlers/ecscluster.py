@@ -9,6 +9,8 @@ cluster.
 
 from __future__ import annotations
 
+import re
+
 import kopf
 
 from .. import GROUP, VERSION, k8s
@@ -20,6 +22,7 @@ from ..translate import service as svc_tr
 
 API = f"{GROUP}/{VERSION}"
 REFRESH_SECONDS = 15
+_DNS = re.compile(r"^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$")
 
 
 def cluster_name_of(body: dict) -> str:
@@ -107,11 +110,38 @@ def refresh(body: dict) -> dict:
     return status
 
 
+def find_cluster(namespace: str, cluster: str) -> dict | None:
+    """The ECSCluster whose ECS name (spec.clusterName or object name) is ``cluster``."""
+    obj = k8s.get(API, "ECSCluster", namespace, cluster) if _DNS.match(cluster) else None
+    if obj is not None and cluster_name_of(obj) == cluster:
+        return obj
+    return next((o for o in k8s.list_(API, "ECSCluster", namespace) if cluster_name_of(o) == cluster), None)
+
+
 @kopf.on.resume(GROUP, VERSION, "ecsclusters")
 @kopf.on.create(GROUP, VERSION, "ecsclusters")
 @kopf.on.update(GROUP, VERSION, "ecsclusters", field="spec")
-def cluster_changed(body, patch, **_):
+def cluster_changed(body, patch, logger, **_):
     patch.setdefault("status", {}).update(refresh(dict(body)))
+    # Services and tasks waiting for this cluster (ClusterNotFoundException), or placed by its
+    # capacity providers, are reconciled now.
+    from . import ecsservice  # late import: ecsservice imports this module
+
+    name = cluster_name_of(body)
+    for svc in k8s.list_(API, "ECSService", body["metadata"]["namespace"]):
+        if svc_tr.cluster_name((svc.get("spec") or {}).get("cluster")) == name:
+            try:
+                ecsservice.reconcile(svc, logger)
+            except (k8s.ApiError, kopf.TemporaryError) as e:
+                logger.warning(f"service {svc['metadata']['name']} will catch up on its next event: {e}")
+    from . import ecstask
+
+    for task in k8s.list_(API, "ECSTask", body["metadata"]["namespace"]):
+        if svc_tr.cluster_name((task.get("spec") or {}).get("cluster")) == name:
+            try:
+                ecstask.sync(task["metadata"]["namespace"], task["metadata"]["name"], logger)
+            except (k8s.ApiError, kopf.TemporaryError) as e:
+                logger.warning(f"task {task['metadata']['name']} will catch up on its next event: {e}")
 
 
 @kopf.timer(GROUP, VERSION, "ecsclusters", interval=REFRESH_SECONDS, idle=REFRESH_SECONDS / 2)

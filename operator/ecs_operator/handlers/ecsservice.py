@@ -129,7 +129,12 @@ def _reconcile(body: dict, logger) -> None:
                 translation = translate_task_definition(td_model, family=rev.family, revision=rev.revision)
             except (ValidationError, TranslationError) as e:
                 raise _NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
-            ecscluster.ensure_default_cluster(namespace, svc_tr.cluster_name(svc.cluster))
+            cluster = svc_tr.cluster_name(svc.cluster)
+            ecscluster.ensure_default_cluster(namespace, cluster)
+            cluster_obj = ecscluster.find_cluster(namespace, cluster)
+            if cluster_obj is None and cluster != "default":
+                raise _NotReady("ClusterNotFoundException",
+                                f"cluster: Cluster not found: no ECSCluster {cluster!r} in namespace {namespace}.")
             owner = k8s.owner_of(body).as_dict()
             try:
                 # Everything is computed before anything is applied: bad input never half-applies.
@@ -137,7 +142,8 @@ def _reconcile(body: dict, logger) -> None:
                                      template=translation.template, task_definition=rev.arn,
                                      compatibilities=td_model.requiresCompatibilities,
                                      capacity_pools=_pools(namespace, svc),
-                                     scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None)
+                                     scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
+                                     cluster_pools=ecscluster.pools_of(namespace, cluster_obj))
                 net, net_warnings = svc_tr.network_services(
                     svc, name=name, namespace=namespace, owner=owner, template=translation.template,
                     container_names=translation.container_names)

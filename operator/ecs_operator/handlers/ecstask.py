@@ -151,11 +151,18 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
         raise _NotReady("InvalidParameterException", str(e)) from e
     owner = k8s.owner_of(body).as_dict()
     # Everything is computed before anything is created: bad input never half-launches.
+    cluster = cluster_name(req.cluster)
+    ecscluster.ensure_default_cluster(namespace, cluster)
+    cluster_obj = ecscluster.find_cluster(namespace, cluster)
+    if cluster_obj is None and cluster != "default":
+        raise _NotReady("ClusterNotFoundException",
+                        f"cluster: Cluster not found: no ECSCluster {cluster!r} in namespace {namespace}.")
+    pools = ecscluster.pools_of(namespace, cluster_obj)
     pods = {i: task_tr.task_pod(translation.template, name=name, namespace=namespace, index=i, owner=owner,
                                 req=req, family=rev.family, task_definition=rev.arn, placement=placement,
-                                scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None)
+                                scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
+                                cluster_pools=pools)
             for i in indexes}
-    ecscluster.ensure_default_cluster(namespace, cluster_name(req.cluster))
     for obj in translation.objects:
         obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
         if k8s.get(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"]) is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .. import GROUP
 from ..capacity import LaunchError, pod_placement, resolve_launch
+from ..clusters import restrict_to_cluster
 from ..extender.native import compile_native
 from ..extender.placement import (ANN_CONSTRAINTS, ANN_SCHEDULING_STRATEGY, ANN_STRATEGY, PlacementError,
                                   parse_constraints, parse_strategies)
@@ -261,8 +262,13 @@ class ServiceWorkload:
 def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dict, template: dict,
              task_definition: str, compatibilities: list[str] | None = None,
              capacity_pools: dict[str, tuple[dict, list]] | None = None,
-             scheduler_name: str | None = None) -> ServiceWorkload:
+             scheduler_name: str | None = None,
+             cluster_pools: list[dict[str, str]] | None = None) -> ServiceWorkload:
     """The Deployment (REPLICA) or DaemonSet (DAEMON) that runs the service's tasks.
+
+    ``cluster_pools``: node pools of the cluster's EC2 capacity providers (None/empty: the
+    cluster's container instances are the nodes labelled for it, or unclaimed ones for
+    ``default``); EC2 tasks never land outside them (clusters isolate workloads).
 
     ``compatibilities``: the task definition's requiresCompatibilities (ECS refuses a launch
     type the task definition does not support). ``scheduler_name``: the pods'
@@ -292,6 +298,8 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
         pod_spec = pod_template["spec"]
         pod_spec["nodeSelector"] = {**pod_spec.get("nodeSelector", {}), **node_selector}
         pod_spec["tolerations"] = pod_spec.get("tolerations", []) + tolerations
+    if launch.launch_type != "FARGATE" and launch.provider is None:
+        pod_template["spec"] = restrict_to_cluster(pod_template["spec"], cluster_name(svc.cluster), cluster_pools)
     if scheduler_name:
         pod_template["spec"]["schedulerName"] = scheduler_name
     selector = {"matchLabels": {LABEL_SERVICE: name}}

@@ -29,6 +29,7 @@ from .. import GROUP
 from ..models.generated import ContainerOverride, RegisterTaskDefinitionRequest, RunTaskRequest, TaskOverride
 from ..revisions import family_label
 from ..status import condition
+from ..clusters import restrict_to_cluster
 from .service import LABEL_CLUSTER, cluster_label, cluster_name
 from .taskdef import ANN_CONTAINER_NAMES, ANN_ESSENTIAL, ANN_TASK_DEFINITION, TranslationWarning
 
@@ -256,9 +257,12 @@ def task_arn(cluster: str | None, owner_uid: str, index: int) -> str:
 
 def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: dict, req: RunTaskRequest,
              family: str, task_definition: str,
-             placement: tuple[dict, list] = ({}, []), scheduler_name: str | None = None) -> dict:
+             placement: tuple[dict, list] = ({}, []), scheduler_name: str | None = None,
+             cluster_pools: list[dict[str, str]] | None = None) -> dict:
     """The Pod of task ``index``: the revision's (overridden) pod template, restartPolicy Never.
-    ``placement``: nodeSelector and tolerations of the launch type / capacity provider.
+    ``placement``: nodeSelector and tolerations of the launch type / capacity provider; without
+    one, the task stays on its cluster's container instances (``cluster_pools``: see
+    :func:`ecs_operator.clusters.restrict_to_cluster`).
     ``scheduler_name``: ``spec.schedulerName`` (e.g. ``ecs-scheduler``); None: the default scheduler."""
     t = copy.deepcopy(template)
     md = t.get("metadata") or {}
@@ -277,6 +281,8 @@ def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: di
         spec["nodeSelector"] = {**spec.get("nodeSelector", {}), **node_selector}
     if tolerations:
         spec["tolerations"] = spec.get("tolerations", []) + list(tolerations)
+    if not node_selector:
+        spec = restrict_to_cluster(spec, cluster_name(req.cluster), cluster_pools)
     if scheduler_name:
         spec["schedulerName"] = scheduler_name
     return {
