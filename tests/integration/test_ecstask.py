@@ -208,3 +208,14 @@ def test_a_fargate_task_runs_on_a_fargate_spot_virtual_node(custom, core, namesp
     (pod,) = task_pods(core, namespace, "fg")
     node = core.read_node(pod.spec.node_name)
     assert node.metadata.labels["ecs.seed.dev/capacity-provider"] == "FARGATE_SPOT"
+
+
+def test_run_task_placement_constraints_place_the_tasks(custom, core, namespace, operator):
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", taskdef("placedjob", {
+        "name": "job", "image": "busybox", "essential": True}))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecstasks", ecstask(
+        "placed", "placedjob", count=2, placementConstraints=[
+            {"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1c"}]))
+    wait_status(custom, namespace, "placed", "RUNNING", timeout=60)
+    zones = {n.metadata.name: n.metadata.labels["topology.kubernetes.io/zone"] for n in core.list_node().items}
+    assert {zones[p.spec.node_name] for p in task_pods(core, namespace, "placed")} == {"us-east-1c"}

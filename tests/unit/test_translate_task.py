@@ -101,10 +101,24 @@ def test_every_runtask_field_is_translated_warned_or_ignored():
     assert set(ContainerOverride.model_fields) == set(t.CONTAINER_OVERRIDES_TRANSLATED)
 
 
-def test_placement_and_role_overrides_are_warned():
+def test_role_overrides_are_warned_and_placement_reaches_the_pod():
     r = req(launchType="FARGATE", placementConstraints=[{"type": "distinctInstance"}],
             overrides={"taskRoleArn": "arn:aws:iam::1:role/x"}, tags=[{"key": "a", "value": "b"}])
-    assert [w.field for w in t.task_warnings(r)] == ["placementConstraints", "overrides.taskRoleArn"]
+    assert [w.field for w in t.task_warnings(r)] == ["overrides.taskRoleArn"]
+    placed = req(placementConstraints=[{"type": "memberOf", "expression": "attribute:ecs.availability-zone == us-east-1a"}],
+                 placementStrategy=[{"type": "binpack", "field": "memory"}])
+    owner = {"apiVersion": "ecs.seed.dev/v1alpha1", "kind": "ECSTask", "name": "b", "uid": "u"}
+    pod = t.task_pod({"metadata": {}, "spec": {"containers": [{"name": "c", "image": "x"}]}}, name="b", namespace="n",
+                     index=0, owner=owner, req=placed, family="f", task_definition="f:1")
+    ann = pod["metadata"]["annotations"]
+    assert "memberOf" in ann["ecs.seed.dev/placement-constraints"] and "binpack" in ann["ecs.seed.dev/placement-strategy"]
+    terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert all(any(e["key"] == "topology.kubernetes.io/zone" for e in term["matchExpressions"]) for term in terms)
+    bad = req(placementConstraints=[{"type": "memberOf", "expression": "attribute:x =="}])
+    with pytest.raises(t.TaskError) as e:
+        t.task_pod({"metadata": {}, "spec": {}}, name="b", namespace="n", index=0, owner=owner, req=bad,
+                   family="f", task_definition="f:1")
+    assert e.value.field == "placementConstraints[0].expression"
 
 
 def test_overrides_apply_to_the_task_definition_before_translation():

@@ -157,12 +157,15 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
     if cluster_obj is None and cluster != "default":
         raise _NotReady("ClusterNotFoundException",
                         f"cluster: Cluster not found: no ECSCluster {cluster!r} in namespace {namespace}.")
-    pools = ecscluster.pools_of(namespace, cluster_obj)
-    pods = {i: task_tr.task_pod(translation.template, name=name, namespace=namespace, index=i, owner=owner,
-                                req=req, family=rev.family, task_definition=rev.arn, placement=placement,
-                                scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
-                                cluster_pools=pools)
-            for i in indexes}
+    cluster_pools = ecscluster.pools_of(namespace, cluster_obj)
+    try:
+        pods = {i: task_tr.task_pod(translation.template, name=name, namespace=namespace, index=i, owner=owner,
+                                    req=req, family=rev.family, task_definition=rev.arn, placement=placement,
+                                    scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
+                                    cluster_pools=cluster_pools)
+                for i in indexes}
+    except task_tr.TaskError as e:
+        raise _NotReady("InvalidParameterException", str(e)) from e
     for obj in translation.objects:
         obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
         if k8s.get(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"]) is None:

@@ -185,15 +185,18 @@ def service_warnings(svc: CreateServiceRequest) -> list[TranslationWarning]:
     return out
 
 
-def _placement(t: dict, svc: CreateServiceRequest, group: str) -> list[TranslationWarning]:
+def apply_placement(t: dict, constraints_in: list | None, strategies_in: list | None, group: str,
+                    daemon: bool = False) -> list[TranslationWarning]:
     """Placement annotations for the ecs-scheduler extender, and the constraints Kubernetes can
     enforce by itself compiled into the pod's affinity (they hold even without the extender).
-    The task definition's constraints and the service's apply together, as in ECS."""
+    The task definition's constraints and the service's (or RunTask's) apply together, as in
+    ECS. ``constraints_in`` / ``strategies_in``: the ECS PlacementConstraint / PlacementStrategy
+    models. Raises ServiceError naming the field (``placementConstraints[i].expression``)."""
     md, spec = t["metadata"], t["spec"]
     annotations = md.setdefault("annotations", {})
     constraints = json.loads(annotations.get(ANN_CONSTRAINTS, "[]"))
     offset = len(constraints)
-    for i, c in enumerate(svc.placementConstraints or []):
+    for i, c in enumerate(constraints_in or []):
         item = c.model_dump(exclude_none=True)
         try:
             parse_constraints(json.dumps([item]))
@@ -206,14 +209,14 @@ def _placement(t: dict, svc: CreateServiceRequest, group: str) -> list[Translati
         except PlacementError as e:
             raise ServiceError("taskDefinition.placementConstraints", str(e).split(": ", 1)[-1]) from e
         annotations[ANN_CONSTRAINTS] = json.dumps(constraints, separators=(",", ":"))
-    if svc.placementStrategy:
-        items = [x.model_dump(exclude_none=True) for x in svc.placementStrategy]
+    if strategies_in:
+        items = [x.model_dump(exclude_none=True) for x in strategies_in]
         try:
             parse_strategies(json.dumps(items))
         except PlacementError as e:
             raise ServiceError("placementStrategy", str(e).split(": ", 1)[-1]) from e
         annotations[ANN_STRATEGY] = json.dumps(items, separators=(",", ":"))
-    if scheduling_strategy(svc) == DAEMON:
+    if daemon:
         annotations[ANN_SCHEDULING_STRATEGY] = DAEMON
     warnings: list[TranslationWarning] = []
     if constraints:
@@ -293,7 +296,8 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
                 "annotations": {ANNOTATION_TASK_DEFINITION: task_definition},
                 "ownerReferences": [owner]}
     pod_template = _pod_template(template, name=name, svc=svc, task_definition=task_definition)
-    warnings.extend(_placement(pod_template, svc, f"service:{svc.serviceName or name}"))
+    warnings.extend(apply_placement(pod_template, svc.placementConstraints, svc.placementStrategy,
+                                    f"service:{svc.serviceName or name}", daemon=strategy == DAEMON))
     if node_selector:
         pod_spec = pod_template["spec"]
         pod_spec["nodeSelector"] = {**pod_spec.get("nodeSelector", {}), **node_selector}

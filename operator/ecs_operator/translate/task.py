@@ -30,7 +30,7 @@ from ..models.generated import ContainerOverride, RegisterTaskDefinitionRequest,
 from ..revisions import family_label
 from ..status import condition
 from ..clusters import restrict_to_cluster
-from .service import LABEL_CLUSTER, cluster_label, cluster_name
+from .service import LABEL_CLUSTER, ServiceError, apply_placement, cluster_label, cluster_name
 from .taskdef import ANN_CONTAINER_NAMES, ANN_ESSENTIAL, ANN_TASK_DEFINITION, TranslationWarning
 
 LABEL_TASK = f"{GROUP}/task"
@@ -67,12 +67,13 @@ TRANSLATED = {
     "overrides": "applied to the task definition before translation (see OVERRIDES_*)",
     "enableExecuteCommand": "kubectl exec works on every task; nothing to translate",
     "launchType": "FARGATE -> the FARGATE virtual nodes (nodeSelector + toleration); EC2 -> ordinary nodes",
+    "placementConstraints": "validated; memberOf on node attributes -> nodeAffinity, distinctInstance -> "
+                            "podAntiAffinity; all of them in an annotation for the ecs-scheduler extender",
+    "placementStrategy": "an annotation the ecs-scheduler extender scores by (spread, binpack, random)",
     "capacityProviderStrategy": "FARGATE/FARGATE_SPOT -> their virtual nodes; an EC2 capacity provider -> its node "
                                 "pool; a split across several providers is reported",
 }
 WARNED = {
-    "placementConstraints": "placement constraints are not enforced yet (ecs-scheduler extender)",
-    "placementStrategy": "placement strategies are not enforced yet (ecs-scheduler extender)",
     "networkConfiguration": "subnets, security groups and public IPs have no Kubernetes equivalent; tasks use the pod network",
     "volumeConfigurations": "volumes configured at launch are not provisioned yet",
 }
@@ -281,6 +282,12 @@ def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: di
         spec["nodeSelector"] = {**spec.get("nodeSelector", {}), **node_selector}
     if tolerations:
         spec["tolerations"] = spec.get("tolerations", []) + list(tolerations)
+    placed = {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
+    try:
+        apply_placement(placed, req.placementConstraints, req.placementStrategy, group_of(req, family))
+    except ServiceError as e:
+        raise TaskError(e.field, str(e).split(": ", 1)[1]) from e
+    spec = placed["spec"]
     if not node_selector:
         spec = restrict_to_cluster(spec, cluster_name(req.cluster), cluster_pools)
     if scheduler_name:
