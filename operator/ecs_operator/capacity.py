@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import GROUP
+from . import labels
 
-LABEL_CAPACITY_PROVIDER = f"{GROUP}/capacity-provider"
-TAINT_VIRTUAL_NODE = f"{GROUP}/virtual-node"
+LABEL_CAPACITY_PROVIDER = labels.CAPACITY_PROVIDER
+TAINT_VIRTUAL_NODE = labels.VIRTUAL_NODE
 FARGATE = "FARGATE"
 FARGATE_SPOT = "FARGATE_SPOT"
 FARGATE_PROVIDERS = (FARGATE, FARGATE_SPOT)

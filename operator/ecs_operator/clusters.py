@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import copy
 
-from . import GROUP
+from . import labels
 
-LABEL_NODE_CLUSTER = f"{GROUP}/cluster"
+LABEL_NODE_CLUSTER = labels.CLUSTER
 DEFAULT = "default"
 
 

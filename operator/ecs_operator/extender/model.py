@@ -35,7 +35,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Iterable, Mapping
 
-from .. import GROUP
+from .. import GROUP, labels
 from ..capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
 
 LABEL_ZONE = "topology.kubernetes.io/zone"
@@ -46,11 +46,11 @@ LABEL_HOSTNAME = "kubernetes.io/hostname"
 LABEL_INSTANCE_ID = f"{GROUP}/instance-id"
 ATTRIBUTE_LABEL_PREFIX = f"attribute.{GROUP}/"
 
-LABEL_SERVICE = f"{GROUP}/service"
-LABEL_TASK = f"{GROUP}/task"
-LABEL_FAMILY = f"{GROUP}/family"
-LABEL_CLUSTER = f"{GROUP}/cluster"
-ANNOTATION_GROUP = f"{GROUP}/group"
+LABEL_SERVICE = labels.SERVICE
+LABEL_TASK = labels.TASK
+LABEL_FAMILY = labels.FAMILY
+LABEL_CLUSTER = labels.CLUSTER
+ANNOTATION_GROUP = labels.TASK_GROUP
 
 #: Kubernetes arch names -> ECS ``ecs.cpu-architecture`` values.
 ARCH_TO_ECS = {"amd64": "x86_64", "arm64": "arm64", "386": "i386", "arm": "arm"}

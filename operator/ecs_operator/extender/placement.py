@@ -47,17 +47,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
-from .. import GROUP
+from .. import labels
 from ..capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
 from . import model
 from .model import ACTIVE, ContainerInstance
 from .query import RUNNING_TASKS_COUNT, TASK_GROUP, Expr, QueryError, parse
 
-ANN_CONSTRAINTS = f"{GROUP}/placement-constraints"
-ANN_STRATEGY = f"{GROUP}/placement-strategy"
+ANN_CONSTRAINTS = labels.PLACEMENT_CONSTRAINTS
+ANN_STRATEGY = labels.PLACEMENT_STRATEGY
 ANN_GROUP = model.ANNOTATION_GROUP
 #: Optional: ``DAEMON`` marks a daemon service task when its owner is not a DaemonSet.
-ANN_SCHEDULING_STRATEGY = f"{GROUP}/scheduling-strategy"
+ANN_SCHEDULING_STRATEGY = labels.SCHEDULING_STRATEGY
 
 MAX_SCORE = 10          # k8s.io/kube-scheduler/extender/v1 MaxExtenderPriority
 MAX_CONSTRAINTS = 10    # ECS: at most 10 constraints per task (task definition + run time)

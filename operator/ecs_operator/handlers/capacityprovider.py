@@ -12,13 +12,13 @@ import re
 import kopf
 from pydantic import ValidationError
 
-from .. import GROUP, VERSION, k8s
+from .. import API_VERSION, GROUP, VERSION, k8s
 from ..capacity import is_virtual
 from ..models.generated import CapacityProviderSpec
 from ..status import condition, merge_conditions, now_iso
 from .taskdefinition import validation_message
 
-API = f"{GROUP}/{VERSION}"
+API = API_VERSION
 REFRESH_SECONDS = 30
 _RESERVED = re.compile(r"^(aws|ecs|fargate)", re.IGNORECASE)
 

@@ -13,14 +13,14 @@ import re
 
 import kopf
 
-from .. import GROUP, VERSION, k8s
+from .. import API_VERSION, GROUP, VERSION, k8s
 from ..capacity import FARGATE_PROVIDERS, is_virtual
 from ..clusters import is_instance_of
 from ..extender.model import build_instances
 from ..status import condition, merge_conditions, now_iso
 from ..translate import service as svc_tr
 
-API = f"{GROUP}/{VERSION}"
+API = API_VERSION
 REFRESH_SECONDS = 15
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$")
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 import kopf
 from pydantic import ValidationError
 
-from .. import GROUP, VERSION, k8s, revisions
+from .. import API_VERSION, GROUP, VERSION, k8s, revisions
 from ..models.generated import CreateServiceRequest, RegisterTaskDefinitionRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import service as svc_tr
@@ -22,7 +22,7 @@ from ..translate.taskdef import TranslationError, translate_task_definition
 from . import capacityprovider, ecscluster
 from .taskdefinition import list_family, validation_message
 
-API = f"{GROUP}/{VERSION}"
+API = API_VERSION
 # One lock per service: status writes and reconciles of a service never interleave
 # (re-entrant: a rollback reconciles from inside a status write).
 _locks: dict[str, threading.RLock] = defaultdict(threading.RLock)

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 import kopf
 from pydantic import ValidationError
 
-from .. import GROUP, VERSION, k8s, revisions
+from .. import API_VERSION, GROUP, VERSION, k8s, revisions
 from ..capacity import LaunchError, pod_placement, resolve_launch
 from ..models.generated import RegisterTaskDefinitionRequest, RunTaskRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
@@ -28,7 +28,7 @@ from ..translate.taskdef import TranslationError, translate_task_definition
 from . import capacityprovider, ecscluster
 from .taskdefinition import list_family, validation_message
 
-API = f"{GROUP}/{VERSION}"
+API = API_VERSION
 TTL_ENV = "ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS"
 DEFAULT_TTL_SECONDS = 3600.0
 

@@ -7,10 +7,13 @@ differs, and rewrites status. A crash at any line is repaired by the next run.
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict
+
 import kopf
 from pydantic import ValidationError
 
-from .. import GROUP, VERSION, k8s, revisions
+from .. import API_VERSION, GROUP, VERSION, k8s, revisions
 from ..models.generated import RegisterTaskDefinitionRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate.taskdef import TranslationError, translate_task_definition
@@ -127,18 +130,26 @@ def reconcile(body: dict, logger) -> dict:
                          conditions=conditions, warnings=warnings)
 
 
+# Status writers of one TaskDefinition (its handler, and revision events such as a
+# deregistration) are serialised, and each recomputes from a fresh listing of the revisions, so
+# the last write is never an older view.
+_locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
+
+
 @kopf.on.resume(GROUP, VERSION, "taskdefinitions")
 @kopf.on.create(GROUP, VERSION, "taskdefinitions")
 @kopf.on.update(GROUP, VERSION, "taskdefinitions", field="spec")
-def taskdefinition_changed(body, patch, logger, **_):
-    status = reconcile(dict(body), logger)
-    patch.setdefault("status", {}).update(status)
+def taskdefinition_changed(body, logger, **_):
+    md = body["metadata"]
+    with _locks[f"{md['namespace']}/{md['name']}"]:
+        status = reconcile(dict(body), logger)
+        k8s.merge_patch(API_VERSION, "TaskDefinition", md["namespace"], md["name"], {"status": status},
+                        subresource="status")
     from . import ecsservice  # late import: avoid a cycle
 
     # A new revision of a family that services follow starts a new deployment of each of them.
     # Reconciled here, in this process, rather than by writing to the services' objects.
-    td = {**body, "status": {**(body.get("status") or {}), **status}}
-    for svc in ecsservice.services_for_family(td["metadata"]["namespace"], status.get("family")):
+    for svc in ecsservice.services_for_family(md["namespace"], status.get("family")):
         try:
             ecsservice.reconcile(svc, logger)
         except (k8s.ApiError, kopf.TemporaryError) as e:
@@ -151,17 +162,21 @@ def revision_changed(body, logger, **_):
     owning TaskDefinition's status."""
     for ref in body["metadata"].get("ownerReferences", []):
         if ref.get("kind") == "TaskDefinition":
-            td = k8s.get(f"{GROUP}/{VERSION}", "TaskDefinition", body["metadata"]["namespace"], ref["name"])
-            if td is None:
-                return
-            family = family_of(td.get("spec") or {}, td["metadata"]["name"])
-            existing = list_family(td["metadata"]["namespace"], family)
-            status = td.get("status") or {}
-            current = next((r for r in existing if r.revision == status.get("revision")), None)
-            if current is None:
-                return
-            patch = {"status": {"status": current.status, "revisions": _status_patch(
-                td, family=family, current=current, family_revs=existing,
-                conditions=[], warnings=status.get("warnings", []))["revisions"]}}
-            k8s.merge_patch(f"{GROUP}/{VERSION}", "TaskDefinition", td["metadata"]["namespace"],
-                            td["metadata"]["name"], patch, subresource="status")
+            with _locks[f"{body['metadata']['namespace']}/{ref['name']}"]:
+                _refresh_revisions(body["metadata"]["namespace"], ref["name"])
+
+
+def _refresh_revisions(namespace: str, name: str) -> None:
+    td = k8s.get(API_VERSION, "TaskDefinition", namespace, name)
+    if td is None:
+        return
+    family = family_of(td.get("spec") or {}, name)
+    existing = list_family(namespace, family)
+    status = td.get("status") or {}
+    current = next((r for r in existing if r.revision == status.get("revision")), None)
+    if current is None:
+        return
+    revs = _status_patch(td, family=family, current=current, family_revs=existing, conditions=[],
+                         warnings=status.get("warnings", []))["revisions"]
+    k8s.merge_patch(API_VERSION, "TaskDefinition", namespace, name,
+                    {"status": {"status": current.status, "revisions": revs}}, subresource="status")

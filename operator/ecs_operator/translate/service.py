@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .. import GROUP
+from .. import GROUP, labels
 from ..capacity import LaunchError, pod_placement, resolve_launch
 from ..clusters import restrict_to_cluster
 from ..extender.native import compile_native
@@ -23,10 +23,10 @@ from ..revisions import family_label
 from ..models.generated import CreateServiceRequest
 from .taskdef import TranslationWarning
 
-LABEL_SERVICE = f"{GROUP}/service"
-LABEL_CLUSTER = f"{GROUP}/cluster"
-ANNOTATION_TASK_DEFINITION = f"{GROUP}/task-definition"
-ANNOTATION_GROUP = f"{GROUP}/group"
+LABEL_SERVICE = labels.SERVICE
+LABEL_CLUSTER = labels.CLUSTER
+ANNOTATION_TASK_DEFINITION = labels.TASK_DEFINITION
+ANNOTATION_GROUP = labels.TASK_GROUP
 REPLICA = "REPLICA"
 DAEMON = "DAEMON"
 

@@ -28,6 +28,7 @@ from ..models.generated import (
 )
 from ..revisions import family_label
 from . import names
+from .. import labels
 
 __all__ = [
     "TranslationWarning",
@@ -48,20 +49,20 @@ PREFIX = "ecs.seed.dev/"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "ecs-operator"
 
-ANN_TASK_DEFINITION = PREFIX + "task-definition"
+ANN_TASK_DEFINITION = labels.TASK_DEFINITION
 ANN_CONTAINER_NAMES = PREFIX + "container-names"
 ANN_ESSENTIAL = PREFIX + "essential-containers"
 ANN_DOCKER_LABELS = PREFIX + "docker-labels"
 ANN_LOG_CONFIGURATION = PREFIX + "log-configuration"
-ANN_PLACEMENT_CONSTRAINTS = PREFIX + "placement-constraints"
+ANN_PLACEMENT_CONSTRAINTS = labels.PLACEMENT_CONSTRAINTS
 ANN_REQUIRES_COMPATIBILITIES = PREFIX + "requires-compatibilities"
 ANN_NETWORK_MODE = PREFIX + "network-mode"
 ANN_EXECUTION_ROLE = PREFIX + "execution-role-arn"
 ANN_TASK_ROLE = PREFIX + "task-role-arn"
 ANN_PORT_NAMES = PREFIX + "port-names"
 ANN_APP_PROTOCOLS = PREFIX + "app-protocols"
-LABEL_FAMILY = PREFIX + "family"
-LABEL_REVISION = PREFIX + "revision"
+LABEL_FAMILY = labels.FAMILY
+LABEL_REVISION = labels.REVISION
 
 EFS_STORAGE_CLASS = "efs-sc"
 EFS_PLACEHOLDER_SIZE = "5Gi"
