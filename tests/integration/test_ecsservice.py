@@ -263,3 +263,18 @@ def test_clusters_isolate_their_tasks_on_their_own_container_instances(custom, c
         assert st["containerInstances"][0]["ec2InstanceId"] == node
     finally:
         core.delete_node(node)
+
+
+def test_security_policy_denies_privileged_tasks_until_the_cluster_allows_them(custom, core, namespace, operator):
+    priv = td("priv")
+    priv["spec"]["containerDefinitions"][0]["privileged"] = True
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", priv)
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("priv", "priv", 1))
+    c = wait_ready(custom, namespace, "ecsservices", "priv", status="False")
+    assert c["reason"] == "SecurityPolicyViolation"
+    assert c["message"].startswith("containerDefinitions[web].privileged:") and "allowPrivileged" in c["message"]
+    assert not running_pods(core, namespace, "priv"), "nothing applied"
+    custom.patch_namespaced_custom_object(G, V, namespace, "ecsclusters", "default", {
+        "spec": {"kubernetes": {"securityPolicy": {"allowPrivileged": True}}}})
+    wait_ready(custom, namespace, "ecsservices", "priv", timeout=90)
+    assert running_pods(core, namespace, "priv")[0].spec.containers[0].security_context.privileged is True

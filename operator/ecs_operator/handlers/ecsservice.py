@@ -14,7 +14,8 @@ from collections import defaultdict
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s, revisions
+from .. import API_VERSION, GROUP, VERSION, k8s, labels, policy, revisions
+from ..capacity import FARGATE_PROVIDERS
 from ..models.generated import CreateServiceRequest, RegisterTaskDefinitionRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import service as svc_tr
@@ -149,6 +150,11 @@ def _reconcile(body: dict, logger) -> None:
                     container_names=translation.container_names)
             except svc_tr.ServiceError as e:
                 raise _NotReady("InvalidParameterException", str(e)) from e
+            template = wl.manifest["spec"]["template"]
+            fargate = template["spec"].get("nodeSelector", {}).get(labels.CAPACITY_PROVIDER) in FARGATE_PROVIDERS
+            denied = policy.violations(template, policy.cluster_policy(cluster_obj), cluster=cluster, fargate=fargate)
+            if denied:
+                raise _NotReady("SecurityPolicyViolation", "; ".join(denied))
             for obj in translation.objects:
                 obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
                 if k8s.get(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"]) is None:

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s, revisions
-from ..capacity import LaunchError, pod_placement, resolve_launch
+from .. import API_VERSION, GROUP, VERSION, k8s, labels, policy, revisions
+from ..capacity import FARGATE_PROVIDERS, LaunchError, pod_placement, resolve_launch
 from ..models.generated import RegisterTaskDefinitionRequest, RunTaskRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import task as task_tr
@@ -166,6 +166,11 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
                 for i in indexes}
     except task_tr.TaskError as e:
         raise _NotReady("InvalidParameterException", str(e)) from e
+    for pod in list(pods.values())[:1]:  # every task of the call has the same spec
+        fargate = pod["spec"].get("nodeSelector", {}).get(labels.CAPACITY_PROVIDER) in FARGATE_PROVIDERS
+        denied = policy.violations(pod, policy.cluster_policy(cluster_obj), cluster=cluster, fargate=fargate)
+        if denied:
+            raise _NotReady("SecurityPolicyViolation", "; ".join(denied))
     for obj in translation.objects:
         obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
         if k8s.get(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"]) is None:

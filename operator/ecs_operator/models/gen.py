@@ -76,7 +76,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("TaskDefinition", "taskdefinitions", ("td", "taskdef"), "RegisterTaskDefinitionRequest",
          "RegisterTaskDefinition", "family"),
     Kind("ECSService", "ecsservices", ("ecssvc",), "CreateServiceRequest", "CreateService", "serviceName"),
-    Kind("ECSCluster", "ecsclusters", ("ecscluster",), "CreateClusterRequest", "CreateCluster", "clusterName"),
+    Kind("ECSCluster", "ecsclusters", ("ecscluster",), "CreateClusterRequest", "CreateCluster", "clusterName",
+         spec_model="ClusterSpec"),
     Kind("ECSTask", "ecstasks", ("ecstask",), "RunTaskRequest", "RunTask", None),
     Kind("CapacityProvider", "capacityproviders", ("cp",), "CreateCapacityProviderRequest",
          "CreateCapacityProvider", "name", spec_model="CapacityProviderSpec"),
@@ -440,8 +441,34 @@ def capacity_provider_kubernetes_schema() -> dict[str, Any]:
     }
 
 
+SECURITY_POLICY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("allowPrivileged", "Allow privileged containers (containerDefinitions.privileged)."),
+    ("allowHostNetwork", "Allow networkMode host (the node's network namespace)."),
+    ("allowHostPID", "Allow pidMode host."),
+    ("allowHostIPC", "Allow ipcMode host."),
+    ("allowHostVolumes", "Allow host volumes (volumes.host.sourcePath) and devices."),
+)
+
+
+def cluster_kubernetes_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "Kubernetes-side settings of the cluster (not an ECS field).",
+        "properties": {
+            "securityPolicy": {
+                "type": "object",
+                "description": "What the cluster's EC2 tasks may do on their nodes; everything is denied by default "
+                               "(Fargate tasks are always denied all of it).",
+                "properties": {name: {"type": "boolean", "description": desc}
+                               for name, desc in SECURITY_POLICY_FIELDS},
+            },
+        },
+    }
+
+
 EXTRA_SPEC_PROPERTIES: Mapping[str, Any] = {
     "CapacityProvider": {"kubernetes": capacity_provider_kubernetes_schema},
+    "ECSCluster": {"kubernetes": cluster_kubernetes_schema},
 }
 
 # --------------------------------------------------------------------------------------------
@@ -726,7 +753,8 @@ def render_crd(shapes: Mapping[str, Any], kind: Kind, version: str) -> str:
 _PY_SCALARS = {"string": "str", "integer": "int", "long": "int", "double": "float", "float": "float",
                "boolean": "bool", "timestamp": "datetime", "blob": "bytes"}
 _RESERVED_NAMES = {"Annotated", "Any", "BaseModel", "BeforeValidator", "ConfigDict", "ECSModel", "Field",
-                   "IntOrString", "Literal", "Optional", "datetime"}
+                   "IntOrString", "Literal", "Optional", "datetime", "ClusterKubernetes", "ClusterSecurityPolicy",
+                   "ClusterSpec"}
 
 
 def _constraints(shape: Mapping[str, Any]) -> dict[str, Any]:
@@ -907,6 +935,28 @@ class CapacityProviderSpec(CreateCapacityProviderRequest):
     """The CapacityProvider spec: CreateCapacityProvider input plus the Kubernetes node pool."""
 
     kubernetes: Optional[CapacityProviderKubernetes] = None
+
+
+class ClusterSecurityPolicy(ECSModel):
+    """What an ECS cluster's EC2 tasks may do on their nodes (all denied by default)."""
+
+    allowPrivileged: Optional[bool] = None
+    allowHostNetwork: Optional[bool] = None
+    allowHostPID: Optional[bool] = None
+    allowHostIPC: Optional[bool] = None
+    allowHostVolumes: Optional[bool] = None
+
+
+class ClusterKubernetes(ECSModel):
+    """Kubernetes-side settings of an ECSCluster."""
+
+    securityPolicy: Optional[ClusterSecurityPolicy] = None
+
+
+class ClusterSpec(CreateClusterRequest):
+    """The ECSCluster spec: CreateCluster input plus Kubernetes-side settings."""
+
+    kubernetes: Optional[ClusterKubernetes] = None
 '''
 
 
@@ -928,8 +978,8 @@ def render_models(model: Mapping[str, Any], version: str) -> str:
         previous_is_class = is_class
     parts.append(_PY_EXTENSIONS)
     parts.append("\n\n__all__ = [\n")
-    exported = sorted(set(names) | {"CapacityProviderKubernetes", "CapacityProviderSpec", "ECSModel",
-                                    "IntOrString"})
+    exported = sorted(set(names) | {"CapacityProviderKubernetes", "CapacityProviderSpec", "ClusterKubernetes",
+                                    "ClusterSecurityPolicy", "ClusterSpec", "ECSModel", "IntOrString"})
     parts.extend(f"    {n!r},\n" for n in exported)
     parts.append("]\n")
     return "".join(parts)

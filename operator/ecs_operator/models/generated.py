@@ -1454,6 +1454,28 @@ class CapacityProviderSpec(CreateCapacityProviderRequest):
     kubernetes: Optional[CapacityProviderKubernetes] = None
 
 
+class ClusterSecurityPolicy(ECSModel):
+    """What an ECS cluster's EC2 tasks may do on their nodes (all denied by default)."""
+
+    allowPrivileged: Optional[bool] = None
+    allowHostNetwork: Optional[bool] = None
+    allowHostPID: Optional[bool] = None
+    allowHostIPC: Optional[bool] = None
+    allowHostVolumes: Optional[bool] = None
+
+
+class ClusterKubernetes(ECSModel):
+    """Kubernetes-side settings of an ECSCluster."""
+
+    securityPolicy: Optional[ClusterSecurityPolicy] = None
+
+
+class ClusterSpec(CreateClusterRequest):
+    """The ECSCluster spec: CreateCluster input plus Kubernetes-side settings."""
+
+    kubernetes: Optional[ClusterKubernetes] = None
+
+
 __all__ = [
     'AcceleratorCountRequest',
     'AcceleratorManufacturer',
@@ -1486,9 +1508,12 @@ __all__ = [
     'CapacityReservationPreference',
     'CapacityReservationRequest',
     'ClusterConfiguration',
+    'ClusterKubernetes',
+    'ClusterSecurityPolicy',
     'ClusterServiceConnectDefaultsRequest',
     'ClusterSetting',
     'ClusterSettingName',
+    'ClusterSpec',
     'Compatibility',
     'ContainerCondition',
     'ContainerDefinition',

@@ -23,7 +23,8 @@ class KindInfo(NamedTuple):
 KINDS: dict[str, KindInfo] = {
     "TaskDefinition": KindInfo("taskdefinitions", generated.RegisterTaskDefinitionRequest),
     "ECSService": KindInfo("ecsservices", generated.CreateServiceRequest),
-    "ECSCluster": KindInfo("ecsclusters", generated.CreateClusterRequest),
+    # CreateCluster input plus the operator's `kubernetes` settings (security policy).
+    "ECSCluster": KindInfo("ecsclusters", generated.ClusterSpec),
     "ECSTask": KindInfo("ecstasks", generated.RunTaskRequest),
     # CreateCapacityProvider input plus the operator's `kubernetes` node-pool field.
     "CapacityProvider": KindInfo("capacityproviders", generated.CapacityProviderSpec),
