@@ -21,20 +21,14 @@ from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import service as svc_tr
 from ..translate.taskdef import TranslationError, translate_task_definition
 from . import capacityprovider, ecscluster
-from .taskdefinition import list_family, validation_message
+from ._errors import NotReady, load_spec
+from .taskdefinition import list_family
 
 API = API_VERSION
 # One lock per service: status writes and reconciles of a service never interleave
 # (re-entrant: a rollback reconciles from inside a status write).
 _locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
 _dirty: dict[str, bool] = {}
-
-
-class _NotReady(Exception):
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 def services_for_family(namespace: str, family: str | None) -> list[dict]:
@@ -55,15 +49,15 @@ def _resolve(svc: CreateServiceRequest, namespace: str, current_td: str | None) 
     try:
         ref = revisions.parse_reference(svc.taskDefinition or "")
     except revisions.ReferenceError_ as e:
-        raise _NotReady("InvalidParameterException", str(e)) from e
+        raise NotReady("InvalidParameterException", str(e)) from e
     family_revs = list_family(namespace, ref.family)
     rev = revisions.resolve(family_revs, ref)
     if rev is None:
-        raise _NotReady("TaskDefinitionNotFound",
+        raise NotReady("TaskDefinitionNotFound",
                         f"taskDefinition: Unable to describe task definition {ref} (no such registered, ACTIVE revision "
                         f"in namespace {namespace}).")
     if rev.status != revisions.ACTIVE and rev.arn != current_td:
-        raise _NotReady("ClientException", f"taskDefinition: TaskDefinition {rev.arn} is inactive.")
+        raise NotReady("ClientException", f"taskDefinition: TaskDefinition {rev.arn} is inactive.")
     return rev
 
 
@@ -71,7 +65,7 @@ def _resolve_exact(namespace: str, arn: str) -> revisions.Revision:
     ref = revisions.parse_reference(arn)
     rev = revisions.resolve(list_family(namespace, ref.family), ref)
     if rev is None:
-        raise _NotReady("TaskDefinitionNotFound", f"taskDefinition: rollback target {arn} no longer exists.")
+        raise NotReady("TaskDefinitionNotFound", f"taskDefinition: rollback target {arn} no longer exists.")
     return rev
 
 
@@ -109,14 +103,7 @@ def _reconcile(body: dict, logger) -> None:
         md = body["metadata"]
         generation = md.get("generation")
         try:
-            try:
-                svc = CreateServiceRequest.model_validate(dict(body.get("spec") or {}))
-            except ValidationError as e:
-                raise _NotReady("InvalidParameterException", validation_message(e)) from e
-            try:
-                svc_tr.validate(svc)
-            except svc_tr.ServiceError as e:
-                raise _NotReady("InvalidParameterException", str(e)) from e
+            svc = load_spec(CreateServiceRequest, body.get("spec"), svc_tr.validate, svc_tr.ServiceError)
             status = body.get("status") or {}
             current_td = status.get("taskDefinition")
             if status.get("rolledBackGeneration") == generation and status.get("lastCompletedTaskDefinition"):
@@ -129,12 +116,12 @@ def _reconcile(body: dict, logger) -> None:
                 td_model = RegisterTaskDefinitionRequest.model_validate(rev.spec)
                 translation = translate_task_definition(td_model, family=rev.family, revision=rev.revision)
             except (ValidationError, TranslationError) as e:
-                raise _NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
+                raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
             cluster = svc_tr.cluster_name(svc.cluster)
             ecscluster.ensure_default_cluster(namespace, cluster)
             cluster_obj = ecscluster.find_cluster(namespace, cluster)
             if cluster_obj is None and cluster != "default":
-                raise _NotReady("ClusterNotFoundException",
+                raise NotReady("ClusterNotFoundException",
                                 f"cluster: Cluster not found: no ECSCluster {cluster!r} in namespace {namespace}.")
             owner = k8s.owner_of(body).as_dict()
             try:
@@ -149,12 +136,12 @@ def _reconcile(body: dict, logger) -> None:
                     svc, name=name, namespace=namespace, owner=owner, template=translation.template,
                     container_names=translation.container_names)
             except svc_tr.ServiceError as e:
-                raise _NotReady("InvalidParameterException", str(e)) from e
+                raise NotReady("InvalidParameterException", str(e)) from e
             template = wl.manifest["spec"]["template"]
             fargate = template["spec"].get("nodeSelector", {}).get(labels.CAPACITY_PROVIDER) in FARGATE_PROVIDERS
             denied = policy.violations(template, policy.cluster_policy(cluster_obj), cluster=cluster, fargate=fargate)
             if denied:
-                raise _NotReady("SecurityPolicyViolation", "; ".join(denied))
+                raise NotReady("SecurityPolicyViolation", "; ".join(denied))
             for obj in translation.objects:
                 obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
                 if k8s.get(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"]) is None:
@@ -167,7 +154,7 @@ def _reconcile(body: dict, logger) -> None:
             try:
                 k8s.apply(wl.manifest)
             except k8s.ApiError as e:
-                raise _NotReady("WorkloadRejected", f"the API server refused the {_kind(svc)}: {e.message}") from e
+                raise NotReady("WorkloadRejected", f"the API server refused the {_kind(svc)}: {e.message}") from e
             for obj in net:
                 k8s.apply(obj)
             wanted = {o["metadata"]["name"] for o in net}
@@ -178,7 +165,7 @@ def _reconcile(body: dict, logger) -> None:
             warnings = (format_warnings(translation.warnings) + format_warnings(wl.warnings)
                         + format_warnings(net_warnings))
             _write_status(body, svc, rev.arn, warnings, now, logger)
-        except _NotReady as e:
+        except NotReady as e:
             kopf.warn(body, reason=e.reason, message=e.message)
             body = k8s.get(API, "ECSService", namespace, name) or body
             k8s.merge_patch(API, "ECSService", namespace, name, {"status": {

@@ -26,6 +26,7 @@ from ..translate import task as task_tr
 from ..translate.service import cluster_name
 from ..translate.taskdef import TranslationError, translate_task_definition
 from . import capacityprovider, ecscluster
+from ._errors import NotReady, load_spec
 from .taskdefinition import list_family, validation_message
 
 API = API_VERSION
@@ -51,37 +52,22 @@ def stopped_task_ttl() -> float:
 TIMER_INTERVAL = max(1.0, min(60.0, stopped_task_ttl() / 4))
 
 
-class _NotReady(Exception):
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
 def _request(body: dict) -> RunTaskRequest:
-    try:
-        req = RunTaskRequest.model_validate(dict(body.get("spec") or {}))
-    except ValidationError as e:
-        raise _NotReady("InvalidParameterException", validation_message(e)) from e
-    try:
-        task_tr.validate(req)
-    except task_tr.TaskError as e:
-        raise _NotReady("InvalidParameterException", str(e)) from e
-    return req
+    return load_spec(RunTaskRequest, body.get("spec"), task_tr.validate, task_tr.TaskError)
 
 
 def _resolve(req: RunTaskRequest, namespace: str, recorded: str | None) -> revisions.Revision:
     try:
         ref = revisions.parse_reference(recorded or req.taskDefinition)
     except revisions.ReferenceError_ as e:
-        raise _NotReady("InvalidParameterException", str(e)) from e
+        raise NotReady("InvalidParameterException", str(e)) from e
     rev = revisions.resolve(list_family(namespace, ref.family), ref)
     if rev is None:
-        raise _NotReady("TaskDefinitionNotFound",
+        raise NotReady("TaskDefinitionNotFound",
                         f"taskDefinition: Unable to describe task definition {ref} (no such registered, ACTIVE "
                         f"revision in namespace {namespace}).")
     if rev.status != revisions.ACTIVE and not recorded:
-        raise _NotReady("ClientException", f"taskDefinition: TaskDefinition {rev.arn} is inactive.")
+        raise NotReady("ClientException", f"taskDefinition: TaskDefinition {rev.arn} is inactive.")
     return rev
 
 
@@ -122,11 +108,11 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
     try:
         td_model = RegisterTaskDefinitionRequest.model_validate(rev.spec)
     except ValidationError as e:
-        raise _NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {validation_message(e)}") from e
+        raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {validation_message(e)}") from e
     try:
         overridden = task_tr.apply_overrides(td_model, req.overrides)
     except task_tr.TaskError as e:
-        raise _NotReady("InvalidParameterException", str(e)) from e
+        raise NotReady("InvalidParameterException", str(e)) from e
     try:
         translation = translate_task_definition(overridden, family=rev.family, revision=rev.revision)
     except TranslationError as e:
@@ -136,9 +122,9 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
             except TranslationError:
                 pass
             else:
-                raise _NotReady("InvalidParameterException",
+                raise NotReady("InvalidParameterException",
                                 f"overrides: with the overrides applied, {e}") from e
-        raise _NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
+        raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
     pools = {}
     for item in req.capacityProviderStrategy or []:
         found = capacityprovider.find(namespace, item.capacityProvider or "")
@@ -148,14 +134,14 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
         launch = resolve_launch(req.launchType, req.capacityProviderStrategy, td_model.requiresCompatibilities)
         placement = pod_placement(launch, pools)
     except LaunchError as e:
-        raise _NotReady("InvalidParameterException", str(e)) from e
+        raise NotReady("InvalidParameterException", str(e)) from e
     owner = k8s.owner_of(body).as_dict()
     # Everything is computed before anything is created: bad input never half-launches.
     cluster = cluster_name(req.cluster)
     ecscluster.ensure_default_cluster(namespace, cluster)
     cluster_obj = ecscluster.find_cluster(namespace, cluster)
     if cluster_obj is None and cluster != "default":
-        raise _NotReady("ClusterNotFoundException",
+        raise NotReady("ClusterNotFoundException",
                         f"cluster: Cluster not found: no ECSCluster {cluster!r} in namespace {namespace}.")
     cluster_pools = ecscluster.pools_of(namespace, cluster_obj)
     try:
@@ -165,12 +151,12 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
                                     cluster_pools=cluster_pools)
                 for i in indexes}
     except task_tr.TaskError as e:
-        raise _NotReady("InvalidParameterException", str(e)) from e
+        raise NotReady("InvalidParameterException", str(e)) from e
     for pod in list(pods.values())[:1]:  # every task of the call has the same spec
         fargate = pod["spec"].get("nodeSelector", {}).get(labels.CAPACITY_PROVIDER) in FARGATE_PROVIDERS
         denied = policy.violations(pod, policy.cluster_policy(cluster_obj), cluster=cluster, fargate=fargate)
         if denied:
-            raise _NotReady("SecurityPolicyViolation", "; ".join(denied))
+            raise NotReady("SecurityPolicyViolation", "; ".join(denied))
     for obj in translation.objects:
         obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
         if k8s.get(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"]) is None:
@@ -208,7 +194,7 @@ def sync(namespace: str, name: str, logger) -> None:
         pods = _pods(namespace, name, uid)
         td_arn = previous.get("taskDefinitionArn")
         extra_conditions: list[dict] = []
-        not_ready: _NotReady | None = None
+        not_ready: NotReady | None = None
         req: RunTaskRequest | None = None
         count = max(len(prev_tasks), max(pods) + 1 if pods else 0)
 
@@ -238,8 +224,8 @@ def sync(namespace: str, name: str, logger) -> None:
                 if warnings and created:
                     kopf.warn(body, reason="TranslationWarning", message="; ".join(warnings)[:900])
                 if errors:
-                    raise _NotReady("TaskRejected", "the API server refused the task's pod: " + "; ".join(errors))
-        except _NotReady as e:
+                    raise NotReady("TaskRejected", "the API server refused the task's pod: " + "; ".join(errors))
+        except NotReady as e:
             not_ready = e
             if not prev_tasks and not pods:
                 if (prev_ready.get("reason"), prev_ready.get("message")) != (e.reason, e.message):

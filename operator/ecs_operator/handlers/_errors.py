@@ -1,0 +1,36 @@
+"""What the service and task handlers share about refusing input (glue, no API calls)."""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .taskdefinition import validation_message
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class NotReady(Exception):
+    """The object cannot be acted on: reported as Ready=False with ``reason`` (ECS's exception
+    name where ECS has one) and ``message`` (starting with the ECS field it is about)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def load_spec(model: type[M], spec: dict | None, check: Callable[[M], None],
+              error: type[ValueError]) -> M:
+    """Validate a spec as the ECS API would: the model's shape, then the API's own rules
+    (``check`` raising ``error``); both become InvalidParameterException."""
+    try:
+        value = model.model_validate(dict(spec or {}))
+    except ValidationError as e:
+        raise NotReady("InvalidParameterException", validation_message(e)) from e
+    try:
+        check(value)
+    except error as e:
+        raise NotReady("InvalidParameterException", str(e)) from e
+    return value
