@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+from . import labels
+from .capacity import FARGATE_PROVIDERS
 from .translate.taskdef import ANN_CONTAINER_NAMES
 
 RULES = (
@@ -21,11 +23,14 @@ RULES = (
 )
 
 
-def violations(template: dict, policy: dict | None, *, cluster: str, fargate: bool = False) -> list[str]:
+def violations(template: dict, policy: dict | None, *, cluster: str, fargate: bool | None = None) -> list[str]:
     """Messages ``<ECS field>: <why>`` for everything in ``template`` (a PodTemplateSpec or Pod)
-    that the policy does not allow; empty when the task may run."""
-    policy = {} if fargate else dict(policy or {})
+    that the policy does not allow; empty when the task may run. ``fargate`` defaults to whether
+    the pod is placed on Fargate's virtual nodes."""
     spec = template.get("spec") or {}
+    if fargate is None:
+        fargate = spec.get("nodeSelector", {}).get(labels.CAPACITY_PROVIDER) in FARGATE_PROVIDERS
+    policy = {} if fargate else dict(policy or {})
     names = json.loads(((template.get("metadata") or {}).get("annotations") or {}).get(ANN_CONTAINER_NAMES, "{}"))
     where = "Fargate" if fargate else f"cluster {cluster}"
 

@@ -6,6 +6,7 @@ from typing import Callable, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .. import policy
 from .taskdefinition import validation_message
 
 M = TypeVar("M", bound=BaseModel)
@@ -34,3 +35,25 @@ def load_spec(model: type[M], spec: dict | None, check: Callable[[M], None],
     except error as e:
         raise NotReady("InvalidParameterException", str(e)) from e
     return value
+
+
+def existing_cluster(namespace: str, cluster: str) -> dict | None:
+    """The ECSCluster a service or task names: ``default`` is created on first use, as ECS's
+    default cluster exists without anyone creating it; any other must exist."""
+    from . import ecscluster  # late import: ecscluster reconciles services and tasks
+
+    found = ecscluster.find_cluster(namespace, cluster)
+    if found is None and cluster == "default":
+        ecscluster.ensure_default_cluster(namespace, cluster)
+        found = ecscluster.find_cluster(namespace, cluster)
+    if found is None and cluster != "default":
+        raise NotReady("ClusterNotFoundException",
+                       f"cluster: Cluster not found: no ECSCluster {cluster!r} in namespace {namespace}.")
+    return found
+
+
+def enforce_policy(template: dict, cluster_obj: dict | None, cluster: str) -> None:
+    """Refuse (before anything is applied) what the cluster's security policy does not allow."""
+    denied = policy.violations(template, policy.cluster_policy(cluster_obj), cluster=cluster)
+    if denied:
+        raise NotReady("SecurityPolicyViolation", "; ".join(denied))

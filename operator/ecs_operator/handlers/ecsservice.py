@@ -14,14 +14,13 @@ from collections import defaultdict
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s, labels, policy, revisions
-from ..capacity import FARGATE_PROVIDERS
+from .. import API_VERSION, GROUP, VERSION, k8s, revisions
 from ..models.generated import CreateServiceRequest, RegisterTaskDefinitionRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import service as svc_tr
 from ..translate.taskdef import TranslationError, translate_task_definition
 from . import capacityprovider, ecscluster
-from ._errors import NotReady, load_spec
+from ._errors import NotReady, enforce_policy, existing_cluster, load_spec
 from .taskdefinition import list_family
 
 API = API_VERSION
@@ -118,11 +117,7 @@ def _reconcile(body: dict, logger) -> None:
             except (ValidationError, TranslationError) as e:
                 raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
             cluster = svc_tr.cluster_name(svc.cluster)
-            ecscluster.ensure_default_cluster(namespace, cluster)
-            cluster_obj = ecscluster.find_cluster(namespace, cluster)
-            if cluster_obj is None and cluster != "default":
-                raise NotReady("ClusterNotFoundException",
-                                f"cluster: Cluster not found: no ECSCluster {cluster!r} in namespace {namespace}.")
+            cluster_obj = existing_cluster(namespace, cluster)
             owner = k8s.owner_of(body).as_dict()
             try:
                 # Everything is computed before anything is applied: bad input never half-applies.
@@ -137,15 +132,8 @@ def _reconcile(body: dict, logger) -> None:
                     container_names=translation.container_names)
             except svc_tr.ServiceError as e:
                 raise NotReady("InvalidParameterException", str(e)) from e
-            template = wl.manifest["spec"]["template"]
-            fargate = template["spec"].get("nodeSelector", {}).get(labels.CAPACITY_PROVIDER) in FARGATE_PROVIDERS
-            denied = policy.violations(template, policy.cluster_policy(cluster_obj), cluster=cluster, fargate=fargate)
-            if denied:
-                raise NotReady("SecurityPolicyViolation", "; ".join(denied))
-            for obj in translation.objects:
-                obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
-                if k8s.get(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"]) is None:
-                    k8s.apply(obj, force=False)
+            enforce_policy(wl.manifest["spec"]["template"], cluster_obj, cluster)
+            k8s.create_missing(translation.objects, namespace)
             # A switch REPLICA <-> DAEMON replaces the workload kind.
             other = "Deployment" if _kind(svc) == "DaemonSet" else "DaemonSet"
             stale = k8s.get("apps/v1", other, namespace, name)

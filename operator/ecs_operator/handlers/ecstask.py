@@ -18,15 +18,15 @@ from datetime import datetime, timezone
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s, labels, policy, revisions
-from ..capacity import FARGATE_PROVIDERS, LaunchError, pod_placement, resolve_launch
+from .. import API_VERSION, GROUP, VERSION, k8s, revisions
+from ..capacity import LaunchError, pod_placement, resolve_launch
 from ..models.generated import RegisterTaskDefinitionRequest, RunTaskRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import task as task_tr
 from ..translate.service import cluster_name
 from ..translate.taskdef import TranslationError, translate_task_definition
 from . import capacityprovider, ecscluster
-from ._errors import NotReady, load_spec
+from ._errors import NotReady, enforce_policy, existing_cluster, load_spec
 from .taskdefinition import list_family, validation_message
 
 API = API_VERSION
@@ -138,11 +138,7 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
     owner = k8s.owner_of(body).as_dict()
     # Everything is computed before anything is created: bad input never half-launches.
     cluster = cluster_name(req.cluster)
-    ecscluster.ensure_default_cluster(namespace, cluster)
-    cluster_obj = ecscluster.find_cluster(namespace, cluster)
-    if cluster_obj is None and cluster != "default":
-        raise NotReady("ClusterNotFoundException",
-                        f"cluster: Cluster not found: no ECSCluster {cluster!r} in namespace {namespace}.")
+    cluster_obj = existing_cluster(namespace, cluster)
     cluster_pools = ecscluster.pools_of(namespace, cluster_obj)
     try:
         pods = {i: task_tr.task_pod(translation.template, name=name, namespace=namespace, index=i, owner=owner,
@@ -153,14 +149,8 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
     except task_tr.TaskError as e:
         raise NotReady("InvalidParameterException", str(e)) from e
     for pod in list(pods.values())[:1]:  # every task of the call has the same spec
-        fargate = pod["spec"].get("nodeSelector", {}).get(labels.CAPACITY_PROVIDER) in FARGATE_PROVIDERS
-        denied = policy.violations(pod, policy.cluster_policy(cluster_obj), cluster=cluster, fargate=fargate)
-        if denied:
-            raise NotReady("SecurityPolicyViolation", "; ".join(denied))
-    for obj in translation.objects:
-        obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
-        if k8s.get(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"]) is None:
-            k8s.apply(obj, force=False)
+        enforce_policy(pod, cluster_obj, cluster)
+    k8s.create_missing(translation.objects, namespace)
     created: dict[int, dict] = {}
     errors: list[str] = []
     for i, pod in pods.items():

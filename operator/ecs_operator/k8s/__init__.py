@@ -188,6 +188,15 @@ def delete(api_version: str, kind: str, namespace: str | None, name: str,
             raise
 
 
+def create_missing(objects, namespace: str) -> None:
+    """Create each object in ``namespace`` unless one of that name exists (companion objects
+    such as a PVC or ServiceAccount are shared and never overwritten)."""
+    for obj in objects:
+        obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+        if get(obj["apiVersion"], obj["kind"], namespace, obj["metadata"]["name"]) is None:
+            apply(obj, force=False)
+
+
 def dry_run_create(obj: dict) -> dict:
     """Ask the API server to validate ``obj`` without persisting it (server-side dry run)."""
     md = obj["metadata"]
