@@ -23,14 +23,14 @@ LABEL_NODE_CLUSTER = labels.CLUSTER
 DEFAULT = "default"
 
 
-def _selector_term(selector: dict[str, str]) -> dict:
+def selector_term(selector: dict[str, str]) -> dict:
     return {"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(selector.items())]}
 
 
 def instance_terms(cluster: str, pools: list[dict[str, str]] | None) -> list[dict]:
     """nodeSelectorTerms (ORed) selecting the cluster's container instances."""
     if pools:
-        return [_selector_term(p) for p in pools]
+        return [selector_term(p) for p in pools]
     mine = {"key": LABEL_NODE_CLUSTER, "operator": "In", "values": [cluster]}
     if cluster == DEFAULT:
         return [{"matchExpressions": [mine]},

@@ -82,18 +82,18 @@ def _pod(name, phase, hash_="h1", td="web:1"):
 def test_status_reaches_steady_state_once():
     svc = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": 2})
     dep = {"metadata": {"generation": 1, "annotations": {"deployment.kubernetes.io/revision": "1"}},
-           "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}}
+           "spec": {"replicas": 2}, "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}}
     rs = {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "1"}, "labels": {"pod-template-hash": "h1"}},
           "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"ecs.seed.dev/task-definition": "web:1"}}}}}
     pods = [_pod("a", "Running"), _pod("b", "Running")]
-    st, steady = s.service_status(svc=svc, name="web", workload_obj=dep, replicasets=[rs], pods=pods,
+    st, steady = s.service_status(svc=svc, name="web", workloads=[dep], replicasets=[rs], pods=pods,
                                   previous={}, task_definition="web:1", now="T1")
     assert steady and st["runningCount"] == 2 and st["pendingCount"] == 0
     assert st["rolloutState"] == "COMPLETED"
     assert [d["status"] for d in st["deployments"]] == ["PRIMARY"]
     assert st["events"][0]["message"] == "(service web) has reached a steady state."
     st["conditions"] = [{"type": "Ready", "status": "True"}]
-    st2, _ = s.service_status(svc=svc, name="web", workload_obj=dep, replicasets=[rs], pods=pods,
+    st2, _ = s.service_status(svc=svc, name="web", workloads=[dep], replicasets=[rs], pods=pods,
                               previous=st, task_definition="web:1", now="T2")
     assert len(st2["events"]) == 1, "no duplicate steady-state event"
 
@@ -101,13 +101,13 @@ def test_status_reaches_steady_state_once():
 def test_status_during_rollout_has_primary_and_active_deployments():
     svc = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": 2})
     dep = {"metadata": {"generation": 2, "annotations": {"deployment.kubernetes.io/revision": "2"}},
-           "status": {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2, "availableReplicas": 2}}
+           "spec": {"replicas": 2}, "status": {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2, "availableReplicas": 2}}
     rs1 = {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "1"}, "labels": {"pod-template-hash": "h1"}},
            "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"ecs.seed.dev/task-definition": "web:1"}}}}}
     rs2 = {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "2"}, "labels": {"pod-template-hash": "h2"}},
            "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"ecs.seed.dev/task-definition": "web:2"}}}}}
     pods = [_pod("a", "Running"), _pod("b", "Running"), _pod("c", "Running", "h2", "web:2"), _pod("d", "Pending", "h2", "web:2")]
-    st, steady = s.service_status(svc=svc, name="web", workload_obj=dep, replicasets=[rs1, rs2], pods=pods,
+    st, steady = s.service_status(svc=svc, name="web", workloads=[dep], replicasets=[rs1, rs2], pods=pods,
                                   previous={}, task_definition="web:2", now="T")
     assert not steady and st["rolloutState"] == "IN_PROGRESS"
     assert [(d["status"], d["taskDefinition"], d["runningCount"], d["pendingCount"]) for d in st["deployments"]] == [
@@ -118,7 +118,7 @@ def test_circuit_breaker_fails_the_primary_deployment_at_ecs_threshold():
     svc = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": 2, "deploymentConfiguration": {
         "deploymentCircuitBreaker": {"enable": True, "rollback": True}}})
     dep = {"metadata": {"generation": 2, "annotations": {"deployment.kubernetes.io/revision": "2"}},
-           "status": {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2, "availableReplicas": 2}}
+           "spec": {"replicas": 2}, "status": {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2, "availableReplicas": 2}}
     rs = {"metadata": {"annotations": {"deployment.kubernetes.io/revision": "2"}, "labels": {"pod-template-hash": "h2"}},
           "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"ecs.seed.dev/task-definition": "web:2"}}}}}
 
@@ -127,16 +127,73 @@ def test_circuit_breaker_fails_the_primary_deployment_at_ecs_threshold():
         p["status"]["containerStatuses"] = [{"name": "web", "restartCount": restarts}]
         return p
 
-    st, _ = s.service_status(svc=svc, name="web", workload_obj=dep, replicasets=[rs], pods=[crashing(2)],
+    st, _ = s.service_status(svc=svc, name="web", workloads=[dep], replicasets=[rs], pods=[crashing(2)],
                              previous={}, task_definition="web:2", now="T")
     assert st["rolloutState"] == "IN_PROGRESS" and st["deployments"][0]["failedTasks"] == 2
-    st, _ = s.service_status(svc=svc, name="web", workload_obj=dep, replicasets=[rs], pods=[crashing(3)],
+    st, _ = s.service_status(svc=svc, name="web", workloads=[dep], replicasets=[rs], pods=[crashing(3)],
                              previous=st, task_definition="web:2", now="T2")
     assert st["rolloutState"] == "FAILED"
     assert st["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
     assert "deployment failed: tasks failed to start." in st["events"][0]["message"]
     # without the circuit breaker ECS keeps trying
     plain = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": 2})
-    st, _ = s.service_status(svc=plain, name="web", workload_obj=dep, replicasets=[rs], pods=[crashing(50)],
+    st, _ = s.service_status(svc=plain, name="web", workloads=[dep], replicasets=[rs], pods=[crashing(50)],
                              previous={}, task_definition="web:2", now="T")
     assert st["rolloutState"] == "IN_PROGRESS"
+
+
+def _deployment(uid, replicas, revision="1", ready=None):
+    ready = replicas if ready is None else ready
+    return {"metadata": {"uid": uid, "generation": 1, "annotations": {"deployment.kubernetes.io/revision": revision}},
+            "spec": {"replicas": replicas},
+            "status": {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
+                       "availableReplicas": ready}}
+
+
+def _rs(uid, owner, replicas, td="web:1", revision="1"):
+    return {"metadata": {"uid": uid, "ownerReferences": [{"uid": owner}], "labels": {"pod-template-hash": uid},
+                         "annotations": {"deployment.kubernetes.io/revision": revision}},
+            "spec": {"replicas": replicas, "template": {"metadata": {"annotations": {"ecs.seed.dev/task-definition": td}}}}}
+
+
+def _owned_pod(name, rs_uid, phase="Running", td="web:1"):
+    p = _pod(name, phase, rs_uid, td)
+    p["metadata"]["ownerReferences"] = [{"uid": rs_uid}]
+    return p
+
+
+SPLIT = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": 3, "capacityProviderStrategy": [
+    {"capacityProvider": "ondemand", "base": 1, "weight": 1}, {"capacityProvider": "spot", "weight": 1}]})
+
+
+def test_status_of_a_split_service_adds_up_its_deployments():
+    deps = [_deployment("d1", 2), _deployment("d2", 1)]
+    rss = [_rs("r1", "d1", 2), _rs("r2", "d2", 1)]
+    pods = [_owned_pod("a", "r1"), _owned_pod("b", "r1"), _owned_pod("c", "r2")]
+    st, steady = s.service_status(svc=SPLIT, name="web", workloads=deps, replicasets=rss, pods=pods, previous={},
+                                  task_definition="web:1", now="T", started_tasks=["aa", "bb", "cc"],
+                                  capacity_provider_strategy=SPLIT.capacityProviderStrategy)
+    assert steady and (st["desiredCount"], st["runningCount"]) == (3, 3)
+    assert [(d["status"], d["desiredCount"], d["runningCount"]) for d in st["deployments"]] == [("PRIMARY", 3, 3)]
+    assert st["capacityProviderStrategy"] == [{"capacityProvider": "ondemand", "base": 1, "weight": 1},
+                                              {"capacityProvider": "spot", "weight": 1}]
+    assert [e["message"] for e in st["events"]] == [
+        "(service web) has reached a steady state.",
+        "(service web) has started 3 tasks: (task aa) (task bb) (task cc)."]
+    # one Deployment short of its replicas: not steady
+    deps[1] = _deployment("d2", 1, ready=0)
+    _, steady = s.service_status(svc=SPLIT, name="web", workloads=deps, replicasets=rss, pods=pods, previous={},
+                                 task_definition="web:1", now="T")
+    assert not steady
+
+
+def test_a_deployment_the_service_no_longer_wants_is_an_active_deployment():
+    deps = [_deployment("d1", 2), _deployment("d2", 1)]
+    rss = [_rs("r1", "d1", 2), _rs("r2", "d2", 1), _rs("old", "former", 3, td="web:1")]
+    pods = [_owned_pod("a", "r1"), _owned_pod("b", "r1"), _owned_pod("c", "r2"),
+            _owned_pod("x", "old"), _owned_pod("y", "old"), _owned_pod("z", "old")]
+    st, steady = s.service_status(svc=SPLIT, name="web", workloads=deps, replicasets=rss, pods=pods, previous={},
+                                  task_definition="web:1", now="T")
+    assert not steady and st["rolloutState"] == "IN_PROGRESS"
+    assert [(d["status"], d["runningCount"]) for d in st["deployments"]] == [("PRIMARY", 3), ("ACTIVE", 3)]
+    assert s.workloads_complete(SPLIT, deps)

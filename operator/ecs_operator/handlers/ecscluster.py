@@ -12,13 +12,16 @@ from __future__ import annotations
 import re
 
 import kopf
+from pydantic import ValidationError
 
 from .. import API_VERSION, GROUP, VERSION, k8s
 from ..capacity import FARGATE_PROVIDERS, is_virtual
 from ..clusters import is_instance_of
 from ..extender.model import build_instances
+from ..models.generated import CapacityProviderStrategyItem
 from ..status import condition, merge_conditions, now_iso
 from ..translate import service as svc_tr
+from ._errors import NotReady
 
 API = API_VERSION
 REFRESH_SECONDS = 15
@@ -42,6 +45,17 @@ def pools_of(namespace: str, body: dict | None) -> list[dict[str, str]]:
             selector, _ = pool(provider)
             out.append(selector)
     return out
+
+
+def default_strategy(cluster_obj: dict | None) -> list[CapacityProviderStrategyItem] | None:
+    """The cluster's defaultCapacityProviderStrategy (used by services and tasks that name
+    neither a launch type nor a strategy)."""
+    items = ((cluster_obj or {}).get("spec") or {}).get("defaultCapacityProviderStrategy") or []
+    try:
+        return [CapacityProviderStrategyItem.model_validate(dict(i)) for i in items] or None
+    except ValidationError as e:
+        raise NotReady("InvalidParameterException",
+                       f"cluster defaultCapacityProviderStrategy: {e.errors()[0].get('msg')}") from e
 
 
 def counts(namespace: str, cluster: str, nodes: list[dict], pods: list[dict], services: list[dict],

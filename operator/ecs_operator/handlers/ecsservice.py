@@ -15,7 +15,7 @@ import kopf
 from pydantic import ValidationError
 
 from .. import API_VERSION, GROUP, VERSION, k8s, revisions
-from ..models.generated import CreateServiceRequest, RegisterTaskDefinitionRequest
+from ..models.generated import CapacityProviderStrategyItem, CreateServiceRequest, RegisterTaskDefinitionRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import service as svc_tr
 from ..translate.taskdef import TranslationError, translate_task_definition
@@ -68,10 +68,10 @@ def _resolve_exact(namespace: str, arn: str) -> revisions.Revision:
     return rev
 
 
-def _pools(namespace: str, svc: CreateServiceRequest) -> dict[str, tuple[dict, list]]:
-    """Node pools of the EC2-style capacity providers the service's strategy names."""
+def _pools(namespace: str, strategy: list | None) -> dict[str, tuple[dict, list]]:
+    """Node pools of the EC2-style capacity providers a strategy names."""
     out = {}
-    for item in svc.capacityProviderStrategy or []:
+    for item in strategy or []:
         name = item.capacityProvider
         if name and name not in out:
             obj = capacityprovider.find(namespace, name)
@@ -82,6 +82,31 @@ def _pools(namespace: str, svc: CreateServiceRequest) -> dict[str, tuple[dict, l
 
 def _kind(svc: CreateServiceRequest) -> str:
     return "DaemonSet" if svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON else "Deployment"
+
+
+def _owned_workloads(namespace: str, name: str, uid: str) -> list[dict]:
+    """Every Deployment and DaemonSet this ECSService owns."""
+    out = []
+    for kind in ("Deployment", "DaemonSet"):
+        for obj in k8s.list_("apps/v1", kind, namespace, labels={svc_tr.LABEL_SERVICE: name}):
+            if any(o.get("uid") == uid for o in obj["metadata"].get("ownerReferences") or []):
+                obj.setdefault("kind", kind)
+                out.append(obj)
+    return out
+
+
+def _ref(obj: dict) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+# Tasks launched since the service's last status (ids, per service): named in ECS's
+# "has started N tasks" event. Filled from pod ADDED events, consumed by the status write.
+_started: dict[str, list[str]] = defaultdict(list)
+
+
+def task_id(pod: dict) -> str:
+    """A service task's id, as ECS shows one (32 hex digits): its pod's uid."""
+    return pod["metadata"].get("uid", "").replace("-", "")
 
 
 def reconcile(body: dict, logger) -> None:
@@ -118,31 +143,37 @@ def _reconcile(body: dict, logger) -> None:
                 raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
             cluster = svc_tr.cluster_name(svc.cluster)
             cluster_obj = existing_cluster(namespace, cluster)
+            default_strategy = ecscluster.default_strategy(cluster_obj)
             owner = k8s.owner_of(body).as_dict()
             try:
                 # Everything is computed before anything is applied: bad input never half-applies.
                 wl = svc_tr.workload(svc, name=name, namespace=namespace, owner=owner,
                                      template=translation.template, task_definition=rev.arn,
                                      compatibilities=td_model.requiresCompatibilities,
-                                     capacity_pools=_pools(namespace, svc),
+                                     capacity_pools=_pools(namespace, svc_tr.effective_strategy(svc, default_strategy)),
                                      scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
-                                     cluster_pools=ecscluster.pools_of(namespace, cluster_obj))
+                                     cluster_pools=ecscluster.pools_of(namespace, cluster_obj),
+                                     default_strategy=default_strategy)
                 net, net_warnings = svc_tr.network_services(
                     svc, name=name, namespace=namespace, owner=owner, template=translation.template,
                     container_names=translation.container_names)
             except svc_tr.ServiceError as e:
                 raise NotReady("InvalidParameterException", str(e)) from e
-            enforce_policy(wl.manifest["spec"]["template"], cluster_obj, cluster)
+            for manifest in wl.manifests:
+                enforce_policy(manifest["spec"]["template"], cluster_obj, cluster)
             k8s.create_missing(translation.objects, namespace)
-            # A switch REPLICA <-> DAEMON replaces the workload kind.
-            other = "Deployment" if _kind(svc) == "DaemonSet" else "DaemonSet"
-            stale = k8s.get("apps/v1", other, namespace, name)
-            if stale and any(o.get("uid") == md["uid"] for o in stale["metadata"].get("ownerReferences", [])):
-                k8s.delete("apps/v1", other, namespace, name)
-            try:
-                k8s.apply(wl.manifest)
-            except k8s.ApiError as e:
-                raise NotReady("WorkloadRejected", f"the API server refused the {_kind(svc)}: {e.message}") from e
+            # A switch REPLICA <-> DAEMON replaces the workload kind at once; Deployments the
+            # service no longer wants (its capacity provider strategy changed shape) stop once
+            # the new ones run every task (see _write_status).
+            for stale in _owned_workloads(namespace, name, md["uid"]):
+                if stale["kind"] != _kind(svc):
+                    k8s.delete("apps/v1", stale["kind"], namespace, stale["metadata"]["name"])
+            for manifest in wl.manifests:
+                try:
+                    k8s.apply(manifest)
+                except k8s.ApiError as e:
+                    raise NotReady("WorkloadRejected", f"the API server refused the {manifest['kind']} "
+                                                       f"{manifest['metadata']['name']}: {e.message}") from e
             for obj in net:
                 k8s.apply(obj)
             wanted = {o["metadata"]["name"] for o in net}
@@ -152,7 +183,8 @@ def _reconcile(body: dict, logger) -> None:
                     k8s.delete("v1", "Service", namespace, existing["metadata"]["name"])
             warnings = (format_warnings(translation.warnings) + format_warnings(wl.warnings)
                         + format_warnings(net_warnings))
-            _write_status(body, svc, rev.arn, warnings, now, logger)
+            _write_status(body, svc, rev.arn, warnings, now, logger, workloads=wl.refs(),
+                          strategy=svc_tr.effective_strategy(svc, default_strategy))
         except NotReady as e:
             kopf.warn(body, reason=e.reason, message=e.message)
             body = k8s.get(API, "ECSService", namespace, name) or body
@@ -165,7 +197,7 @@ def _reconcile(body: dict, logger) -> None:
 
 
 def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | None, warnings: list[str] | None,
-                  now: str, logger) -> None:
+                  now: str, logger, workloads: list[str] | None = None, strategy: list | None = None) -> None:
     md = body["metadata"]
     name, namespace = md["name"], md["namespace"]
     # Status is computed from the object as it is now (callers may hold an older copy), under
@@ -174,14 +206,26 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
     md = body["metadata"]
     generation = md.get("generation")
     kind = _kind(svc)
-    wl = k8s.get("apps/v1", kind, namespace, name)
+    previous = body.get("status") or {}
+    wanted = workloads or previous.get("workloads") or [f"{kind}/{name}"]
+    if strategy is None and workloads is None and previous.get("capacityProviderStrategy"):
+        strategy = [CapacityProviderStrategyItem.model_validate(i) for i in previous["capacityProviderStrategy"]]
+    owned = _owned_workloads(namespace, name, md["uid"])
+    current = [w for w in owned if _ref(w) in wanted]
     selector = {svc_tr.LABEL_SERVICE: name}
     rss = k8s.list_("apps/v1", "ReplicaSet", namespace, labels=selector) if kind == "Deployment" else []
     pods = k8s.list_("v1", "Pod", namespace, labels=selector)
-    previous = body.get("status") or {}
     td = task_definition or previous.get("taskDefinition") or ""
-    ecs, steady = svc_tr.service_status(svc=svc, name=name, workload_obj=wl, replicasets=rss, pods=pods,
-                                        previous=previous, task_definition=td, now=now)
+    started = _started.pop(f"{namespace}/{name}", [])
+    ecs, steady = svc_tr.service_status(svc=svc, name=name, workloads=current, replicasets=rss, pods=pods,
+                                        previous=previous, task_definition=td, now=now, started_tasks=started,
+                                        capacity_provider_strategy=strategy)
+    ecs["workloads"] = wanted
+    stale = [w for w in owned if _ref(w) not in wanted]
+    if stale and kind == "Deployment" and svc_tr.workloads_complete(svc, current):
+        # The new Deployments run every task: the ones of the former strategy stop now.
+        for w in stale:
+            k8s.delete("apps/v1", w["kind"], namespace, w["metadata"]["name"])
     for event in ecs["events"]:
         if event not in (previous.get("events") or []):
             kopf.info(body, reason="ServiceEvent", message=event["message"])
@@ -269,8 +313,12 @@ def _drain(key: str, namespace: str, name: str, logger) -> None:
 @kopf.on.event("apps", "v1", "deployments", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("apps", "v1", "daemonsets", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("", "v1", "pods", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
-def workload_event(body, logger, **_):
+def workload_event(body, event, logger, **_):
     md = body["metadata"]
+    if event.get("type") == "ADDED" and body.get("kind") == "Pod":
+        # A task launched now (the initial listing after a restart has no type, so tasks that
+        # ran before are not announced again).
+        _started[f"{md['namespace']}/{md['labels'][svc_tr.LABEL_SERVICE]}"].append(task_id(body))
     try:
         refresh(md["namespace"], md["labels"][svc_tr.LABEL_SERVICE], logger)
     except (k8s.ApiError, kopf.TemporaryError) as e:
@@ -283,10 +331,8 @@ def service_deleted(body, logger, **_):
     md = body["metadata"]
     name, namespace = md["name"], md["namespace"]
     k8s.merge_patch(API, "ECSService", namespace, name, {"status": {"status": "DRAINING"}}, subresource="status")
-    for kind in ("Deployment", "DaemonSet"):
-        wl = k8s.get("apps/v1", kind, namespace, name)
-        if wl and any(o.get("uid") == md["uid"] for o in wl["metadata"].get("ownerReferences", [])):
-            k8s.delete("apps/v1", kind, namespace, name, propagation="Foreground")
+    for wl in _owned_workloads(namespace, name, md["uid"]):
+        k8s.delete("apps/v1", wl["kind"], namespace, wl["metadata"]["name"], propagation="Foreground")
     remaining = [p for p in k8s.list_("v1", "Pod", namespace, labels={svc_tr.LABEL_SERVICE: name})]
     if remaining:
         raise kopf.TemporaryError(f"draining: {len(remaining)} tasks still stopping", delay=2)

@@ -19,7 +19,7 @@ import kopf
 from pydantic import ValidationError
 
 from .. import API_VERSION, GROUP, VERSION, k8s, revisions
-from ..capacity import LaunchError, pod_placement, resolve_launch
+from ..capacity import LaunchError, assign_tasks, pod_placement, resolve_launch
 from ..models.generated import RegisterTaskDefinitionRequest, RunTaskRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import task as task_tr
@@ -125,24 +125,31 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
                 raise NotReady("InvalidParameterException",
                                 f"overrides: with the overrides applied, {e}") from e
         raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
-    pools = {}
-    for item in req.capacityProviderStrategy or []:
-        found = capacityprovider.find(namespace, item.capacityProvider or "")
-        if found is not None:
-            pools[item.capacityProvider] = capacityprovider.pool(found)
-    try:
-        launch = resolve_launch(req.launchType, req.capacityProviderStrategy, td_model.requiresCompatibilities)
-        placement = pod_placement(launch, pools)
-    except LaunchError as e:
-        raise NotReady("InvalidParameterException", str(e)) from e
-    owner = k8s.owner_of(body).as_dict()
     # Everything is computed before anything is created: bad input never half-launches.
     cluster = cluster_name(req.cluster)
     cluster_obj = existing_cluster(namespace, cluster)
     cluster_pools = ecscluster.pools_of(namespace, cluster_obj)
+    strategy = req.capacityProviderStrategy or (
+        None if req.launchType else ecscluster.default_strategy(cluster_obj))
+    pools = {}
+    for item in strategy or []:
+        found = capacityprovider.find(namespace, item.capacityProvider or "")
+        if found is not None:
+            pools[item.capacityProvider] = capacityprovider.pool(found)
+    try:
+        launch = resolve_launch(req.launchType, strategy, td_model.requiresCompatibilities)
+        # Several providers: the tasks are split by base then weight, as ECS splits them.
+        providers = assign_tasks(task_tr.task_count(req), strategy) if len(launch.providers) > 1 else []
+        placements = {i: pod_placement(launch.for_provider(providers[i]) if providers else launch, pools)
+                      for i in indexes}
+    except LaunchError as e:
+        field_ = e.field if req.capacityProviderStrategy or not strategy else \
+            f"cluster {cluster} defaultCapacityProviderStrategy"
+        raise NotReady("InvalidParameterException", f"{field_}: {str(e).split(': ', 1)[-1]}") from e
+    owner = k8s.owner_of(body).as_dict()
     try:
         pods = {i: task_tr.task_pod(translation.template, name=name, namespace=namespace, index=i, owner=owner,
-                                    req=req, family=rev.family, task_definition=rev.arn, placement=placement,
+                                    req=req, family=rev.family, task_definition=rev.arn, placement=placements[i],
                                     scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
                                     cluster_pools=cluster_pools)
                 for i in indexes}

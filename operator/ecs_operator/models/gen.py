@@ -335,6 +335,18 @@ def status_schema(kind: str) -> dict[str, Any]:
             "runningCount": _i32("The number of tasks in the RUNNING state."),
             "pendingCount": _i32("The number of tasks in the PENDING state."),
             "taskDefinition": _s("The task definition (family:revision) the service runs."),
+            "launchType": _s("The launch type the service runs on (when it has no capacity provider strategy)."),
+            "capacityProviderStrategy": {
+                "type": "array", "maxItems": 64,
+                "description": "The capacity provider strategy the service runs with: its own, or its cluster's default.",
+                "items": {"type": "object", "properties": {
+                    "capacityProvider": _s("The short name of the capacity provider."),
+                    "base": _i32("How many tasks, at a minimum, run on this capacity provider."),
+                    "weight": _i32("The relative share of the tasks beyond the base."),
+                }}},
+            "workloads": {"type": "array", "maxItems": 64, "items": {"type": "string"},
+                          "description": "The Kubernetes workloads (Kind/name) that run the service's tasks: "
+                                         "a DaemonSet, a Deployment, or one Deployment per capacity provider."},
             "deployments": _free_form_list("The current deployments of the service (ECS Deployment objects)."),
             "events": _free_form_list("The latest service events (ECS ServiceEvent objects)."),
             "rolloutState": _s("Rollout state of the primary deployment: IN_PROGRESS, COMPLETED or FAILED."),

@@ -14,13 +14,14 @@ import re
 from dataclasses import dataclass, field
 
 from .. import GROUP, labels
-from ..capacity import LaunchError, pod_placement, resolve_launch
-from ..clusters import restrict_to_cluster
+from ..capacity import LABEL_CAPACITY_PROVIDER, LaunchError, pod_placement, resolve_launch, split_tasks
+from ..clusters import selector_term, and_terms, restrict_to_cluster
 from ..extender.native import compile_native
 from ..extender.placement import (ANN_CONSTRAINTS, ANN_SCHEDULING_STRATEGY, ANN_STRATEGY, PlacementError,
                                   parse_constraints, parse_strategies)
 from ..revisions import family_label
 from ..models.generated import CreateServiceRequest
+from .names import dns_label, unique_label
 from .taskdef import TranslationWarning
 
 LABEL_SERVICE = labels.SERVICE
@@ -46,8 +47,10 @@ TRANSLATED = {
                             "-> podAntiAffinity; the rest (task:group, runningTasksCount...) is reported",
     "launchType": "FARGATE -> nodeSelector + toleration for the FARGATE virtual nodes; EC2 -> ordinary nodes",
     "capacityProviderStrategy": "FARGATE/FARGATE_SPOT -> their virtual nodes; an EC2 capacity provider -> its "
-                                "node pool (CapacityProvider spec.kubernetes); a split across several providers "
-                                "is reported",
+                                "node pool (CapacityProvider spec.kubernetes); several providers -> one Deployment "
+                                "per provider with the tasks split by base then weight as ECS splits them (the "
+                                "cluster's defaultCapacityProviderStrategy when the service names neither this nor "
+                                "launchType)",
 }
 WARNED = {
     "placementStrategy": "placement strategies are applied by the ecs-scheduler extender, which is not deployed "
@@ -258,20 +261,72 @@ def _pod_template(template: dict, *, name: str, svc: CreateServiceRequest, task_
 
 @dataclass(frozen=True)
 class ServiceWorkload:
-    manifest: dict
+    """The workloads that run a service's tasks: one Deployment, or one per capacity provider
+    when the strategy splits tasks across several; or one DaemonSet."""
+
+    manifests: tuple[dict, ...]
     warnings: tuple[TranslationWarning, ...] = field(default=())
+
+    @property
+    def manifest(self) -> dict:
+        """The first (for a service on one capacity provider: the only) workload."""
+        return self.manifests[0]
+
+    def refs(self) -> list[str]:
+        return [f"{m['kind']}/{m['metadata']['name']}" for m in self.manifests]
+
+
+def effective_strategy(svc: CreateServiceRequest, cluster_default: list | None) -> list | None:
+    """The capacity provider strategy the service runs with: its own, else (when it names no
+    launch type either) its cluster's defaultCapacityProviderStrategy, as in ECS."""
+    if svc.capacityProviderStrategy:
+        return list(svc.capacityProviderStrategy)
+    if svc.launchType is None and cluster_default:
+        return list(cluster_default)
+    return None
+
+
+def provider_workload_name(name: str, providers: list[str], provider: str) -> str:
+    """``<service>-<provider>`` (DNS-safe, distinct for every provider of the strategy)."""
+    taken: set[str] = set()
+    for p in providers:
+        label = unique_label(dns_label(p, limit=63), p, taken)
+        if p == provider:
+            return f"{name}-{label}"
+    raise KeyError(provider)
+
+
+def _require_any_pool(pod_spec: dict, pools: list[tuple[dict, list]]) -> None:
+    """Narrow the pod to the nodes of any of ``pools`` (ORed node selector terms, tolerations
+    of all of them)."""
+    node_affinity = pod_spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
+    required = node_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+    required["nodeSelectorTerms"] = and_terms(required.get("nodeSelectorTerms"),
+                                              [selector_term(sel) for sel, _ in pools])
+    tolerations = pod_spec.get("tolerations", [])
+    for _, tols in pools:
+        tolerations += [t for t in tols if t not in tolerations]
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
 
 
 def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dict, template: dict,
              task_definition: str, compatibilities: list[str] | None = None,
              capacity_pools: dict[str, tuple[dict, list]] | None = None,
              scheduler_name: str | None = None,
-             cluster_pools: list[dict[str, str]] | None = None) -> ServiceWorkload:
-    """The Deployment (REPLICA) or DaemonSet (DAEMON) that runs the service's tasks.
+             cluster_pools: list[dict[str, str]] | None = None,
+             default_strategy: list | None = None) -> ServiceWorkload:
+    """The Deployment(s) (REPLICA) or DaemonSet (DAEMON) that run the service's tasks.
 
     ``cluster_pools``: node pools of the cluster's EC2 capacity providers (None/empty: the
     cluster's container instances are the nodes labelled for it, or unclaimed ones for
     ``default``); EC2 tasks never land outside them (clusters isolate workloads).
+
+    A capacity provider strategy of several providers splits a REPLICA service's tasks by
+    base and weight (:func:`ecs_operator.capacity.assign_tasks`): one Deployment per provider,
+    ``<service>-<provider>``, each on its provider's nodes, every one listed even at 0
+    replicas; a DAEMON service runs on the nodes of every provider of its strategy.
+    ``default_strategy``: the cluster's defaultCapacityProviderStrategy.
 
     ``compatibilities``: the task definition's requiresCompatibilities (ECS refuses a launch
     type the task definition does not support). ``scheduler_name``: the pods'
@@ -281,33 +336,49 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
     strategy = scheduling_strategy(svc)
     dc = svc.deploymentConfiguration
     warnings = service_warnings(svc)
+    cp_strategy = effective_strategy(svc, default_strategy)
     try:
-        launch = resolve_launch(svc.launchType, svc.capacityProviderStrategy, compatibilities)
-        node_selector, tolerations = pod_placement(launch, capacity_pools)
+        launch = resolve_launch(svc.launchType, cp_strategy, compatibilities)
+        parts = [(p, pod_placement(launch.for_provider(p), capacity_pools)) for p in launch.providers] \
+            or [(None, pod_placement(launch, capacity_pools))]
     except LaunchError as e:
-        raise ServiceError(e.field, str(e).split(": ", 1)[1]) from e
+        field_ = e.field
+        if not svc.capacityProviderStrategy and cp_strategy and field_.startswith("capacityProviderStrategy"):
+            field_ = f"cluster {cluster_name(svc.cluster)} defaultCapacityProviderStrategy"
+        raise ServiceError(field_, str(e).split(": ", 1)[1]) from e
     if strategy == DAEMON and launch.launch_type == "FARGATE":
         raise ServiceError("schedulingStrategy", "The daemon scheduling strategy is not supported with the FARGATE "
                                                  "launch type.")
     warnings.extend(TranslationWarning(f, m) for f, m in launch.warnings)
     labels = {LABEL_SERVICE: name, LABEL_CLUSTER: cluster_label(svc.cluster),
               "app.kubernetes.io/managed-by": "ecs-operator"}
-    metadata = {"name": name, "namespace": namespace, "labels": labels,
-                "annotations": {ANNOTATION_TASK_DEFINITION: task_definition},
-                "ownerReferences": [owner]}
     pod_template = _pod_template(template, name=name, svc=svc, task_definition=task_definition)
     warnings.extend(apply_placement(pod_template, svc.placementConstraints, svc.placementStrategy,
                                     f"service:{svc.serviceName or name}", daemon=strategy == DAEMON))
-    if node_selector:
-        pod_spec = pod_template["spec"]
-        pod_spec["nodeSelector"] = {**pod_spec.get("nodeSelector", {}), **node_selector}
-        pod_spec["tolerations"] = pod_spec.get("tolerations", []) + tolerations
-    if launch.launch_type != "FARGATE" and launch.provider is None:
-        pod_template["spec"] = restrict_to_cluster(pod_template["spec"], cluster_name(svc.cluster), cluster_pools)
     if scheduler_name:
         pod_template["spec"]["schedulerName"] = scheduler_name
-    selector = {"matchLabels": {LABEL_SERVICE: name}}
+
+    def placed(provider: str | None, placement: tuple[dict, list]) -> dict:
+        t = copy.deepcopy(pod_template)
+        node_selector, tolerations = placement
+        if node_selector:
+            pod_spec = t["spec"]
+            pod_spec["nodeSelector"] = {**pod_spec.get("nodeSelector", {}), **node_selector}
+            pod_spec["tolerations"] = pod_spec.get("tolerations", []) + tolerations
+        if launch.launch_type != "FARGATE" and provider is None:
+            t["spec"] = restrict_to_cluster(t["spec"], cluster_name(svc.cluster), cluster_pools)
+        return t
+
+    def metadata(workload_name: str, extra_labels: dict | None = None) -> dict:
+        return {"name": workload_name, "namespace": namespace, "labels": {**labels, **(extra_labels or {})},
+                "annotations": {ANNOTATION_TASK_DEFINITION: task_definition}, "ownerReferences": [owner]}
+
     if strategy == DAEMON:
+        if len(parts) > 1:
+            t = copy.deepcopy(pod_template)
+            _require_any_pool(t["spec"], [placement for _, placement in parts])
+        else:
+            t = placed(*parts[0])
         minimum = 0 if dc is None or dc.minimumHealthyPercent is None else dc.minimumHealthyPercent
         unavailable: int | str = f"{100 - minimum}%" if minimum < 100 else 1
         if minimum >= 100:
@@ -315,26 +386,43 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
                 "deploymentConfiguration.minimumHealthyPercent",
                 "a daemon task must stop before its replacement starts; one node at a time is updated"))
         manifest = {
-            "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": metadata,
-            "spec": {"selector": selector, "template": pod_template,
+            "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": metadata(name),
+            "spec": {"selector": {"matchLabels": {LABEL_SERVICE: name}}, "template": t,
                      "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": unavailable}},
                      "revisionHistoryLimit": 10},
         }
-    else:
-        desired = svc.desiredCount or 0
-        limits = rolling_limits(desired, dc.maximumPercent if dc else None,
-                                dc.minimumHealthyPercent if dc else None)
-        warnings.extend(limits.warnings)
-        manifest = {
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
-            "spec": {"replicas": desired, "selector": selector, "template": pod_template,
+        return ServiceWorkload((manifest,), tuple(warnings))
+
+    desired = svc.desiredCount or 0
+    maximum = dc.maximumPercent if dc else None
+    minimum = dc.minimumHealthyPercent if dc else None
+
+    def deployment(workload_name: str, replicas: int, template_: dict, selector: dict[str, str],
+                   extra_labels: dict | None = None) -> dict:
+        limits = rolling_limits(replicas, maximum, minimum)
+        warnings.extend(w for w in limits.warnings if w not in warnings)
+        return {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata(workload_name, extra_labels),
+            "spec": {"replicas": replicas, "selector": {"matchLabels": selector}, "template": template_,
                      "strategy": {"type": "RollingUpdate",
                                   "rollingUpdate": {"maxSurge": limits.max_surge,
                                                     "maxUnavailable": limits.max_unavailable}},
                      "revisionHistoryLimit": 10,
                      "progressDeadlineSeconds": 600},
         }
-    return ServiceWorkload(manifest, tuple(warnings))
+
+    if len(parts) == 1:
+        return ServiceWorkload((deployment(name, desired, placed(*parts[0]), {LABEL_SERVICE: name}),),
+                               tuple(warnings))
+    manifests = []
+    providers = list(launch.providers)
+    for provider, count in split_tasks(desired, cp_strategy or []):
+        provider_label = {LABEL_CAPACITY_PROVIDER: family_label(provider)}
+        t = placed(provider, dict(parts)[provider])
+        t["metadata"].setdefault("labels", {}).update(provider_label)
+        manifests.append(deployment(provider_workload_name(name, providers, provider), count, t,
+                                    {LABEL_SERVICE: name, **provider_label}, provider_label))
+    return ServiceWorkload(tuple(manifests), tuple(warnings))
 
 
 def _container_ports(td_template: dict, k8s_container: str) -> set[int]:
@@ -455,12 +543,70 @@ def _deployment_id(key: str) -> str:
     return f"ecs-svc/{int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)}"
 
 
-def service_status(*, svc: CreateServiceRequest, name: str, workload_obj: dict | None, replicasets: list[dict],
-                   pods: list[dict], previous: dict, task_definition: str, now: str) -> tuple[dict, bool]:
+_REVISION = "deployment.kubernetes.io/revision"
+
+
+def _revision(obj: dict) -> int:
+    try:
+        return int((obj.get("metadata", {}).get("annotations") or {}).get(_REVISION, "0"))
+    except ValueError:
+        return 0
+
+
+def _owned_by(obj: dict, workloads: list[dict]) -> dict | None:
+    """The workload among ``workloads`` that owns ``obj`` (a ReplicaSet): by owner uid; an
+    object without owner references belongs to the only workload, if there is one."""
+    refs = obj.get("metadata", {}).get("ownerReferences") or []
+    if not refs:
+        return workloads[0] if len(workloads) == 1 else None
+    uids = {r.get("uid") for r in refs}
+    return next((w for w in workloads if w.get("metadata", {}).get("uid") in uids), None)
+
+
+def _pods_of(rs: dict, pods: list[dict]) -> list[dict]:
+    uid = rs.get("metadata", {}).get("uid")
+    if uid:
+        owned = [p for p in pods if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences") or [])]
+        if owned:
+            return owned
+    h = rs["metadata"].get("labels", {}).get("pod-template-hash")
+    return [p for p in pods if h is not None and p["metadata"].get("labels", {}).get("pod-template-hash") == h]
+
+
+def workloads_complete(svc: CreateServiceRequest, workloads: list[dict]) -> bool:
+    """Every Deployment of the service has observed its spec and runs all its replicas,
+    updated and available, and together they run the service's desiredCount."""
+    if not workloads:
+        return (svc.desiredCount or 0) == 0
+    total = 0
+    for w in workloads:
+        st, spec = w.get("status", {}) or {}, w.get("spec", {}) or {}
+        want = spec.get("replicas", 0)
+        total += want
+        if w.get("metadata", {}).get("generation") != st.get("observedGeneration"):
+            return False
+        if not (st.get("updatedReplicas", 0) == want and st.get("availableReplicas", 0) == want
+                and st.get("replicas", 0) == want):
+            return False
+    return total == (svc.desiredCount or 0)
+
+
+def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict], replicasets: list[dict],
+                   pods: list[dict], previous: dict, task_definition: str, now: str,
+                   started_tasks: list[str] | None = None,
+                   capacity_provider_strategy: list | None = None) -> tuple[dict, bool]:
     """ECS fields of the status (without conditions): counts, deployments, rolloutState, events;
-    and whether the service is in a steady state."""
+    and whether the service is in a steady state.
+
+    ``workloads``: the service's current Deployment(s) (one per capacity provider of a split
+    strategy) or its DaemonSet; ``replicasets`` and ``pods``: all of the service's, including
+    those of workloads it no longer wants (they count as an ACTIVE deployment until gone).
+    ``started_tasks``: ids of the tasks launched since the last status (named in ECS's
+    "has started N tasks" event)."""
     service_name = svc.serviceName or name
     strategy = scheduling_strategy(svc)
+    workloads = [w for w in workloads if w]
+    workload_obj = workloads[0] if workloads else None
     wl_status = (workload_obj or {}).get("status", {})
     running, pending = _counts(pods)
     if strategy == DAEMON:
@@ -473,14 +619,13 @@ def service_status(*, svc: CreateServiceRequest, name: str, workload_obj: dict |
     cb = circuit_breaker(svc)
     deadline_exceeded = any(
         c.get("type") == "Progressing" and c.get("status") == "False" and c.get("reason") == "ProgressDeadlineExceeded"
-        for c in wl_status.get("conditions", []) or [])
+        for w in workloads for c in (w.get("status", {}) or {}).get("conditions", []) or [])
     failed = False
-    generation_seen = (workload_obj or {}).get("metadata", {}).get("generation") == wl_status.get("observedGeneration")
 
     if strategy == DAEMON:
+        generation_seen = (workload_obj or {}).get("metadata", {}).get("generation") == wl_status.get("observedGeneration")
         primary_pods = [p for p in pods if p["metadata"].get("annotations", {}).get(ANNOTATION_TASK_DEFINITION) == task_definition]
         old_pods = [p for p in pods if p not in primary_pods]
-        p_running, p_pending = _counts(primary_pods)
         complete = (generation_seen and wl_status.get("updatedNumberScheduled", 0) == desired
                     and wl_status.get("numberAvailable", 0) == desired and not [p for p in old_pods if _active(p)])
         groups = [("PRIMARY", task_definition, primary_pods, desired)]
@@ -489,29 +634,35 @@ def service_status(*, svc: CreateServiceRequest, name: str, workload_obj: dict |
             by_td.setdefault(p["metadata"].get("annotations", {}).get(ANNOTATION_TASK_DEFINITION, "unknown"), []).append(p)
         groups += [("ACTIVE", td, ps, 0) for td, ps in sorted(by_td.items())]
     else:
-        current_rev = (workload_obj or {}).get("metadata", {}).get("annotations", {}).get("deployment.kubernetes.io/revision")
-        rs_sorted = sorted(replicasets, key=lambda rs: int(rs["metadata"].get("annotations", {}).get(
-            "deployment.kubernetes.io/revision", "0")), reverse=True)
-        groups = []
-        primary_hash = None
-        for rs in rs_sorted:
-            rev = rs["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision")
-            h = rs["metadata"].get("labels", {}).get("pod-template-hash")
-            rs_pods = [p for p in pods if p["metadata"].get("labels", {}).get("pod-template-hash") == h]
-            td = rs["spec"].get("template", {}).get("metadata", {}).get("annotations", {}).get(
-                ANNOTATION_TASK_DEFINITION, task_definition)
-            if primary_hash is None and (rev == current_rev or current_rev is None):
-                primary_hash = h
-                groups.append(("PRIMARY", td, rs_pods, rs["spec"].get("replicas", 0)))
-            elif rs["spec"].get("replicas", 0) > 0 or any(_active(p) for p in rs_pods):
-                groups.append(("ACTIVE", td, rs_pods, rs["spec"].get("replicas", 0)))
-        if not groups:
-            groups.append(("PRIMARY", task_definition, [], 0))
-        old_active = any(g[0] == "ACTIVE" for g in groups)
-        complete = (generation_seen and not old_active
-                    and wl_status.get("updatedReplicas", 0) == desired
-                    and wl_status.get("availableReplicas", 0) == desired
-                    and wl_status.get("replicas", 0) == desired)
+        # The PRIMARY deployment: each current Deployment's newest ReplicaSet; ACTIVE: the
+        # older ReplicaSets (and those of Deployments the service no longer wants) still
+        # running tasks, one deployment per task definition.
+        primary_rs: list[dict] = []
+        for w in workloads:
+            mine = sorted((rs for rs in replicasets if _owned_by(rs, workloads) is w), key=_revision, reverse=True)
+            current = (w.get("metadata", {}).get("annotations") or {}).get(_REVISION)
+            pick = next((rs for rs in mine if current is None
+                         or (rs["metadata"].get("annotations") or {}).get(_REVISION) == current), None)
+            if pick is not None:
+                primary_rs.append(pick)
+        primary_ids = {id(rs) for rs in primary_rs}
+        primary_td = next((rs["spec"].get("template", {}).get("metadata", {}).get("annotations", {}).get(
+            ANNOTATION_TASK_DEFINITION) for rs in primary_rs), None) or task_definition
+        groups = [("PRIMARY", primary_td, [p for rs in primary_rs for p in _pods_of(rs, pods)],
+                   sum(rs["spec"].get("replicas", 0) for rs in primary_rs))]
+        active: dict[str, tuple[list[dict], int]] = {}
+        for rs in sorted(replicasets, key=_revision, reverse=True):
+            if id(rs) in primary_ids:
+                continue
+            rs_pods = _pods_of(rs, pods)
+            replicas = rs["spec"].get("replicas", 0)
+            if replicas > 0 or any(_active(p) for p in rs_pods):
+                td = rs["spec"].get("template", {}).get("metadata", {}).get("annotations", {}).get(
+                    ANNOTATION_TASK_DEFINITION, "unknown")
+                group_pods, group_desired = active.get(td, ([], 0))
+                active[td] = (group_pods + rs_pods, group_desired + replicas)
+        groups += [("ACTIVE", td, ps, n) for td, (ps, n) in active.items()]
+        complete = workloads_complete(svc, workloads) and not active
 
     prev_deployments = {d.get("id"): d for d in previous.get("deployments", []) or []}
     for status_word, td, group_pods, group_desired in groups:
@@ -549,13 +700,14 @@ def service_status(*, svc: CreateServiceRequest, name: str, workload_obj: dict |
     steady = rollout_state == "COMPLETED" and running == desired and pending == 0
     events = list(previous.get("events", []) or [])
     new_events: list[dict] = []
-    prev_running = previous.get("runningCount")
     was_steady = any(c.get("type") == "Ready" and c.get("status") == "True"
                      for c in previous.get("conditions", []) or [])
+    for chunk in range(0, len(started_tasks or []), 10):
+        ids = (started_tasks or [])[chunk:chunk + 10]
+        new_events.append(_event(f"(service {service_name}) has started {len(ids)} tasks: "
+                                 + " ".join(f"(task {t})" for t in ids) + ".", now))
     if steady and not was_steady:
         new_events.append(_event(f"(service {service_name}) has reached a steady state.", now))
-    if prev_running is not None and running > prev_running and not steady:
-        new_events.append(_event(f"(service {service_name}) has started {running - prev_running} tasks.", now))
     if _unschedulable(pods):
         msg = (f"(service {service_name}) was unable to place a task because no container instance met all of "
                "its requirements.")
@@ -574,6 +726,8 @@ def service_status(*, svc: CreateServiceRequest, name: str, workload_obj: dict |
         "runningCount": running,
         "pendingCount": pending,
         "taskDefinition": task_definition,
+        **({"capacityProviderStrategy": [i.model_dump(exclude_none=True) for i in capacity_provider_strategy]}
+           if capacity_provider_strategy else {"launchType": svc.launchType or "EC2"}),
         "deployments": deployments,
         "rolloutState": rollout_state,
         "rolloutStateReason": rollout_reason,
