@@ -6,14 +6,20 @@ tasks, system pods). The pod being placed asks for
 ``memberOf(attribute:ecs.instance-type =~ m5.* or attribute:stack == prod)``, ``distinctInstance``
 and ``spread(attribute:ecs.availability-zone), binpack(memory)``.
 
-For each cluster size it prints p50/p99 per call of:
+The extender serves from its watch cache (``extender.cache.WatchCache``, as ``ecs-operator
+extender`` does), fed by an in-process source that lists the synthetic objects and then streams
+the watch events the bench pushes. For each cluster size it prints:
 
+- the cache: time to list and sync, to build the first snapshot, and how many pod events per
+  second it applies;
 - HTTP: POST /filter and /prioritize on loopback (keep-alive), with ``NodeNames``
-  (nodeCacheCapable: true) and with a full ``Nodes`` list (nodeCacheCapable: false);
+  (nodeCacheCapable: true) and with a full ``Nodes`` list (nodeCacheCapable: false), p50/p99;
+- HTTP ``NodeNames`` again while ``--churn`` pod events per second arrive (each request then
+  usually rebuilds the snapshot: the touched instances, and the maps over all nodes);
 - baseline, same run: the same request through ``Extender`` without HTTP/JSON, and the pure
   placement functions alone (``filter_instances`` / ``score_instances`` on the snapshot).
 
-    .venv/bin/python bench/extender_latency.py [--sizes 100,1000] [--seconds 3]
+    .venv/bin/python bench/extender_latency.py [--sizes 100,1000] [--seconds 3] [--churn 100]
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import queue
+import random
 import sys
 import threading
 import time
@@ -28,8 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
+from ecs_operator.extender.cache import NODES, PODS, WatchCache  # noqa: E402
 from ecs_operator.extender.placement import filter_instances, score_instances, spec_from_pod  # noqa: E402
-from ecs_operator.extender.server import Extender, InMemoryClusterView, make_server  # noqa: E402
+from ecs_operator.extender.server import Extender, make_server  # noqa: E402
 from ecs_operator.extender.synthetic import cluster, pod  # noqa: E402
 
 POD = pod("web-7d4b9c-x2k1p", service="svc-3", cpu="256m", memory="512Mi",
@@ -38,6 +47,40 @@ POD = pod("web-7d4b9c-x2k1p", service="svc-3", cpu="256m", memory="512Mi",
                        {"type": "distinctInstance"}],
           strategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"},
                     {"type": "binpack", "field": "memory"}])
+
+
+class SyntheticSource:
+    """The cache's Source, in-process: lists the synthetic objects (API-shaped, full), then
+    streams the events put on ``events[kind]``."""
+
+    def __init__(self, nodes: list[dict], pods: list[dict]):
+        self.items = {NODES: nodes, PODS: pods}
+        self.events = {NODES: queue.Queue(), PODS: queue.Queue()}
+
+    def list(self, kind):
+        return list(self.items[kind]), "1"
+
+    def watch(self, kind, resource_version, timeout_seconds, stop):
+        q = self.events[kind]
+        while not stop.is_set():
+            try:
+                yield q.get(timeout=0.2)
+            except queue.Empty:
+                continue
+
+
+def pod_events(pods: list[dict], n: int, seed: int = 1) -> list[dict]:
+    """``n`` MODIFIED events of bound pods: phase flips (Running <-> Pending) with a new
+    resourceVersion, as kubelet status updates would be."""
+    rng = random.Random(seed)
+    bound = [p for p in pods if p["spec"].get("nodeName") and p["status"]["phase"] in ("Running", "Pending")]
+    out = []
+    for i in range(n):
+        p = rng.choice(bound)
+        phase = "Pending" if p["status"]["phase"] == "Running" else "Running"
+        p = {**p, "metadata": {**p["metadata"], "resourceVersion": str(10_000 + i)}, "status": {"phase": phase}}
+        out.append({"type": "MODIFIED", "object": p})
+    return out
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -62,17 +105,32 @@ def row(label: str, samples: list[float]) -> None:
     print(f"  {label:<44} p50 {pct(samples, 0.5):8.2f} ms   p99 {pct(samples, 0.99):8.2f} ms   (n={len(samples)})")
 
 
-def bench(n_nodes: int, seconds: float) -> None:
-    t = time.perf_counter()
+def bench(n_nodes: int, seconds: float, churn: float) -> None:
     nodes, pods = cluster(n_nodes, pods_per_node=10)
-    view = InMemoryClusterView(nodes, pods)
+    source = SyntheticSource(nodes, pods)
+    t = time.perf_counter()
+    view = WatchCache(source).start()
+    assert view.wait_synced(60)
+    sync_ms = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
     snap = view.snapshot()
     build_ms = (time.perf_counter() - t) * 1000
+    events = pod_events(pods, 20_000)
+    reflector = view.reflectors[PODS]
+    before = reflector.events
+    t = time.perf_counter()
+    for e in events:
+        source.events[PODS].put(e)
+    while reflector.events < before + len(events):
+        time.sleep(0.001)
+    rate = len(events) / (time.perf_counter() - t)
     names = [n["metadata"]["name"] for n in nodes]
     by_names = json.dumps({"Pod": POD, "NodeNames": names}).encode()
     by_nodes = json.dumps({"Pod": POD, "Nodes": {"items": nodes}}).encode()
-    print(f"{n_nodes} nodes, {len(pods)} pods: cluster view built in {build_ms:.0f} ms; "
-          f"request bodies {len(by_names) / 1024:.0f} KiB (NodeNames), {len(by_nodes) / 1024:.0f} KiB (Nodes)")
+    print(f"{n_nodes} nodes, {len(pods)} pods: watch cache listed and synced in {sync_ms:.0f} ms, first snapshot "
+          f"{build_ms:.0f} ms, {rate:,.0f} pod events/s applied; request bodies {len(by_names) / 1024:.0f} KiB "
+          f"(NodeNames), {len(by_nodes) / 1024:.0f} KiB (Nodes)")
+    snap = view.snapshot()
 
     srv = make_server(view, "127.0.0.1", 0)
     th = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
@@ -94,11 +152,30 @@ def bench(n_nodes: int, seconds: float) -> None:
         row("prioritize  NodeNames", measure(post("/prioritize", by_names), max_iter=big * 2, seconds=seconds))
         row("filter      Nodes (full NodeList)", measure(post("/filter", by_nodes), max_iter=big, seconds=seconds))
         row("prioritize  Nodes (full NodeList)", measure(post("/prioritize", by_nodes), max_iter=big, seconds=seconds))
+        if churn > 0:
+            stop = threading.Event()
+            more = iter(pod_events(pods, 1_000_000, seed=2))
+
+            def push():
+                while not stop.wait(1 / churn):
+                    source.events[PODS].put(next(more))
+
+            pusher = threading.Thread(target=push, daemon=True)
+            pusher.start()
+            try:
+                print(f" HTTP while {churn:g} pod events/s arrive")
+                row("filter      NodeNames", measure(post("/filter", by_names), max_iter=big * 2, seconds=seconds))
+                row("prioritize  NodeNames", measure(post("/prioritize", by_names), max_iter=big * 2,
+                                                     seconds=seconds))
+            finally:
+                stop.set()
+                pusher.join(5)
     finally:
         conn.close()
         srv.shutdown()
         srv.server_close()
         th.join(5)
+        view.stop()
 
     ext = Extender(view)
     args_names = {"Pod": POD, "NodeNames": names}
@@ -130,10 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="100,1000")
     ap.add_argument("--seconds", type=float, default=3.0, help="time cap per measurement")
+    ap.add_argument("--churn", type=float, default=100, help="pod events per second during the churn rows (0: none)")
     args = ap.parse_args(argv)
     print(f"python {sys.version.split()[0]}")
     for n in (int(x) for x in args.sizes.split(",")):
-        bench(n, args.seconds)
+        bench(n, args.seconds, args.churn)
         print()
     return 0
 

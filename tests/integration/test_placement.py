@@ -3,12 +3,13 @@ the ECS placement extender (ecs_operator.dev.scheduler), the operator naming it 
 creates, KWOK nodes over three zones (2 m5.large EC2 nodes per zone + FARGATE/FARGATE_SPOT virtual
 nodes).
 
-The extender's spread and binpack count the tasks it sees bound; kube-scheduler binds
-asynchronously, so a burst of pods could in principle be scored before the previous binding is
-visible (docs/placement.md, "Limits of the encoding"). On this control plane bindings land
-within the next scheduling cycle, so the tests create services with their full desiredCount
-(a burst from the Deployment controller) and then scale up, asserting the ECS outcome exactly;
-a failure here is a real placement bug or that documented race, never loosened silently.
+The extender serves from a watch cache, which lags the API server; spread and binpack count the
+tasks it sees. kube-scheduler delegates binding to it (``bindVerb``): each pod counts on its node
+the moment it is bound, and the extender waits, before answering for the next task, until every
+pod that passed its filter earlier is bound (docs/placement.md, "Bursts"). So the tests create
+services with their full desiredCount (a burst from the Deployment controller) and then scale
+up, asserting the ECS outcome exactly; a failure here is a real placement bug, never loosened
+silently.
 """
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ def test_spread_by_zone_keeps_zones_within_one_task(custom, core, namespace, ope
         zones = Counter(labels[p.spec.node_name][ZONE] for p in pods)
         assert all(PROVIDER not in labels[p.spec.node_name] for p in pods)
         assert len(zones) == 3 and max(zones.values()) - min(zones.values()) <= 1, (count, zones)
+
+
+def test_a_burst_is_placed_as_one_ecs_decision(custom, core, namespace, operator):
+    # the service default: spread by zone, then by instance -- 12 tasks on 6 instances, created at once
+    nodes = ec2_nodes(core)
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("burst"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("burst", "burst", 2 * len(nodes)))
+    wait_ready(custom, namespace, "ecsservices", "burst", timeout=90)
+    pods = running_pods(core, namespace, "burst")
+    assert {p.spec.scheduler_name for p in pods} == {SCHEDULER_NAME}
+    assert Counter(p.spec.node_name for p in pods) == Counter({n: 2 for n in nodes})
 
 
 def test_binpack_memory_fills_one_instance_before_the_next(custom, core, namespace, operator):

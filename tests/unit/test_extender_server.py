@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecs_operator.cli import build_parser
-from ecs_operator.extender.server import Extender, InMemoryClusterView, ListingClusterView, make_server
+from ecs_operator.extender.server import Extender, InMemoryClusterView, make_server
 from ecs_operator.extender.synthetic import node, pod
 
 NODES = [node("a0", zone="us-east-1a", instance_type="t2.small"), node("a1", zone="us-east-1a"),
@@ -202,23 +202,6 @@ def test_in_memory_view_updates_incrementally():
     assert s4.instances["n2"].running_tasks_count == 0
 
 
-def test_listing_view_lists_at_most_once_per_ttl():
-    calls = []
-
-    def list_fn(api_version, kind, namespace, **kw):
-        calls.append((kind, kw.get("field_selector")))
-        return [node("n1")] if kind == "Node" else [pod("w", node="n1", service="web")]
-
-    v = ListingClusterView(list_fn, ttl=60)
-    assert v.snapshot().instances["n1"].running_tasks_count == 1
-    v.snapshot()
-    assert calls == [("Node", None), ("Pod", "status.phase!=Succeeded,status.phase!=Failed")]
-    v0 = ListingClusterView(list_fn, ttl=0)
-    v0.snapshot()
-    v0.snapshot()
-    assert len(calls) == 6
-
-
 def test_cli_has_the_extender_subcommand_and_keeps_the_others():
     p = build_parser()
     args = p.parse_args(["extender", "--port", "9999", "--kubeconfig", "/tmp/kc"])
@@ -255,3 +238,17 @@ def test_filter_accounts_for_every_node_exactly_once(constraints, strategy, form
     scores = ext.prioritize(args)
     assert [h["Host"] for h in scores] == NAMES and all(0 <= h["Score"] <= 10 for h in scores)
     json.dumps(out)
+
+
+def test_scheduler_config_delegates_binding_to_the_extender():
+    from ecs_operator.dev.scheduler import scheduler_config
+
+    cfg = scheduler_config("/kc", 8888)
+    assert cfg["extenders"] == [{
+        "urlPrefix": "http://127.0.0.1:8888", "filterVerb": "filter", "prioritizeVerb": "prioritize",
+        "weight": 150, "nodeCacheCapable": True, "ignorable": False, "enableHTTPS": False, "httpTimeout": "5s",
+        "bindVerb": "bind"}]
+    without = scheduler_config("/kc", 8888, bind=False)
+    assert "bindVerb" not in without["extenders"][0]
+    assert {**without["extenders"][0], "bindVerb": "bind"} == cfg["extenders"][0]
+    assert {k: v for k, v in without.items() if k != "extenders"} == {k: v for k, v in cfg.items() if k != "extenders"}

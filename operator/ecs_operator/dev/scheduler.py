@@ -43,24 +43,33 @@ def free_port() -> int:
 
 
 def scheduler_config(kubeconfig: Path | str, extender_port: int, *, name: str = SCHEDULER_NAME,
-                     weight: int = EXTENDER_WEIGHT) -> dict:
-    """The KubeSchedulerConfiguration of the ecs-scheduler (pure)."""
+                     weight: int = EXTENDER_WEIGHT, bind: bool = True) -> dict:
+    """The KubeSchedulerConfiguration of the ecs-scheduler (pure).
+
+    ``bind``: the scheduler delegates binding to the extender (``bindVerb: bind``), which
+    counts each pod on its node the moment it is chosen, so a burst of one service's tasks is
+    spread and binpacked as one ECS decision would (docs/placement.md, "Bursts");
+    ``bind=False`` gives the configuration without it (the extender then waits for each
+    binding to come back through its watch)."""
+    extender = {
+        "urlPrefix": f"http://127.0.0.1:{extender_port}",
+        "filterVerb": "filter",
+        "prioritizeVerb": "prioritize",
+        "weight": weight,
+        "nodeCacheCapable": True,
+        "ignorable": False,
+        "enableHTTPS": False,
+        "httpTimeout": "5s",
+    }
+    if bind:
+        extender["bindVerb"] = "bind"
     return {
         "apiVersion": "kubescheduler.config.k8s.io/v1",
         "kind": "KubeSchedulerConfiguration",
         "leaderElection": {"leaderElect": False},
         "clientConnection": {"kubeconfig": str(kubeconfig), "qps": 200, "burst": 400},
         "profiles": [{"schedulerName": name}],
-        "extenders": [{
-            "urlPrefix": f"http://127.0.0.1:{extender_port}",
-            "filterVerb": "filter",
-            "prioritizeVerb": "prioritize",
-            "weight": weight,
-            "nodeCacheCapable": True,
-            "ignorable": False,
-            "enableHTTPS": False,
-            "httpTimeout": "5s",
-        }],
+        "extenders": [extender],
     }
 
 
@@ -121,8 +130,10 @@ def _http_ok(url: str, timeout: float = 1.0) -> bool:
 class EcsScheduler:
     """The extender and the second kube-scheduler of one local cluster.
 
-    ``workdir``/``cluster`` name the state files (config, logs, pids); ``ttl`` is the
-    extender's listing reuse in seconds (0: list on every call, exact but slower)."""
+    ``workdir``/``cluster`` name the state files (config, logs, pids). The extender keeps
+    nodes and pods in a watch cache and is healthy once it has listed them, so the scheduler
+    only starts against a synced extender. ``ttl`` is accepted for compatibility and unused
+    (it was the reuse time of the listing the watch cache replaced)."""
 
     kubeconfig: Path
     bins: Path
@@ -130,6 +141,7 @@ class EcsScheduler:
     cluster: str
     ttl: float = 0.0
     weight: int = EXTENDER_WEIGHT
+    bind: bool = True
     name: str = SCHEDULER_NAME
     extender_port: int | None = None
     secure_port: int | None = None
@@ -187,14 +199,15 @@ class EcsScheduler:
         self.extender_port = free_port()
         self.secure_port = free_port()
         self.config_file.write_text(yaml.safe_dump(
-            scheduler_config(self.kubeconfig, self.extender_port, name=self.name, weight=self.weight),
+            scheduler_config(self.kubeconfig, self.extender_port, name=self.name, weight=self.weight,
+                             bind=self.bind),
             sort_keys=False))
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("KUBECONFIG", None)
         try:
             self.pids["extender"] = self._spawn("extender", [
                 sys.executable, "-m", "ecs_operator.cli", "extender", "--address", "127.0.0.1",
-                "--port", str(self.extender_port), "--kubeconfig", str(self.kubeconfig), "--ttl", str(self.ttl)],
+                "--port", str(self.extender_port), "--kubeconfig", str(self.kubeconfig)],
                 env)
             self._save()
             self._wait("extender", f"{self.extender_url()}/healthz", timeout)

@@ -4,7 +4,8 @@
 - :mod:`.model`: a Kubernetes node (+ its pods) as an ECS container instance;
 - :mod:`.placement`: constraints as a filter, strategies as scores 0..10;
 - :mod:`.native`: the constraints Kubernetes can enforce itself (node/pod affinity);
-- :mod:`.server`: the extender HTTP protocol and the cluster views.
+- :mod:`.server`: the extender HTTP protocol (filter, prioritize, bind) and the in-memory view;
+- :mod:`.cache`: the view kept by list + watch of nodes and pods, and the binder.
 
 See docs/placement.md.
 """

@@ -1,4 +1,12 @@
-"""``ecs-operator extender``: serve the ECS placement extender."""
+"""``ecs-operator extender``: serve the ECS placement extender.
+
+Nodes and pods come from a :class:`~.cache.WatchCache` (list + watch in two background
+threads); requests are served from memory. ``/readyz`` (and ``/healthz``) answer 503 until
+both are listed, ``/livez`` always ``ok``. The ``bind`` verb is served (binding through the
+pods/binding subresource, the pod assumed in the cache at once), and pods that passed the
+filter are waited for until bound (``INFLIGHT_TIMEOUT``, environment
+``ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT``): see docs/placement.md.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +14,39 @@ import argparse
 import logging
 import os
 
+#: seconds the extender waits, before answering for an ECS task, for an earlier pod that
+#: passed its filter to be bound (see server.Extender); the environment variable overrides it,
+#: 0 turns the tracking off (benchmarks; spread and binpack then only see what the cache saw)
+INFLIGHT_TIMEOUT = 1.0
+INFLIGHT_TIMEOUT_ENV = "ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"
+
+
+def inflight_timeout() -> float | None:
+    raw = os.environ.get(INFLIGHT_TIMEOUT_ENV, "").strip()
+    value = float(raw) if raw else INFLIGHT_TIMEOUT
+    return value if value > 0 else None
+
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
+    # ``--ttl`` (reuse of a listing) is meaningless with the watch cache; still accepted.
     from .. import k8s
-    from .server import ListingClusterView, serve
+    from .cache import KubeBinder, KubeSource, WatchCache
+    from .server import make_server
 
-    # TODO: a watch-based cache (InMemoryClusterView fed by node and pod watches).
-    return serve(ListingClusterView(k8s.list_, ttl=args.ttl), args.address, args.port)
+    cache = WatchCache(KubeSource(k8s.client)).start()
+    srv = make_server(cache, args.address, args.port, KubeBinder(k8s.client), inflight_timeout=inflight_timeout())
+    log = logging.getLogger("ecs_operator.extender")
+    log.info("ECS placement extender listening on %s:%d (ready once nodes and pods are listed)",
+             *srv.server_address[:2])
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
+        cache.stop()
+    return 0

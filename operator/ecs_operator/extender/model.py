@@ -68,6 +68,7 @@ ACTIVE = "ACTIVE"
 DRAINING = "DRAINING"
 
 _TERMINATED = ("Succeeded", "Failed")
+_GROUP_PREFIX = f"{GROUP}/"
 
 
 # --------------------------------------------------------------------------------------
@@ -342,3 +343,58 @@ def build_instances(nodes: Iterable[dict], pods: Iterable[dict]) -> dict[str, Co
         inst = build_instance(node, by_node.get((node.get("metadata") or {}).get("name"), ()))
         out[inst.name] = inst
     return out
+
+
+# --------------------------------------------------------------------------------------
+# Slim copies for caches (what build_instance reads)
+
+
+def _pick(d: dict | None, keys: Iterable[str]) -> dict:
+    if not d:
+        return {}
+    return {k: d[k] for k in keys if d.get(k) is not None}
+
+
+def slim_node(node: dict) -> dict:
+    """The fields of a node that :func:`build_instance` reads (no images, no managed
+    fields, no heartbeat times)."""
+    md = node.get("metadata") or {}
+    spec = node.get("spec") or {}
+    status = node.get("status") or {}
+    out_status: dict = _pick(status, ("allocatable", "capacity"))
+    conds = status.get("conditions")
+    if conds:
+        out_status["conditions"] = [{"type": c.get("type"), "status": c.get("status")}
+                                    for c in conds if isinstance(c, dict)]
+    kubelet = (status.get("nodeInfo") or {}).get("kubeletVersion")
+    if kubelet:
+        out_status["nodeInfo"] = {"kubeletVersion": kubelet}
+    return {
+        "metadata": _pick(md, ("name", "uid", "resourceVersion", "creationTimestamp", "labels")),
+        "spec": _pick(spec, ("unschedulable",)),
+        "status": out_status,
+    }
+
+
+def _slim_container(c: dict) -> dict:
+    return _pick(c, ("name", "resources", "restartPolicy"))
+
+
+def slim_pod(pod: dict) -> dict:
+    """The fields of a pod that placement reads from the pods on a node: identity, labels,
+    the ``ecs.seed.dev/*`` annotations, container/init container resources (and restart
+    policy: sidecars), overhead, the node it is bound to, its phase."""
+    md = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    out_md = _pick(md, ("name", "namespace", "uid", "resourceVersion", "labels"))
+    ann = md.get("annotations")
+    if ann:
+        mine = {k: v for k, v in ann.items() if k.startswith(_GROUP_PREFIX)}
+        if mine:
+            out_md["annotations"] = mine
+    out_spec: dict = {"containers": [_slim_container(c) for c in spec.get("containers") or () if isinstance(c, dict)]}
+    if spec.get("initContainers"):
+        out_spec["initContainers"] = [_slim_container(c) for c in spec["initContainers"] if isinstance(c, dict)]
+    out_spec.update(_pick(spec, ("overhead", "nodeName")))
+    phase = (pod.get("status") or {}).get("phase")
+    return {"metadata": out_md, "spec": out_spec, "status": {"phase": phase} if phase else {}}

@@ -5,15 +5,17 @@ when the scheduler's extender config has ``nodeCacheCapable: false``, or
 ``{"Pod": {...}, "NodeNames": [...]}`` when it is true -- and answers ``ExtenderFilterResult``
 ``{"Nodes" | "NodeNames", "FailedNodes", "FailedAndUnresolvableNodes", "Error"}`` in the same
 form. ``POST <prefix>/prioritize`` takes the same arguments and answers a
-``HostPriorityList`` ``[{"Host": name, "Score": 0..10}]``. The Go types have no JSON tags,
-so the scheduler sends capitalised keys; keys are accepted case-insensitively.
-``GET /healthz`` answers ``ok``.
+``HostPriorityList`` ``[{"Host": name, "Score": 0..10}]``. ``POST <prefix>/bind`` (served when a
+binder is given) takes ``ExtenderBindingArgs`` ``{"PodName", "PodNamespace", "PodUID", "Node"}``
+and answers ``ExtenderBindingResult`` ``{"Error": ""}``. The Go types have no JSON tags, so the
+scheduler sends capitalised keys; keys are accepted case-insensitively. ``GET /livez`` answers
+``ok``; ``/readyz`` and ``/healthz`` answer ``ok`` once the view has its data (503 before);
+``/metrics`` is Prometheus text (call latencies, cache and bind counters).
 
 Cluster state comes from a :class:`ClusterView`: :class:`InMemoryClusterView` keeps nodes and
-pods and rebuilds only the container instances an update touched (a watch-based cache feeds
-it with ``upsert_*``/``delete_*``); :class:`ListingClusterView` lists nodes and pods through a
-function (``ecs_operator.k8s.list_``) at most once per ``ttl`` seconds -- a stop-gap until the
-watch cache exists.
+pods and rebuilds only the container instances an update touched; the watch cache
+(:mod:`.cache`) feeds it from list + watch. The request path never calls the API server
+(``bind`` does, by definition, after recording the pod in the view).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import logging
 import socket
 import threading
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Mapping, Protocol
@@ -68,31 +71,91 @@ def _pod_key(pod: dict) -> tuple[str, str]:
     return md.get("namespace") or "", md.get("name") or md.get("uid") or ""
 
 
+def _uid(pod: dict | None) -> str | None:
+    return ((pod or {}).get("metadata") or {}).get("uid")
+
+
+def _on_node(pod: dict, node: str) -> dict:
+    return {**pod, "spec": {**(pod.get("spec") or {}), "nodeName": node}}
+
+
+@dataclass
+class _Assumed:
+    uid: str | None
+    node: str
+    deadline: float
+    pod: dict            # the pod as last seen, unbound
+
+
 class InMemoryClusterView:
     """Nodes and pods held in memory; snapshots are rebuilt incrementally (only the nodes an
-    update touched). Thread-safe. The future watch cache calls the upsert/delete methods."""
+    update touched). Thread-safe. The watch cache (:mod:`.cache`) feeds it with
+    ``replace_*``/``upsert_*``/``delete_*``.
 
-    def __init__(self, nodes: Iterable[dict] = (), pods: Iterable[dict] = ()):
+    *Assumed* pods (:meth:`assume_pod`, the extender's ``bind``) count on their node before
+    the API server's binding is seen: until a pod event with ``spec.nodeName`` (or its
+    deletion, or a pod of another uid under that name) replaces the assumption, or
+    ``ttl`` seconds pass."""
+
+    def __init__(self, nodes: Iterable[dict] = (), pods: Iterable[dict] = (),
+                 clock: Callable[[], float] = time.monotonic):
         self._lock = threading.Lock()
+        self._clock = clock
         self._nodes: dict[str, dict] = {}
         self._pods: dict[tuple[str, str], dict] = {}
         self._pod_node: dict[tuple[str, str], str] = {}
         self._by_node: dict[str, dict[tuple[str, str], dict]] = {}
+        self._assumed: dict[tuple[str, str], _Assumed] = {}
         self._instances: dict[str, ContainerInstance] = {}
+        self._pod_lists: dict[str, list[dict]] = {}
         self._dirty: set[str] = set()
         self._snapshot: Snapshot | None = None
+        self._listeners: list[Callable[[list[str]], None]] = []
+        self._settled: list[str] = []
         self.replace(nodes, pods)
 
+    def add_pod_listener(self, fn: Callable[[list[str]], None]) -> None:
+        """``fn(uids)`` is called (outside the view's lock) with the uids of pods seen bound by
+        the API server (``spec.nodeName`` in a pod event or listing), terminated or deleted."""
+        self._listeners.append(fn)
+
+    def _notify(self) -> None:
+        if self._settled:
+            with self._lock:
+                uids, self._settled = self._settled, []
+            for fn in self._listeners:
+                fn(uids)
+
+    # -- whole state ----------------------------------------------------------------------
     def replace(self, nodes: Iterable[dict], pods: Iterable[dict]) -> None:
+        self.replace_nodes(nodes)
+        self.replace_pods(pods)
+
+    def replace_nodes(self, nodes: Iterable[dict]) -> None:
+        """Every node (a fresh listing): nodes not in it are gone."""
+        new = {(n.get("metadata") or {}).get("name"): n for n in nodes}
         with self._lock:
-            self._nodes = {(n.get("metadata") or {}).get("name"): n for n in nodes}
-            self._pods, self._pod_node, self._by_node = {}, {}, {}
-            for p in pods:
-                self._put_pod(p)
-            self._instances = {}
-            self._dirty = set(self._nodes)
+            self._dirty.update(self._nodes)
+            self._dirty.update(new)
+            self._nodes = new
             self._snapshot = None
 
+    def replace_pods(self, pods: Iterable[dict]) -> None:
+        """Every (non-terminated) pod (a fresh listing): pods not in it are gone, and so are
+        their assumptions."""
+        pods = list(pods)
+        with self._lock:
+            self._dirty.update(self._by_node)
+            self._pods, self._pod_node, self._by_node = {}, {}, {}
+            listed = {_pod_key(p) for p in pods}
+            for key in [k for k in self._assumed if k not in listed]:
+                del self._assumed[key]
+            for p in pods:
+                self._put_pod(p)
+            self._snapshot = None
+        self._notify()
+
+    # -- pods -----------------------------------------------------------------------------
     def _put_pod(self, pod: dict) -> None:
         key = _pod_key(pod)
         old = self._pod_node.pop(key, None)
@@ -101,14 +164,94 @@ class InMemoryClusterView:
             self._dirty.add(old)
         self._pods.pop(key, None)
         node = (pod.get("spec") or {}).get("nodeName")
+        if self._listeners and (node or model.is_terminated(pod)) and _uid(pod):
+            self._settled.append(_uid(pod))
         if model.is_terminated(pod):
+            self._assumed.pop(key, None)
             return
+        a = self._assumed.get(key)
+        if a is not None:
+            uid = _uid(pod)
+            if node or (uid and a.uid and uid != a.uid):
+                del self._assumed[key]        # the API server's binding (or another pod) replaces ours
+            else:
+                a.pod = pod
+                pod, node = _on_node(pod, a.node), a.node
         self._pods[key] = pod
         if node:
             self._pod_node[key] = node
             self._by_node.setdefault(node, {})[key] = pod
             self._dirty.add(node)
 
+    def upsert_pod(self, pod: dict) -> None:
+        with self._lock:
+            self._put_pod(pod)
+            self._snapshot = None
+        self._notify()
+
+    def delete_pod(self, namespace: str, name: str, uid: str | None = None) -> None:
+        with self._lock:
+            key = (namespace, name)
+            cur = self._pods.get(key)
+            if uid and cur is not None and _uid(cur) and _uid(cur) != uid:
+                return                          # a newer pod of that name
+            self._assumed.pop(key, None)
+            node = self._pod_node.pop(key, None)
+            self._pods.pop(key, None)
+            if node is not None:
+                self._by_node.get(node, {}).pop(key, None)
+                self._dirty.add(node)
+            self._snapshot = None
+            if self._listeners and (uid or _uid(cur)):
+                self._settled.append(uid or _uid(cur))
+        self._notify()
+
+    def get_pod(self, namespace: str, name: str) -> dict | None:
+        with self._lock:
+            return self._pods.get((namespace, name))
+
+    def assume_pod(self, namespace: str, name: str, uid: str | None, node: str, pod: dict | None = None,
+                   ttl: float = 60.0) -> bool:
+        """Count the pod on ``node`` now (the extender is binding it there). ``pod``: the pod
+        object to use when the view does not know the pod yet. False when neither is known."""
+        with self._lock:
+            key = (namespace, name)
+            cur = self._pods.get(key)
+            if cur is not None and (not uid or not _uid(cur) or _uid(cur) == uid):
+                base = cur
+                if key in self._assumed:
+                    base = self._assumed[key].pod
+            elif pod is not None:
+                base = pod
+            else:
+                return False
+            unbound = {**base, "spec": {k: v for k, v in (base.get("spec") or {}).items() if k != "nodeName"}}
+            self._assumed[key] = _Assumed(uid or _uid(base), node, self._clock() + ttl, unbound)
+            self._put_pod(unbound)
+            self._snapshot = None
+        return True
+
+    def forget_pod(self, namespace: str, name: str, uid: str | None = None) -> None:
+        """Drop an assumption (the binding failed)."""
+        with self._lock:
+            key = (namespace, name)
+            a = self._assumed.get(key)
+            if a is None or (uid and a.uid and a.uid != uid):
+                return
+            del self._assumed[key]
+            if key in self._pods:
+                self._put_pod(a.pod)
+            self._snapshot = None
+
+    def _expire(self) -> None:
+        now = self._clock()
+        for key, a in [(k, a) for k, a in self._assumed.items() if a.deadline <= now]:
+            del self._assumed[key]
+            if key in self._pods:
+                self._put_pod(a.pod)
+            self._snapshot = None
+
+    # -- nodes ----------------------------------------------------------------------------
     def upsert_node(self, node: dict) -> None:
         with self._lock:
             name = (node.get("metadata") or {}).get("name")
@@ -122,56 +265,39 @@ class InMemoryClusterView:
             self._dirty.add(name)
             self._snapshot = None
 
-    def upsert_pod(self, pod: dict) -> None:
+    # -- reading --------------------------------------------------------------------------
+    def counts(self) -> tuple[int, int]:
+        """(nodes, pods) held."""
         with self._lock:
-            self._put_pod(pod)
-            self._snapshot = None
+            return len(self._nodes), len(self._pods)
 
-    def delete_pod(self, namespace: str, name: str) -> None:
+    def assumed(self) -> dict[tuple[str, str], str]:
+        """(namespace, name) -> node of the pods assumed and not yet seen bound."""
         with self._lock:
-            key = (namespace, name)
-            node = self._pod_node.pop(key, None)
-            self._pods.pop(key, None)
-            if node is not None:
-                self._by_node.get(node, {}).pop(key, None)
-                self._dirty.add(node)
-            self._snapshot = None
+            return {k: a.node for k, a in self._assumed.items()}
+
+    def ready(self) -> bool:
+        return True
 
     def snapshot(self) -> Snapshot:
         with self._lock:
+            if self._assumed:
+                self._expire()
             if self._snapshot is None:
                 for name in self._dirty:
+                    pods = self._by_node.get(name)
+                    if pods:
+                        self._pod_lists[name] = list(pods.values())
+                    else:
+                        self._pod_lists.pop(name, None)
                     node = self._nodes.get(name)
                     if node is None:
                         self._instances.pop(name, None)
                     else:
-                        self._instances[name] = model.build_instance(node, self._by_node.get(name, {}).values())
+                        self._instances[name] = model.build_instance(node, self._pod_lists.get(name, ()))
                 self._dirty.clear()
-                self._snapshot = Snapshot(dict(self._instances),
-                                          {n: list(p.values()) for n, p in self._by_node.items() if p})
+                self._snapshot = Snapshot(dict(self._instances), dict(self._pod_lists))
             return self._snapshot
-
-
-class ListingClusterView:
-    """Lists nodes and pods (``list_fn(api_version, kind, namespace)``) at most every ``ttl``
-    seconds. TODO: replace with a watch-based cache feeding :class:`InMemoryClusterView`."""
-
-    def __init__(self, list_fn: Callable[..., list[dict]], ttl: float = 1.0):
-        self._list = list_fn
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._at = float("-inf")
-        self._view = InMemoryClusterView()
-
-    def snapshot(self) -> Snapshot:
-        with self._lock:
-            if time.monotonic() - self._at >= self._ttl:
-                nodes = self._list("v1", "Node", None)
-                pods = self._list("v1", "Pod", None,
-                                  field_selector="status.phase!=Succeeded,status.phase!=Failed")
-                self._view.replace(nodes, pods)
-                self._at = time.monotonic()
-            return self._view.snapshot()
 
 
 # --------------------------------------------------------------------------------------
@@ -227,11 +353,158 @@ def _pod_name(pod: dict) -> str:
     return f"{md.get('namespace', '')}/{md.get('name', '')}"
 
 
-class Extender:
-    """Filter and prioritize on decoded JSON; the HTTP handler is a thin layer over this."""
+class Binder(Protocol):
+    def __call__(self, namespace: str, name: str, uid: str | None, node: str) -> None:
+        """Bind the pod to the node (the pods/binding subresource); raise on failure."""
 
-    def __init__(self, view: ClusterView):
+
+@dataclass
+class _Latency:
+    """Per-verb call latencies: count and sum since start, quantiles over the last ``window``."""
+
+    window: int = 10_000
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _samples: dict[str, deque] = field(default_factory=dict)
+    _count: dict[str, int] = field(default_factory=dict)
+    _sum: dict[str, float] = field(default_factory=dict)
+
+    def add(self, verb: str, seconds: float) -> None:
+        with self._lock:
+            self._samples.setdefault(verb, deque(maxlen=self.window)).append(seconds)
+            self._count[verb] = self._count.get(verb, 0) + 1
+            self._sum[verb] = self._sum.get(verb, 0.0) + seconds
+
+    def summary(self) -> dict[str, dict]:
+        with self._lock:
+            out = {}
+            for verb, dq in self._samples.items():
+                xs = sorted(dq)
+                q = {p: xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))] for p in (0.5, 0.9, 0.99)} if xs else {}
+                out[verb] = {"count": self._count[verb], "sum": self._sum[verb], "quantiles": q}
+            return out
+
+
+class Extender:
+    """Filter, prioritize and bind on decoded JSON; the HTTP handler is a thin layer over this.
+
+    With a ``binder`` the extender also serves the ``bind`` verb: it records the pod as
+    *assumed* on the chosen node in the view (so the next pod's filter and scores count it at
+    once, before the API server's binding comes back through the watch), then creates the
+    binding.
+
+    With ``inflight_timeout`` (seconds) it keeps the pods that passed its filter as *in
+    flight*. kube-scheduler schedules one pod at a time and binds asynchronously: when the next
+    pod's filter or prioritize arrives, every earlier pod that passed the filter has been
+    assumed by the scheduler and is being bound. Before answering for an ECS task, the extender
+    waits until each of them is settled -- its ``bind`` call came (assumed at once), or the
+    view saw it bound, terminated or deleted -- or has been in flight for ``inflight_timeout``
+    (a pod that failed after the filter), so spread and binpack count every earlier decision.
+    With the bind verb the wait is the hop of the scheduler's binding goroutine to the
+    extender; without it, the binding's round trip through the API server and the watch."""
+
+    def __init__(self, view: ClusterView, binder: Binder | None = None, *, inflight_timeout: float | None = None,
+                 seen_max: int = 4096):
         self.view = view
+        self.binder = binder
+        self.inflight_timeout = inflight_timeout
+        add_listener = getattr(view, "add_pod_listener", None)
+        if inflight_timeout is not None and add_listener is not None:
+            add_listener(self._settled)
+        self._cond = threading.Condition()
+        self._inflight: dict[str, float] = {}          # pod uid -> deadline (monotonic)
+        self._seen: OrderedDict[str, dict] = OrderedDict()   # pod uid -> slim pod from filter
+        self._seen_max = seen_max
+        self.api_latency = _Latency()                  # the binder's API calls
+        self.counters: dict[str, float] = {"inflight_waits": 0, "inflight_wait_seconds": 0.0,
+                                           "inflight_timeouts": 0, "binds": 0, "bind_errors": 0,
+                                           "binds_assumed": 0}
+
+    # -- in-flight pods ---------------------------------------------------------------------
+    def _note_passed(self, pod: dict) -> None:
+        uid = _uid(pod)
+        if not uid or (self.inflight_timeout is None and self.binder is None):
+            return
+        with self._cond:
+            if self.inflight_timeout is not None:
+                self._inflight[uid] = time.monotonic() + self.inflight_timeout
+            if self.binder is not None:
+                self._seen[uid] = model.slim_pod(pod)
+                self._seen.move_to_end(uid)
+                while len(self._seen) > self._seen_max:
+                    self._seen.popitem(last=False)
+
+    def _settled(self, uids: list[str]) -> None:
+        with self._cond:
+            if not self._inflight:
+                return
+            hit = False
+            for u in uids:
+                if self._inflight.pop(u, None) is not None:
+                    hit = True
+            if hit:
+                self._cond.notify_all()
+
+    def inflight(self) -> int:
+        with self._cond:
+            return len(self._inflight)
+
+    def _await_inflight(self, pod: dict) -> None:
+        """Wait until the pods that passed the filter before this one are settled (or expired)."""
+        if self.inflight_timeout is None:
+            return
+        me = _uid(pod)
+        with self._cond:
+            if not any(u != me for u in self._inflight):
+                return
+            started = time.monotonic()
+            while True:
+                now = time.monotonic()
+                for u in [u for u, d in self._inflight.items() if d <= now and u != me]:
+                    del self._inflight[u]
+                    self.counters["inflight_timeouts"] += 1
+                    log.info("pod uid %s passed the filter %.1fs ago and was not bound; not waiting for it",
+                             u, self.inflight_timeout)
+                pending = [d for u, d in self._inflight.items() if u != me]
+                if not pending:
+                    break
+                self._cond.wait(min(pending) - now)
+            self.counters["inflight_waits"] += 1
+            self.counters["inflight_wait_seconds"] += time.monotonic() - started
+
+    def bind(self, args: Any) -> dict:
+        """``ExtenderBindingArgs`` (``PodName``, ``PodNamespace``, ``PodUID``, ``Node``) ->
+        ``ExtenderBindingResult`` (``{"Error": ""}``)."""
+        if self.binder is None:
+            raise LookupError("bind is not served (no binder)")
+        if not isinstance(args, dict):
+            raise ArgsError("ExtenderBindingArgs must be a JSON object")
+        name, namespace, uid, node = (_get(args, k) for k in ("PodName", "PodNamespace", "PodUID", "Node"))
+        if not (isinstance(name, str) and name and isinstance(node, str) and node
+                and isinstance(namespace, str) and (uid is None or isinstance(uid, str))):
+            raise ArgsError("ExtenderBindingArgs needs PodName, PodNamespace, PodUID and Node")
+        with self._cond:
+            hint = self._seen.pop(uid, None) if uid else None
+        assume = getattr(self.view, "assume_pod", None)
+        assumed = bool(assume and assume(namespace, name, uid or None, node, hint))
+        with self._cond:
+            if uid:
+                self._inflight.pop(uid, None)
+            self.counters["binds"] += 1
+            self.counters["binds_assumed"] += int(assumed)
+            self._cond.notify_all()
+        started = time.perf_counter()
+        try:
+            self.binder(namespace, name, uid or None, node)
+        except Exception as e:  # noqa: BLE001 - reported to the scheduler, which retries the pod
+            if assumed:
+                self.view.forget_pod(namespace, name, uid or None)
+            with self._cond:
+                self.counters["bind_errors"] += 1
+            log.warning("bind %s/%s to %s failed: %s", namespace, name, node, e)
+            return {"Error": f"binding {namespace}/{name} to {node}: {e}"}
+        finally:
+            self.api_latency.add("bind", time.perf_counter() - started)
+        return {"Error": ""}
 
     def _candidates(self, a: _Args, snap: Snapshot) -> tuple[list[ContainerInstance], list[str], dict]:
         """(known instances, unknown names, cluster-wide instances for counting)."""
@@ -270,8 +543,11 @@ class Extender:
             return result
         if not spec.managed:
             self._passed(result, a, set(a.names))
+            if a.names:
+                self._note_passed(a.pod)
             return result
         try:
+            self._await_inflight(a.pod)
             snap = self.view.snapshot()
             insts, unknown, _ = self._candidates(a, snap)
         except Exception as e:  # the view could not be read (API server down, ...)
@@ -284,6 +560,8 @@ class Extender:
         result["FailedNodes"].update((n, "node not yet known to the ECS placement extender") for n in unknown)
         result["FailedAndUnresolvableNodes"] = outcome.unresolvable
         self._passed(result, a, set(outcome.passed))
+        if outcome.passed:
+            self._note_passed(a.pod)
         return result
 
     @staticmethod
@@ -303,6 +581,7 @@ class Extender:
             return [{"Host": n, "Score": 0} for n in a.names]
         if not spec.scored:
             return [{"Host": n, "Score": 0} for n in a.names]
+        self._await_inflight(a.pod)
         snap = self.view.snapshot()
         insts, _, cluster = self._candidates(a, snap)
         scores = score_instances(spec, insts, cluster.values())
@@ -330,8 +609,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0].rstrip("/")
-        if path.endswith("/healthz") or path.endswith("/readyz") or path.endswith("/livez"):
+        if path.endswith("/livez"):
             self._send(200, b"ok", "text/plain")
+        elif path.endswith("/healthz") or path.endswith("/readyz"):
+            ready, why = self.server.readiness()
+            self._send(200 if ready else 503, b"ok" if ready else f"not ready: {why}".encode(), "text/plain")
+        elif path.endswith("/metrics"):
+            self._send(200, self.server.metrics().encode(), "text/plain; version=0.0.4")
         else:
             self._send(404, {"Error": f"no such endpoint: GET {self.path}"})
 
@@ -347,7 +631,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(413 if length > MAX_BODY else 400, {"Error": "bad or missing Content-Length"})
             return
         raw = self.rfile.read(length)
-        if verb not in ("filter", "prioritize"):
+        ext = self.server.extender
+        if verb not in ("filter", "prioritize") and not (verb == "bind" and ext.binder is not None):
             self._send(404, {"Error": f"no such endpoint: POST {self.path}"})
             return
         try:
@@ -355,13 +640,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as e:
             self._send(400, {"Error": f"invalid JSON: {e}"})
             return
-        ext = self.server.extender
         started = time.perf_counter()
         try:
             if verb == "filter":
                 body: Any = ext.filter(args)
-            else:
+            elif verb == "prioritize":
                 body = ext.prioritize(args)
+            else:
+                body = ext.bind(args)
         except ArgsError as e:
             self._send(400, {"Error": str(e)})
             return
@@ -369,17 +655,70 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("%s failed", verb)
             self._send(500, {"Error": f"{verb}: {e}"})
             return
-        log.debug("%s %.2f ms", verb, (time.perf_counter() - started) * 1000)
         self._send(200, body)
+        elapsed = time.perf_counter() - started
+        self.server.latency.add(verb, elapsed)
+        log.debug("%s %.2f ms", verb, elapsed * 1000)
 
 
 class ExtenderServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], view: ClusterView):
-        self.extender = Extender(view)
+    def __init__(self, address: tuple[str, int], view: ClusterView, binder: Binder | None = None,
+                 **extender_options: Any):
+        self.extender = Extender(view, binder, **extender_options)
+        self.latency = _Latency()
         super().__init__(address, _Handler)
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready when the view has its data (the watch cache: nodes and pods listed)."""
+        view = self.extender.view
+        ready = getattr(view, "ready", None)
+        if ready is None or ready():
+            return True, ""
+        status = getattr(view, "status", None)
+        return False, json.dumps(status() if status else "cluster state not synced", separators=(",", ":"))
+
+    def metrics(self) -> str:
+        """Prometheus text: call latencies per verb (a summary), the cache and bind counters."""
+        out = ["# HELP ecs_extender_request_duration_seconds Extender call latency (handling, JSON included); "
+               "quantiles over the last 10000 calls of each verb.",
+               "# TYPE ecs_extender_request_duration_seconds summary"]
+        for verb, m in sorted(self.latency.summary().items()):
+            for q, v in m["quantiles"].items():
+                out.append(f'ecs_extender_request_duration_seconds{{verb="{verb}",quantile="{q}"}} {v:.6f}')
+            out.append(f'ecs_extender_request_duration_seconds_sum{{verb="{verb}"}} {m["sum"]:.6f}')
+            out.append(f'ecs_extender_request_duration_seconds_count{{verb="{verb}"}} {m["count"]}')
+        api = self.extender.api_latency.summary()
+        if api:
+            out.append("# TYPE ecs_extender_api_duration_seconds summary")
+        for call, m in sorted(api.items()):
+            for q, v in m["quantiles"].items():
+                out.append(f'ecs_extender_api_duration_seconds{{call="{call}",quantile="{q}"}} {v:.6f}')
+            out.append(f'ecs_extender_api_duration_seconds_sum{{call="{call}"}} {m["sum"]:.6f}')
+            out.append(f'ecs_extender_api_duration_seconds_count{{call="{call}"}} {m["count"]}')
+        status = getattr(self.extender.view, "status", None)
+        if status is not None:
+            st = status()
+            for metric, key in (("synced", "synced"), ("events_total", "events"), ("relists_total", "relists"),
+                                ("objects", "objects")):
+                out.append(f"# TYPE ecs_extender_cache_{metric} {'counter' if metric.endswith('total') else 'gauge'}")
+                for res, info in sorted(st.items()):
+                    out.append(f'ecs_extender_cache_{metric}{{resource="{res}"}} {int(info.get(key) or 0)}')
+        c = self.extender.counters
+        out += ["# TYPE ecs_extender_binds_total counter",
+                f'ecs_extender_binds_total{{result="ok"}} {int(c["binds"] - c["bind_errors"])}',
+                f'ecs_extender_binds_total{{result="error"}} {int(c["bind_errors"])}',
+                "# TYPE ecs_extender_binds_assumed_total counter",
+                f'ecs_extender_binds_assumed_total {int(c["binds_assumed"])}',
+                "# TYPE ecs_extender_inflight_waits_total counter",
+                f'ecs_extender_inflight_waits_total {int(c["inflight_waits"])}',
+                "# TYPE ecs_extender_inflight_wait_seconds_total counter",
+                f'ecs_extender_inflight_wait_seconds_total {c["inflight_wait_seconds"]:.6f}',
+                "# TYPE ecs_extender_inflight_timeouts_total counter",
+                f'ecs_extender_inflight_timeouts_total {int(c["inflight_timeouts"])}']
+        return "\n".join(out) + "\n"
 
     def get_request(self):
         sock, addr = super().get_request()
@@ -390,14 +729,15 @@ class ExtenderServer(ThreadingHTTPServer):
         return sock, addr
 
 
-def make_server(view: ClusterView, host: str = "127.0.0.1", port: int = 8888) -> ExtenderServer:
+def make_server(view: ClusterView, host: str = "127.0.0.1", port: int = 8888, binder: Binder | None = None,
+                **extender_options: Any) -> ExtenderServer:
     """A bound server (``port=0``: any free port, see ``server.server_address``);
     call ``serve_forever()`` (e.g. in a thread) and ``shutdown()``."""
-    return ExtenderServer((host, port), view)
+    return ExtenderServer((host, port), view, binder, **extender_options)
 
 
-def serve(view: ClusterView, host: str = "0.0.0.0", port: int = 8888) -> int:
-    srv = make_server(view, host, port)
+def serve(view: ClusterView, host: str = "0.0.0.0", port: int = 8888, binder: Binder | None = None) -> int:
+    srv = make_server(view, host, port, binder)
     log.info("ECS placement extender listening on %s:%d", *srv.server_address[:2])
     try:
         srv.serve_forever()

@@ -1,0 +1,460 @@
+"""The extender's cluster state: nodes and pods kept by list + watch (an informer).
+
+Two background threads, one per resource (nodes; pods that are not terminated), each runs:
+
+1. **list** (paginated), replace that resource's state in an :class:`InMemoryClusterView`,
+   remember the list's ``resourceVersion``; the first successful list marks it *synced*;
+2. **watch** from that ``resourceVersion`` with bookmarks, a server-side timeout
+   (``timeoutSeconds``, randomised so the two streams do not reconnect together) and a
+   client-side read timeout a little longer than it, so a stalled stream (no byte, not even
+   the bookmark the API server sends about every minute) raises instead of hanging; every
+   event's ``resourceVersion`` (bookmarks included) is remembered;
+3. when the stream ends (the server timeout), watch again from the last ``resourceVersion``;
+   when the server answers **410 Gone** (the version is too old: compacted, or the watch
+   cache moved on), list again; on any other error (connection refused, API server
+   restarting, 5xx, read timeout) wait with exponential backoff and jitter (0.2 s doubling to
+   30 s, reset by the next successful watch) and watch again from the last version (the
+   server answers 410 if it is too old by then, which relists).
+
+The pure part -- :func:`slim_node`, :func:`slim_pod` and :class:`Reflector.apply` /
+:meth:`Reflector.replace` (an event or a listing applied to the in-memory state) -- needs no
+cluster and is unit-tested; the loop takes a :class:`Source` (``list``/``watch``) so it is
+tested with a fake one too. :class:`KubeSource` is the real one (the kubernetes client's
+``watch.Watch``, raw JSON, no model deserialisation).
+
+Pods are watched with the field selector ``status.phase!=Succeeded,status.phase!=Failed``:
+placement ignores terminated pods (they hold no resources and are no task of a group), and
+the API server sends a pod that becomes terminated as DELETED. Objects are slimmed to the
+fields placement reads (labels, ``ecs.seed.dev/*`` annotations, container resources, node
+name, phase; node labels, allocatable, Ready, cordon, kubelet version), which keeps memory and
+the garbage collector's work proportional to what is used.
+
+The request path reads :meth:`WatchCache.snapshot` only: it never calls the API server.
+Until both resources have synced, ``snapshot()`` raises :class:`NotSynced` (the extender
+answers the scheduler with an error, so the pod is retried) and ``/readyz`` reports 503.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol
+
+import kubernetes
+from kubernetes import watch
+from kubernetes.client.exceptions import ApiException
+
+from .model import slim_node, slim_pod
+from .server import InMemoryClusterView, Snapshot
+
+log = logging.getLogger("ecs_operator.extender.cache")
+
+NODES = "nodes"
+PODS = "pods"
+#: Placement ignores terminated pods; the API server sends one that terminates as DELETED.
+POD_FIELD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
+
+
+class NotSynced(RuntimeError):
+    """The cache has not listed nodes and pods yet."""
+
+
+class Gone(Exception):
+    """HTTP 410: the resourceVersion is too old to watch from; list again."""
+
+
+class WatchError(RuntimeError):
+    """An ERROR event other than 410 (the stream is abandoned, then resumed after a backoff)."""
+
+
+# --------------------------------------------------------------------------------------
+# Applying events (pure: no I/O)
+
+
+def _rv(obj: dict | None) -> str | None:
+    return ((obj or {}).get("metadata") or {}).get("resourceVersion")
+
+
+def _status_code(obj: dict | None) -> int | None:
+    code = (obj or {}).get("code")
+    try:
+        return int(code) if code is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class Reflector:
+    """One watched resource (``nodes`` or ``pods``) mirrored into ``view``.
+
+    :meth:`replace` applies a listing, :meth:`apply` one watch event; both remember the
+    ``resourceVersion`` to resume from. No I/O."""
+
+    kind: str
+    view: InMemoryClusterView
+    resource_version: str | None = None
+    synced: bool = False
+    events: int = 0
+    relists: int = 0
+    last_event_at: float | None = None   # time.monotonic() of the last list / event
+
+    def replace(self, items: list[dict], resource_version: str | None) -> None:
+        if self.kind == NODES:
+            self.view.replace_nodes(slim_node(n) for n in items)
+        else:
+            self.view.replace_pods(slim_pod(p) for p in items)
+        self.resource_version = resource_version
+        self.relists += int(self.synced)
+        self.synced = True
+        self.last_event_at = time.monotonic()
+
+    def apply(self, event: dict) -> None:
+        """Apply one watch event (``{"type": ..., "object": {...}}``). Raises :class:`Gone`
+        for an ERROR event with code 410, :class:`WatchError` for other ERROR events."""
+        etype = event.get("type")
+        obj = event.get("object")
+        if etype == "ERROR":
+            code = _status_code(obj)
+            message = (obj or {}).get("message") or (obj or {}).get("reason") or "watch error"
+            if code == 410:
+                raise Gone(message)
+            raise WatchError(f"{code}: {message}")
+        if not isinstance(obj, dict):
+            raise WatchError(f"watch event {etype!r} without an object")
+        self.last_event_at = time.monotonic()
+        self.events += 1
+        if etype == "BOOKMARK":
+            pass
+        elif etype in ("ADDED", "MODIFIED"):
+            if self.kind == NODES:
+                self.view.upsert_node(slim_node(obj))
+            else:
+                self.view.upsert_pod(slim_pod(obj))
+        elif etype == "DELETED":
+            md = obj.get("metadata") or {}
+            if self.kind == NODES:
+                self.view.delete_node(md.get("name"))
+            else:
+                self.view.delete_pod(md.get("namespace") or "", md.get("name") or "", md.get("uid"))
+        else:
+            raise WatchError(f"unknown watch event type {etype!r}")
+        rv = _rv(obj)
+        if rv:
+            self.resource_version = rv
+
+
+# --------------------------------------------------------------------------------------
+# Sources
+
+
+class Source(Protocol):
+    def list(self, kind: str) -> tuple[list[dict], str | None]:
+        """Every object of ``kind`` and the list's resourceVersion; raises :class:`Gone`
+        when a continue token expired."""
+
+    def watch(self, kind: str, resource_version: str, timeout_seconds: int,
+              stop: threading.Event) -> Iterator[dict]:
+        """Watch events (dicts with ``type`` and ``object``) from ``resource_version`` until
+        the server closes the stream or ``stop`` is set; raises :class:`Gone` on 410."""
+
+
+class RawWatch(watch.Watch):
+    """``watch.Watch`` that parses each line once and keeps objects as dicts (the client's
+    model deserialisation would cost far more than the extender's own work)."""
+
+    def __init__(self):
+        super().__init__(return_type="object")
+
+    def unmarshal_event(self, data, return_type):
+        if not data or data.isspace():
+            return None
+        try:
+            js = json.loads(data)
+        except ValueError:
+            return None
+        obj = js.get("object")
+        js["raw_object"] = obj
+        if js.get("type") != "ERROR" and isinstance(obj, dict) and _rv(obj):
+            self.resource_version = _rv(obj)
+        return js
+
+
+class KubeSource:
+    """list/watch through the kubernetes client, raw JSON throughout. ``api_client_factory()``
+    returns an ``ApiClient`` (called once per thread; ``ecs_operator.k8s.client`` fits)."""
+
+    #: seconds the client waits for a byte of a watch stream beyond the server's timeout
+    READ_GRACE = 15
+    PAGE = 500
+
+    def __init__(self, api_client_factory: Callable[[], object], connect_timeout: float = 10.0,
+                 list_timeout: float = 120.0):
+        self._factory = api_client_factory
+        self.connect_timeout = connect_timeout
+        self.list_timeout = list_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._watches: set[RawWatch] = set()
+
+    def _func(self, kind: str):
+        api = getattr(self._local, "core", None)
+        if api is None:
+            api = self._local.core = kubernetes.client.CoreV1Api(self._factory())
+        return api.list_node if kind == NODES else api.list_pod_for_all_namespaces
+
+    @staticmethod
+    def _kwargs(kind: str) -> dict:
+        return {"field_selector": POD_FIELD_SELECTOR} if kind == PODS else {}
+
+    def list(self, kind: str) -> tuple[list[dict], str | None]:
+        func = self._func(kind)
+        items: list[dict] = []
+        cont: str | None = None
+        rv = None
+        while True:
+            kw = dict(self._kwargs(kind), limit=self.PAGE, _preload_content=False,
+                      _request_timeout=(self.connect_timeout, self.list_timeout))
+            if cont:
+                kw["_continue"] = cont
+            try:
+                resp = func(**kw)
+            except ApiException as e:
+                if e.status == 410:  # the continue token expired: start over
+                    raise Gone(f"list {kind}: {e.reason}") from e
+                raise
+            try:
+                body = json.loads(resp.data)
+            finally:
+                resp.release_conn()
+            items.extend(body.get("items") or ())
+            meta = body.get("metadata") or {}
+            rv = meta.get("resourceVersion") or rv
+            cont = meta.get("continue")
+            if not cont:
+                return items, rv
+
+    def watch(self, kind: str, resource_version: str, timeout_seconds: int,
+              stop: threading.Event) -> Iterator[dict]:
+        w = RawWatch()
+        with self._lock:
+            self._watches.add(w)
+        try:
+            # timeout_seconds also turns off Watch's own one-shot 410 retry: 410 surfaces here.
+            for event in w.stream(self._func(kind), resource_version=resource_version,
+                                  allow_watch_bookmarks=True, timeout_seconds=timeout_seconds,
+                                  _request_timeout=(self.connect_timeout, timeout_seconds + self.READ_GRACE),
+                                  **self._kwargs(kind)):
+                if stop.is_set():
+                    return
+                yield event
+        except ApiException as e:
+            if e.status == 410:
+                raise Gone(f"watch {kind}: {e.reason}") from e
+            raise
+        finally:
+            with self._lock:
+                self._watches.discard(w)
+            w.stop()
+
+    def close(self) -> None:
+        """Stop the open watch streams (their threads return promptly)."""
+        with self._lock:
+            watches = list(self._watches)
+        for w in watches:
+            w.stop()
+
+
+class KubeBinder:
+    """The extender's ``bind`` verb: ``POST /api/v1/namespaces/<ns>/pods/<name>/binding`` (as
+    kube-scheduler's DefaultBinder does; the uid is a precondition). Needs RBAC ``create`` on
+    ``pods/binding`` (and ``get`` on pods). When the call fails in a way that may hide a
+    binding that took place (a connection lost after the request was sent, a timeout, 409
+    "already assigned"), the pod is read back: bound to that node is a success, so the
+    scheduler never retries (and double-counts) a pod that is in fact bound."""
+
+    def __init__(self, api_client_factory: Callable[[], object], timeout: float = 4.0):
+        self._factory = api_client_factory
+        self.timeout = timeout    # below the scheduler's extender httpTimeout (5s)
+        self._core = None
+        self._lock = threading.Lock()
+
+    def _api(self):
+        # One client for every handler thread: its urllib3 pool is thread-safe and keeps the
+        # TLS connections to the API server (a client per thread would handshake per connection).
+        with self._lock:
+            if self._core is None:
+                self._core = kubernetes.client.CoreV1Api(self._factory())
+            return self._core
+
+    def __call__(self, namespace: str, name: str, uid: str | None, node: str) -> None:
+        api = self._api()
+        md = {"name": name, "namespace": namespace}
+        if uid:
+            md["uid"] = uid
+        body = {"apiVersion": "v1", "kind": "Binding", "metadata": md,
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        try:
+            resp = api.create_namespaced_pod_binding(name, namespace, body, _preload_content=False,
+                                                     _request_timeout=self.timeout)
+            resp.data  # noqa: B018 - read the body, so the connection goes back to the pool clean
+            resp.release_conn()
+            return
+        except ApiException as e:
+            if e.status != 409:
+                try:
+                    message = json.loads(e.body or "{}").get("message") or e.reason
+                except (TypeError, ValueError):
+                    message = e.reason
+                raise RuntimeError(f"{e.status} {message}") from e
+            error: Exception = e
+        except Exception as e:  # noqa: BLE001 - connection errors: the binding may have happened
+            error = e
+        if self._bound_to(namespace, name, uid) == node:
+            log.info("bind %s/%s to %s: %s, but the pod is bound there", namespace, name, node, error)
+            return
+        raise RuntimeError(str(error)) from error
+
+    def _bound_to(self, namespace: str, name: str, uid: str | None) -> str | None:
+        try:
+            resp = self._api().read_namespaced_pod(name, namespace, _preload_content=False,
+                                                   _request_timeout=self.timeout)
+            pod = json.loads(resp.data)
+            resp.release_conn()
+        except Exception:  # noqa: BLE001
+            return None
+        if uid and (pod.get("metadata") or {}).get("uid") != uid:
+            return None
+        return (pod.get("spec") or {}).get("nodeName")
+
+
+# --------------------------------------------------------------------------------------
+# The loop
+
+
+@dataclass
+class Backoff:
+    initial: float = 0.2
+    cap: float = 30.0
+    factor: float = 2.0
+    _next: float = field(default=0.0, init=False)
+
+    def next(self) -> float:
+        self._next = self.initial if self._next == 0 else min(self.cap, self._next * self.factor)
+        return self._next * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self._next = 0.0
+
+
+class WatchCache:
+    """A :class:`ClusterView` kept by list + watch of nodes and (non-terminated) pods.
+
+    ``start()`` runs one thread per resource; ``snapshot()`` serves from memory (raises
+    :class:`NotSynced` until both are listed); ``wait_synced(timeout)``; ``stop()``.
+    ``min_timeout``/``max_timeout``: the watch's server-side timeout is drawn from this range
+    (seconds) for every stream."""
+
+    def __init__(self, source: Source, view: InMemoryClusterView | None = None, *,
+                 min_timeout: int = 60, max_timeout: int = 120, backoff: Callable[[], Backoff] = Backoff):
+        self.view = view if view is not None else InMemoryClusterView()
+        self.source = source
+        self.reflectors = {kind: Reflector(kind, self.view) for kind in (NODES, PODS)}
+        self.min_timeout, self.max_timeout = min_timeout, max_timeout
+        self._backoff = backoff
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._synced = threading.Event()
+        self.errors: dict[str, str] = {}
+
+    # -- ClusterView ----------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        if not self._synced.is_set():
+            raise NotSynced("nodes and pods not listed yet: " + ", ".join(
+                f"{k}: {self.errors.get(k) or 'listing'}" for k, r in self.reflectors.items() if not r.synced))
+        return self.view.snapshot()
+
+    def ready(self) -> bool:
+        return self._synced.is_set()
+
+    def status(self) -> dict:
+        now = time.monotonic()
+        counts = dict(zip((NODES, PODS), self.view.counts()))
+        return {kind: {"synced": r.synced, "objects": counts[kind], "resourceVersion": r.resource_version,
+                       "events": r.events, "relists": r.relists, "error": self.errors.get(kind),
+                       "lastEventAge": None if r.last_event_at is None else round(now - r.last_event_at, 1)}
+                for kind, r in self.reflectors.items()}
+
+    # the view's pod operations the extender's bind and in-flight tracking use
+    def add_pod_listener(self, fn) -> None:
+        self.view.add_pod_listener(fn)
+
+    def assume_pod(self, *args, **kwargs) -> bool:
+        return self.view.assume_pod(*args, **kwargs)
+
+    def forget_pod(self, *args, **kwargs) -> None:
+        self.view.forget_pod(*args, **kwargs)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> "WatchCache":
+        for kind, r in self.reflectors.items():
+            t = threading.Thread(target=self.run, args=(r,), daemon=True, name=f"watch-{kind}")
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def wait_synced(self, timeout: float | None = None) -> bool:
+        return self._synced.wait(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+        for t in self._threads:
+            t.join(timeout)
+
+    def _mark_synced(self) -> None:
+        if all(r.synced for r in self.reflectors.values()) and not self._synced.is_set():
+            self._synced.set()
+            log.info("cache synced: %d nodes, %d pods", *self.view.counts())
+
+    def run(self, r: Reflector) -> None:
+        """The list/watch loop of one resource, until ``stop()``."""
+        backoff = self._backoff()
+        need_list = True
+        while not self._stop.is_set():
+            try:
+                if need_list:
+                    items, rv = self.source.list(r.kind)
+                    r.replace(items, rv)
+                    need_list = False
+                    self.errors.pop(r.kind, None)
+                    self._mark_synced()
+                    log.debug("listed %d %s at resourceVersion %s", len(items), r.kind, rv)
+                timeout = random.randint(self.min_timeout, self.max_timeout)
+                started, n = time.monotonic(), 0
+                for event in self.source.watch(r.kind, r.resource_version, timeout, self._stop):
+                    r.apply(event)
+                    n += 1
+                    backoff.reset()
+                    self.errors.pop(r.kind, None)
+                # The server closed the stream (its timeout): watch again from the last version;
+                # a stream that ends at once with nothing in it is not retried in a hot loop.
+                if n == 0 and time.monotonic() - started < 1.0 and self._stop.wait(backoff.next()):
+                    return
+            except Gone as e:
+                log.info("%s: %s; listing again", r.kind, e)
+                need_list = True
+                # no delay: 410 is the normal answer to an old version; a fresh list fixes it
+                if self._stop.wait(random.uniform(0, 0.1)):
+                    return
+            except Exception as e:  # noqa: BLE001 - connection errors, 5xx, read timeouts, WatchError
+                delay = backoff.next()
+                self.errors[r.kind] = f"{type(e).__name__}: {e}"[:300]
+                log.warning("%s watch failed (%s); retrying in %.1fs", r.kind, self.errors[r.kind], delay)
+                if self._stop.wait(delay):
+                    return
