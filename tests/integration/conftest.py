@@ -8,15 +8,18 @@ go green without these tests. Set ECS_OPERATOR_TEST_KUBECONFIG to reuse a runnin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Callable, Iterator
 
 import kubernetes
 import pytest
@@ -130,6 +133,59 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """GET ``url`` answers 200 (https: the certificate is not checked, local self-signed ones)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=ctx) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def local_process(what: str, cmd: list[str], *, env: dict, log_path: Path, healthy: Callable[[], bool],
+                  timeout: float = 60.0) -> Iterator[subprocess.Popen]:
+    """Run ``cmd`` as a child process (output in ``log_path``) until the block ends; wait until
+    ``healthy()``, failing with the log's tail if the process exits first. On exit: SIGTERM,
+    SIGKILL after 20 s, and the log's tail on stderr."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        def up():
+            if proc.poll() is not None:
+                pytest.fail(f"{what} exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+            return healthy()
+
+        wait_for(up, timeout=timeout, desc=f"{what} healthy")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        print(f"\n--- {what} log tail ({log_path}) ---\n{log_path.read_text()[-3000:]}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def run_operator(kubeconfig: str | Path, log_path: Path, *, scheduler_name: str = "",
+                 timeout: float = 60.0) -> Iterator[subprocess.Popen]:
+    """ecs-operator as its own process, exactly as `ecs-operator run` would, with ``kubeconfig``'s
+    identity; its pods name ``scheduler_name`` (ECS_OPERATOR_SCHEDULER_NAME; empty: the default
+    scheduler). Running (kopf's liveness endpoint answers) when the block starts."""
+    port = _free_port()
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONUNBUFFERED="1",
+               ECS_OPERATOR_SCHEDULER_NAME=scheduler_name)
+    cmd = [sys.executable, "-m", "ecs_operator.cli", "run", "--liveness", f"http://127.0.0.1:{port}/healthz"]
+    with local_process("operator", cmd, env=env, log_path=log_path, timeout=timeout,
+                       healthy=lambda: http_ok(f"http://127.0.0.1:{port}/healthz")) as proc:
+        yield proc
+
+
 @pytest.fixture(scope="session")
 def ecs_scheduler(cluster, tmp_path_factory):
     """The second kube-scheduler ``ecs-scheduler`` with the ECS placement extender
@@ -157,28 +213,7 @@ def ecs_scheduler(cluster, tmp_path_factory):
 def operator(kubeconfig, crds, ecs_scheduler, tmp_path_factory):
     """ecs-operator running as its own process, exactly as `ecs-operator run` would; its pods
     name the ecs-scheduler when it runs (ECS_OPERATOR_SCHEDULER_NAME)."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
-    env = dict(os.environ, KUBECONFIG=kubeconfig, PYTHONUNBUFFERED="1",
-               ECS_OPERATOR_SCHEDULER_NAME=ecs_scheduler.name if ecs_scheduler is not None else "")
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ecs_operator.cli", "run", "--liveness", f"http://127.0.0.1:{port}/healthz"],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def alive():
-        if proc.poll() is not None:
-            pytest.fail(f"operator exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
-        try:
-            return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200
-        except OSError:
-            return False
-
-    wait_for(alive, timeout=60, desc="operator liveness")
-    yield proc, log_path
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    print(f"\n--- operator log tail ({log_path}) ---\n{log_path.read_text()[-3000:]}", file=sys.stderr)
+    with run_operator(kubeconfig, log_path,
+                      scheduler_name=ecs_scheduler.name if ecs_scheduler is not None else "") as proc:
+        yield proc, log_path

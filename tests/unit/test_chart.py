@@ -112,7 +112,13 @@ def test_values_files_satisfy_the_schema(path):
     {"operator": {"replica": 0}},
     {"resources": {"limits": {"cpu": "1", "gpu": 1}}},
     {"serviceAccount": {"create": True, "annotation": {}}},
-    {"extender": {"enabled": False, "port": 8888}},
+    {"extender": {"enabled": False, "prot": 8888}},
+    {"extender": {"enabled": True, "image": {"repo": "x"}}},
+    {"extender": {"enabled": True, "resources": {"requests": {"cpus": 1}}}},
+    {"scheduler": {"schedulerName": "ecs-scheduler", "wieght": 150}},
+    {"scheduler": {"leaderElection": {"leaderElection": True}}},
+    {"scheduler": {"serviceAccount": {"create": True, "annotation": {}}}},
+    {"schedulers": {}},
 ])
 def test_schema_rejects_unknown_keys(override):
     values = {**VALUES, **override}
@@ -165,13 +171,18 @@ def _render(helm: str, *args: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
 
+WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob")
+
+
 def _check_restricted(doc: dict) -> None:
+    """The restricted Pod Security Standard, resources and probes, for every container."""
     name = f"{doc['kind']}/{doc['metadata']['name']}"
     pod = doc["spec"]["template"]["spec"]
     psc = pod.get("securityContext") or {}
     assert psc.get("runAsNonRoot") is True, name
     assert (psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault", name
     assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC"), name
+    assert not any("hostPath" in v for v in pod.get("volumes", [])), name
     containers = pod.get("containers", []) + pod.get("initContainers", [])
     assert containers, name
     for c in containers:
@@ -185,55 +196,331 @@ def _check_restricted(doc: dict) -> None:
         assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
         assert not sc.get("capabilities", {}).get("add"), where
         assert (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault", where
+        assert not any(p.get("hostPort") for p in c.get("ports", [])), where
         res = c.get("resources") or {}
         assert res.get("requests") and res.get("limits"), f"{where}: resources"
+        assert {"cpu", "memory"} <= set(res["requests"]) and {"cpu", "memory"} <= set(res["limits"]), where
+        for probe in ("livenessProbe", "readinessProbe"):
+            get = (c.get(probe) or {}).get("httpGet")
+            assert get and get.get("path"), f"{where}: {probe}"
+            ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+            assert get["port"] in ports or get["port"] in ports.values(), f"{where}: {probe} port {get['port']}"
         mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
         assert "/tmp" in mounts, f"{where}: no writable /tmp"
         vol = next(v for v in pod["volumes"] if v["name"] == mounts["/tmp"])
         assert "emptyDir" in vol, where
 
 
+def _values(path: Path) -> dict:
+    """values.yaml overlaid with a values file (maps merged, other values replaced)."""
+    def merge(a, b):
+        if isinstance(a, dict) and isinstance(b, dict):
+            return {k: merge(a.get(k), b[k]) if k in b else a[k] for k in {**a, **b}}
+        return b
+    return merge(VALUES, yaml.safe_load(path.read_text()) or {})
+
+
+def _one(docs: list[dict], kind: str, component: str | None = None) -> dict:
+    found = [d for d in docs if d["kind"] == kind
+             and (component is None
+                  or d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component)]
+    assert len(found) == 1, f"{len(found)} {kind} of component {component}"
+    return found[0]
+
+
+def _env(container: dict) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def _matches(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in selector["matchLabels"].items())
+
+
+BASE_KINDS = ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"]
+EXTENDER_KINDS = [
+    "ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount",  # extender
+    "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap", "Deployment", "Role", "RoleBinding",
+    "RoleBinding", "ServiceAccount",  # ecs-scheduler
+]
+
+
 @pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.name)
 def test_rendered_chart(helm, values):
     docs = _render(helm, "-f", str(values))
+    vals = _values(values)
+    enabled = vals["extender"]["enabled"]
     kinds = sorted(d["kind"] for d in docs)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"], kinds
-    workloads = [d for d in docs if d["kind"] in ("Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob")]
+    policy = enabled and vals["extender"]["networkPolicy"]["enabled"]
+    expected = BASE_KINDS + (EXTENDER_KINDS if enabled else []) + (["NetworkPolicy"] if policy else [])
+    assert kinds == sorted(expected), kinds
+    workloads = [d for d in docs if d["kind"] in WORKLOAD_KINDS]
+    assert len(workloads) == (3 if enabled else 1)
     for w in workloads:
         _check_restricted(w)
-    dep = next(d for d in docs if d["kind"] == "Deployment")
+        # no workload's selector picks another workload's pods
+        for other in workloads:
+            if other is not w:
+                assert not _matches(w["spec"]["selector"], other["spec"]["template"]["metadata"]["labels"]), \
+                    (w["metadata"]["name"], other["metadata"]["name"])
+        assert _matches(w["spec"]["selector"], w["spec"]["template"]["metadata"]["labels"])
+    dep = _one(docs, "Deployment", "operator")
     assert dep["spec"]["replicas"] in (0, 1)
     c = dep["spec"]["template"]["spec"]["containers"][0]
     port = c["ports"][0]["containerPort"]
     assert c["command"][:4] == ["ecs-operator", "run", "--liveness", f"http://0.0.0.0:{port}/healthz"]
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    sa = next(d for d in docs if d["kind"] == "ServiceAccount")
+    sa = _one(docs, "ServiceAccount", "operator")
     assert dep["spec"]["template"]["spec"]["serviceAccountName"] == sa["metadata"]["name"]
-    binding = next(d for d in docs if d["kind"] == "ClusterRoleBinding")
+    binding = _one(docs, "ClusterRoleBinding", "operator")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
                                     "namespace": "ecs-system"}]
+    env = _env(c)
+    if not enabled:
+        assert "ECS_OPERATOR_SCHEDULER_NAME" not in env
+        return
+    sched_name = vals["scheduler"]["schedulerName"]
+    assert env["ECS_OPERATOR_SCHEDULER_NAME"] == sched_name
+
+    # The extender: Deployment, Service, ServiceAccount, least-privilege ClusterRole.
+    ext = _one(docs, "Deployment", "extender")
+    ext_pod = ext["spec"]["template"]["spec"]
+    ext_c = ext_pod["containers"][0]
+    ext_port = vals["extender"]["port"]
+    assert ext["spec"]["replicas"] == vals["extender"]["replicas"]
+    assert ext_c["command"][:6] == ["ecs-operator", "extender", "--address", "0.0.0.0", "--port", str(ext_port)]
+    verbose = ["--verbose"] if vals["extender"]["verbose"] else []
+    assert ext_c["command"][6:] == verbose + vals["extender"]["extraArgs"]
+    image = vals["extender"]["image"]["repository"] or vals["image"]["repository"]
+    tag = vals["extender"]["image"]["tag"] or vals["image"]["tag"] or "0.1.0"
+    assert ext_c["image"] == f"{image}:{tag}"
+    assert ext_c["imagePullPolicy"] == (vals["extender"]["image"]["pullPolicy"] or vals["image"]["pullPolicy"])
+    assert ext_c["ports"] == [{"name": "http", "containerPort": ext_port, "protocol": "TCP"}]
+    assert ext_c["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert ext_c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    ext_sa = _one(docs, "ServiceAccount", "extender")
+    assert ext_pod["serviceAccountName"] == ext_sa["metadata"]["name"]
+    if vals["extender"]["serviceAccount"]["name"]:
+        assert ext_sa["metadata"]["name"] == vals["extender"]["serviceAccount"]["name"]
+    svc = _one(docs, "Service", "extender")
+    assert svc["spec"]["type"] == "ClusterIP"
+    assert svc["spec"]["ports"] == [{"name": "http", "port": ext_port, "targetPort": "http", "protocol": "TCP"}]
+    assert svc["spec"]["selector"] == ext["spec"]["selector"]["matchLabels"]
+    if policy:  # only the ecs-scheduler's pods reach the extender's port
+        np = _one(docs, "NetworkPolicy", "extender")["spec"]
+        sched_labels = _one(docs, "Deployment", "scheduler")["spec"]["template"]["metadata"]["labels"]
+        assert np["podSelector"] == ext["spec"]["selector"] and np["policyTypes"] == ["Ingress"]
+        assert len(np["ingress"]) == 1 and len(np["ingress"][0]["from"]) == 1
+        peer = np["ingress"][0]["from"][0]
+        assert set(peer) == {"podSelector"} and _matches(peer["podSelector"], sched_labels)
+        for w in workloads:  # the scheduler's pods, and no other workload's
+            is_scheduler = w["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"
+            assert _matches(peer["podSelector"], w["spec"]["template"]["metadata"]["labels"]) == is_scheduler
+        assert np["ingress"][0]["ports"] == [{"port": "http", "protocol": "TCP"}]
+    ext_binding = _one(docs, "ClusterRoleBinding", "extender")
+    ext_role = _one(docs, "ClusterRole", "extender")
+    assert ext_binding["roleRef"]["name"] == ext_role["metadata"]["name"]
+    assert ext_binding["subjects"] == [{"kind": "ServiceAccount", "name": ext_sa["metadata"]["name"],
+                                        "namespace": "ecs-system"}]
+
+    # The ecs-scheduler: ConfigMap mounted at --config, probes on the secure port over HTTPS.
+    sched = _one(docs, "Deployment", "scheduler")
+    pod = sched["spec"]["template"]["spec"]
+    kc = pod["containers"][0]
+    assert kc["image"] == f"{vals['scheduler']['image']['repository']}:{vals['scheduler']['image']['tag']}"
+    assert kc["command"] == ["kube-scheduler"]
+    args = dict(a.split("=", 1) for a in kc["args"])
+    secure = vals["scheduler"]["securePort"]
+    assert args == {"--config": "/etc/ecs-scheduler/config.yaml", "--bind-address": "0.0.0.0",
+                    "--secure-port": str(secure), "--v": str(vals["scheduler"]["logLevel"])}
+    assert kc["ports"] == [{"name": "https", "containerPort": secure, "protocol": "TCP"}]
+    assert kc["livenessProbe"]["httpGet"] == {"scheme": "HTTPS", "path": "/healthz", "port": "https"}
+    assert kc["readinessProbe"]["httpGet"] == {"scheme": "HTTPS", "path": "/readyz", "port": "https"}
+    cm = _one(docs, "ConfigMap", "scheduler")
+    mount = next(m for m in kc["volumeMounts"] if m["mountPath"] == "/etc/ecs-scheduler")
+    vol = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert vol["configMap"]["name"] == cm["metadata"]["name"] and mount["readOnly"] is True
+    assert sched["spec"]["replicas"] == vals["scheduler"]["replicas"]
+    assert sched["spec"]["strategy"]["type"] == "RollingUpdate"  # leader election on in every ci file
+    cfg = yaml.safe_load(cm["data"]["config.yaml"])
+    assert cfg["profiles"] == [{"schedulerName": sched_name}]
+    assert cfg["extenders"][0]["urlPrefix"] == \
+        f"http://{svc['metadata']['name']}.ecs-system.svc:{ext_port}"
+    assert cfg["extenders"][0]["weight"] == vals["scheduler"]["weight"]
+    assert cfg["extenders"][0]["httpTimeout"] == vals["scheduler"]["httpTimeout"]
+    assert cfg["extenders"][0].get("bindVerb") == ("bind" if vals["extender"]["bind"] else None)
+    ext_rules = _one(docs, "ClusterRole", "extender")["rules"]
+    assert ({"apiGroups": [""], "resources": ["pods/binding"], "verbs": ["create"]} in ext_rules) \
+        == vals["extender"]["bind"]
+    le = vals["scheduler"]["leaderElection"]
+    assert cfg["leaderElection"] == {
+        "leaderElect": le["leaderElect"], "resourceLock": "leases",
+        "resourceName": sched_name, "resourceNamespace": "ecs-system",
+        "leaseDuration": le["leaseDuration"], "renewDeadline": le["renewDeadline"],
+        "retryPeriod": le["retryPeriod"]}
+    assert cfg["clientConnection"] == {"kubeconfig": "", "qps": vals["scheduler"]["qps"],
+                                       "burst": vals["scheduler"]["burst"]}
+    sched_sa = _one(docs, "ServiceAccount", "scheduler")
+    assert pod["serviceAccountName"] == sched_sa["metadata"]["name"]
+    assert len({sa["metadata"]["name"], ext_sa["metadata"]["name"], sched_sa["metadata"]["name"]}) == 3
+    _check_scheduler_rbac(docs, sched_sa["metadata"]["name"], sched_name)
+
+
+def _check_scheduler_rbac(docs: list[dict], sa: str, lease: str) -> None:
+    subject = [{"kind": "ServiceAccount", "name": sa, "namespace": "ecs-system"}]
+    bindings = [d for d in docs if d["kind"] in ("ClusterRoleBinding", "RoleBinding")
+                and d["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"]
+    refs = sorted((b["kind"], b["metadata"].get("namespace"), b["roleRef"]["kind"], b["roleRef"]["name"])
+                  for b in bindings)
+    role = _one(docs, "Role", "scheduler")
+    assert refs == sorted([
+        ("ClusterRoleBinding", None, "ClusterRole", "system:kube-scheduler"),
+        ("ClusterRoleBinding", None, "ClusterRole", "system:volume-scheduler"),
+        ("RoleBinding", "kube-system", "Role", "extension-apiserver-authentication-reader"),
+        ("RoleBinding", "ecs-system", "Role", role["metadata"]["name"]),
+    ]), refs
+    for b in bindings:
+        assert b["subjects"] == subject, b["metadata"]["name"]
+    assert role["metadata"]["namespace"] == "ecs-system"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease],
+         "verbs": ["get", "update"]},
+    ]
 
 
 def test_default_render_is_the_documented_one(helm):
     docs = _render(helm)
-    dep = next(d for d in docs if d["kind"] == "Deployment")
+    dep = _one(docs, "Deployment", "operator")
     c = dep["spec"]["template"]["spec"]["containers"][0]
     assert dep["spec"]["replicas"] == 1
     assert c["command"] == ["ecs-operator", "run", "--liveness", "http://0.0.0.0:8080/healthz"]
     assert c["image"] == "ecs-operator:0.1.0"
-    scaled = next(d for d in _render(helm, "--set", "operator.replicas=0") if d["kind"] == "Deployment")
+    assert _env(c)["ECS_OPERATOR_SCHEDULER_NAME"] == "ecs-scheduler"  # extender.enabled is the default
+    ext = _one(docs, "Deployment", "extender")
+    assert ext["metadata"]["name"] == "ecs-operator-extender"
+    assert ext["spec"]["template"]["spec"]["containers"][0]["image"] == "ecs-operator:0.1.0"
+    assert ext["spec"]["template"]["spec"]["containers"][0]["command"] == \
+        ["ecs-operator", "extender", "--address", "0.0.0.0", "--port", "8888"]
+    sched = _one(docs, "Deployment", "scheduler")
+    assert sched["metadata"]["name"] == "ecs-operator-scheduler"
+    assert sched["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.k8s.io/kube-scheduler:v1.36.3"
+    scaled = _one(_render(helm, "--set", "operator.replicas=0"), "Deployment", "operator")
     assert scaled["spec"]["replicas"] == 0
 
 
-def test_helm_refuses_unknown_values_and_the_extender(helm):
+def test_extender_disabled_renders_the_operator_alone(helm):
+    docs = _render(helm, "--set", "extender.enabled=false")
+    assert sorted(d["kind"] for d in docs) == sorted(BASE_KINDS)
+    assert {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in docs} == {"operator"}
+    c = _one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert "ECS_OPERATOR_SCHEDULER_NAME" not in _env(c)
+
+
+def test_helm_refuses_unknown_values_and_racing_schedulers(helm):
     proc = _run(helm, "template", "x", str(CHART), "--set", "operator.replicaz=1")
     assert proc.returncode != 0 and "replicaz" in proc.stderr
-    proc = _run(helm, "template", "x", str(CHART), "--set", "extender.enabled=true")
-    assert proc.returncode != 0 and "extender" in proc.stderr
+    proc = _run(helm, "template", "x", str(CHART), "--set", "scheduler.wieght=1")
+    assert proc.returncode != 0 and "wieght" in proc.stderr
+    proc = _run(helm, "template", "x", str(CHART), "--set", "scheduler.weight=0")
+    assert proc.returncode != 0 and "weight" in proc.stderr
+    proc = _run(helm, "template", "x", str(CHART), "--set", "scheduler.leaderElection.leaderElect=false",
+                "--set", "scheduler.replicas=2")
+    assert proc.returncode != 0 and "leaderElect" in proc.stderr
+    # one scheduler without leader election is fine (and is never rolled side by side)
+    docs = _render(helm, "--set", "scheduler.leaderElection.leaderElect=false")
+    sched = _one(docs, "Deployment", "scheduler")
+    assert sched["spec"]["strategy"] == {"type": "Recreate"}
+    cfg = yaml.safe_load(_one(docs, "ConfigMap", "scheduler")["data"]["config.yaml"])
+    assert cfg["leaderElection"]["leaderElect"] is False
+
+
+def test_long_release_names_stay_valid(helm):
+    release = "r" * 53  # helm's maximum
+    proc = _run(helm, "template", release, str(CHART), "--namespace", "ecs-system")
+    assert proc.returncode == 0, proc.stderr
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    keys = [(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs]
+    assert len(keys) == len(set(keys)), "names collide after truncation"
+    for d in docs:
+        name = d["metadata"]["name"]
+        # Services and the pods' owners are DNS labels; RBAC names may be longer (253)
+        assert len(name) <= (63 if d["kind"] in ("Service", "Deployment", "ServiceAccount", "ConfigMap") else 253), name
+        labels = dict(d["metadata"]["labels"])
+        if d["kind"] in WORKLOAD_KINDS:
+            labels.update(d["spec"]["template"]["metadata"]["labels"])
+        for v in labels.values():
+            assert len(v) <= 63, v
+
+
+# -- the ecs-scheduler's configuration vs the local control plane's --------------------------------
+
+def _chart_scheduler_config(helm: str, *args: str) -> dict:
+    return yaml.safe_load(_one(_render(helm, *args), "ConfigMap", "scheduler")["data"]["config.yaml"])
+
+
+def _without_url(extenders: list[dict]) -> list[dict]:
+    return [{k: v for k, v in e.items() if k != "urlPrefix"} for e in extenders]
+
+
+def test_chart_scheduler_config_matches_the_dev_scheduler(helm):
+    """The chart's KubeSchedulerConfiguration and dev/scheduler.py's (the one the integration
+    tests and `make demo` run) must not drift: same profiles, same extender call settings,
+    with the extender binding (the default of both) and without."""
+    from ecs_operator.dev.scheduler import scheduler_config
+
+    chart = _chart_scheduler_config(helm)
+    dev = scheduler_config("/unused/kubeconfig", 8888)
+    assert (chart["apiVersion"], chart["kind"]) == (dev["apiVersion"], dev["kind"])
+    assert chart["profiles"] == dev["profiles"]
+    assert _without_url(chart["extenders"]) == _without_url(dev["extenders"])
+    unbound = _chart_scheduler_config(helm, "--set", "extender.bind=false")
+    dev_unbound = scheduler_config("/unused", 8888, bind=False)
+    assert _without_url(unbound["extenders"]) == _without_url(dev_unbound["extenders"])
+    assert chart["extenders"][0]["urlPrefix"] == "http://ecs-operator-extender.ecs-system.svc:8888"
+    assert set(chart) == set(dev), "same top-level sections"
+    # Where they differ on purpose: in a cluster, leader election on the scheduler's own lease.
+    assert dev["leaderElection"] == {"leaderElect": False}
+    assert chart["leaderElection"]["leaderElect"] is True
+    assert chart["leaderElection"]["resourceName"] == dev["profiles"][0]["schedulerName"] != "kube-scheduler"
+
+
+def _kube_scheduler_effective_config(config: dict, tmp_path: Path) -> dict:
+    """The configuration kube-scheduler itself loads, validates and defaults (--write-config-to;
+    its client is built but never connects)."""
+    from ecs_operator.dev.cluster import bin_dir
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"token": "unused"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    config = {**config, "clientConnection": {**config["clientConnection"], "kubeconfig": str(kubeconfig)}}
+    src, out = tmp_path / f"in-{id(config)}.yaml", tmp_path / f"out-{id(config)}.yaml"
+    src.write_text(yaml.safe_dump(config))
+    proc = _run(str(bin_dir() / "kube-scheduler"), "--config", str(src), "--secure-port", "0",
+                "--write-config-to", str(out))
+    assert proc.returncode == 0 and out.exists(), proc.stdout + proc.stderr
+    return yaml.safe_load(out.read_text())
+
+
+def test_kube_scheduler_accepts_the_chart_config_as_it_accepts_the_dev_one(helm, tmp_path):
+    from ecs_operator.dev.scheduler import scheduler_config
+
+    chart = _kube_scheduler_effective_config(_chart_scheduler_config(helm), tmp_path)
+    dev = _kube_scheduler_effective_config(scheduler_config("/unused", 8888), tmp_path)
+    assert chart["profiles"] == dev["profiles"]  # the default plugins, fully expanded
+    assert _without_url(chart["extenders"]) == _without_url(dev["extenders"])
+    assert chart["leaderElection"]["resourceName"] == "ecs-scheduler"
+    assert chart["leaderElection"]["resourceNamespace"] == "ecs-system"
+    custom = _kube_scheduler_effective_config(
+        _chart_scheduler_config(helm, "-f", str(CHART / "ci" / "extender-enabled-values.yaml")), tmp_path)
+    assert [p["schedulerName"] for p in custom["profiles"]] == ["ecs-placement"]
+    assert custom["extenders"][0]["weight"] == 200 and custom["extenders"][0]["httpTimeout"] == "10s"
 
 
 def test_cluster_role_is_least_privilege(helm):
-    role = next(d for d in _render(helm) if d["kind"] == "ClusterRole")
+    role = _one(_render(helm), "ClusterRole", "operator")
     granted: dict[tuple[str, str], set[str]] = {}
     for rule in role["rules"]:
         assert set(rule) <= {"apiGroups", "resources", "verbs"}, "no resourceNames/nonResourceURLs needed"
@@ -263,9 +550,23 @@ def test_cluster_role_is_least_privilege(helm):
 
 
 def test_cluster_role_reads_namespaces_only_when_watching_some(helm):
-    role = next(d for d in _render(helm, "--set", "operator.watchNamespaces={a,b}") if d["kind"] == "ClusterRole")
+    role = _one(_render(helm, "--set", "operator.watchNamespaces={a,b}"), "ClusterRole", "operator")
     ns_rules = [r for r in role["rules"] if "namespaces" in r["resources"]]
     assert ns_rules == [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}]
+
+
+def test_extender_cluster_role_reads_nodes_and_pods_and_only_binds(helm):
+    """What operator/ecs_operator/extender/ calls: it reads nodes and pods (list + watch for its
+    cache, get for single lookups) and, as the scheduler's binder (extender.bind), creates
+    pods/binding; nothing else."""
+    read = {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["get", "list", "watch"]}
+    role = _one(_render(helm), "ClusterRole", "extender")
+    assert role["rules"] == [read, {"apiGroups": [""], "resources": ["pods/binding"], "verbs": ["create"]}]
+    role = _one(_render(helm, "--set", "extender.bind=false"), "ClusterRole", "extender")
+    assert role["rules"] == [read]
+    # The scheduler gets no chart-defined ClusterRole: only the built-in ones (see test_rendered_chart).
+    assert not [d for d in _render(helm) if d["kind"] == "ClusterRole"
+                and d["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"]
 
 
 # -- Dockerfile ------------------------------------------------------------------------------------
