@@ -84,10 +84,10 @@ def _kind(svc: CreateServiceRequest) -> str:
     return "DaemonSet" if svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON else "Deployment"
 
 
-def _owned_workloads(namespace: str, name: str, uid: str) -> list[dict]:
-    """Every Deployment and DaemonSet this ECSService owns."""
+def _owned_workloads(namespace: str, name: str, uid: str, kinds=("Deployment", "DaemonSet")) -> list[dict]:
+    """Every Deployment and DaemonSet (of ``kinds``) this ECSService owns."""
     out = []
-    for kind in ("Deployment", "DaemonSet"):
+    for kind in kinds:
         for obj in k8s.list_("apps/v1", kind, namespace, labels={svc_tr.LABEL_SERVICE: name}):
             if any(o.get("uid") == uid for o in obj["metadata"].get("ownerReferences") or []):
                 obj.setdefault("kind", kind)
@@ -232,7 +232,7 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
     wanted = workloads or previous.get("workloads") or [f"{kind}/{name}"]
     if strategy is None and workloads is None and previous.get("capacityProviderStrategy"):
         strategy = [CapacityProviderStrategyItem.model_validate(i) for i in previous["capacityProviderStrategy"]]
-    owned = _owned_workloads(namespace, name, md["uid"])
+    owned = _owned_workloads(namespace, name, md["uid"], kinds=(kind,))
     current = [w for w in owned if _ref(w) in wanted]
     selector = {svc_tr.LABEL_SERVICE: name}
     rss = k8s.list_("apps/v1", "ReplicaSet", namespace, labels=selector) if kind == "Deployment" else []
