@@ -17,5 +17,7 @@ TASK_DEFINITION = f"{GROUP}/task-definition"  # annotation: family:revision
 PLACEMENT_CONSTRAINTS = f"{GROUP}/placement-constraints"
 PLACEMENT_STRATEGY = f"{GROUP}/placement-strategy"
 SCHEDULING_STRATEGY = f"{GROUP}/scheduling-strategy"
-CAPACITY_PROVIDER = f"{GROUP}/capacity-provider"  # node label: the Fargate provider a virtual node serves
+CAPACITY_PROVIDER = f"{GROUP}/capacity-provider"  # node label: the Fargate provider a virtual node serves;
+                                                  # pod label: the provider of a split service's share
 VIRTUAL_NODE = f"{GROUP}/virtual-node"            # node taint key of virtual nodes
+INSTANCE_STATUS = f"{GROUP}/container-instance-status"  # node label: DRAINING while the node is cordoned

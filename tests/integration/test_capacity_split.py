@@ -14,20 +14,21 @@ def provider(name: str, zone: str) -> dict:
                      "kubernetes": {"nodeSelector": {"topology.kubernetes.io/zone": zone, "type": "kwok"}}}}
 
 
-def zone_counts(core, namespace, name) -> dict[str, int]:
-    zones = {n.metadata.name: n.metadata.labels.get("topology.kubernetes.io/zone") for n in core.list_node().items}
+def counts_by_node_label(core, namespace, name, label: str) -> dict[str, int]:
+    """Running tasks of the service per value of a label of their nodes."""
+    values = {n.metadata.name: (n.metadata.labels or {}).get(label) for n in core.list_node().items}
     out: dict[str, int] = {}
     for p in running_pods(core, namespace, name):
-        out[zones[p.spec.node_name]] = out.get(zones[p.spec.node_name], 0) + 1
+        out[values[p.spec.node_name]] = out.get(values[p.spec.node_name], 0) + 1
     return out
+
+
+def zone_counts(core, namespace, name) -> dict[str, int]:
+    return counts_by_node_label(core, namespace, name, "topology.kubernetes.io/zone")
 
 
 def provider_counts(core, namespace, name) -> dict[str, int]:
-    nodes = {n.metadata.name: n.metadata.labels.get("ecs.seed.dev/capacity-provider") for n in core.list_node().items}
-    out: dict[str, int] = {}
-    for p in running_pods(core, namespace, name):
-        out[nodes[p.spec.node_name]] = out.get(nodes[p.spec.node_name], 0) + 1
-    return out
+    return counts_by_node_label(core, namespace, name, "ecs.seed.dev/capacity-provider")
 
 
 def test_base_and_weight_land_exactly_the_right_number_of_tasks_on_each_pool(custom, apps, core, namespace, operator):

@@ -299,7 +299,7 @@ def test_chart_service_accounts_are_least_privilege(release, sa_kubeconfigs, kub
     for args in [("get", "secrets", "-A"), ("list", "secrets", "-A"), ("watch", "secrets", "-A"),
                  ("get", "secrets", "-n", namespace), ("list", "secrets", "-n", ns),
                  ("create", "secrets", "-n", namespace),
-                 ("delete", "nodes"), ("patch", "nodes"), ("get", "configmaps", "-A"),
+                 ("delete", "nodes"), ("update", "nodes"), ("get", "configmaps", "-A"),
                  ("create", "clusterrolebindings"), ("escalate", "clusterroles"),
                  ("delete", "namespaces"), ("create", "pods", "--subresource=exec", "-n", namespace),
                  ("delete", "customresourcedefinitions"), ("update", "deployments", "-n", namespace),

@@ -149,6 +149,8 @@ def test_a_daemon_on_several_providers_runs_on_every_pool():
                     capacity_pools=POOLS).manifest
     spec = ds["spec"]["template"]["spec"]
     terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert [t["matchExpressions"] for t in terms] == [[{"key": "pool", "operator": "In", "values": ["ondemand"]}],
-                                                      [{"key": "pool", "operator": "In", "values": ["spot"]}]]
+    not_draining = {"key": "ecs.seed.dev/container-instance-status", "operator": "NotIn", "values": ["DRAINING"]}
+    assert [t["matchExpressions"] for t in terms] == [
+        [{"key": "pool", "operator": "In", "values": ["ondemand"]}, not_draining],
+        [{"key": "pool", "operator": "In", "values": ["spot"]}, not_draining]]
     assert spec["tolerations"] == POOLS["spot"][1]

@@ -532,7 +532,7 @@ def test_cluster_role_is_least_privilege(helm):
     assert not any(r in ("secrets", "configmaps") for _, r, _ in flat), "no Secrets/ConfigMaps access"
     assert not any(v in ("update", "escalate", "bind", "impersonate", "deletecollection") for _, _, v in flat)
     assert not any(g.startswith("rbac") for g, _, _ in flat)
-    assert granted[("", "nodes")] == {"list"}
+    assert granted[("", "nodes")] == {"list", "watch", "patch"}  # DRAINING: the node watch and its label
     assert granted[("", "podtemplates")] == {"create"}
     assert granted[("apps", "replicasets")] == {"list"}
     assert granted[("apiextensions.k8s.io", "customresourcedefinitions")] == {"list", "watch"}

@@ -197,3 +197,47 @@ def test_a_deployment_the_service_no_longer_wants_is_an_active_deployment():
     assert not steady and st["rolloutState"] == "IN_PROGRESS"
     assert [(d["status"], d["runningCount"]) for d in st["deployments"]] == [("PRIMARY", 3), ("ACTIVE", 3)]
     assert s.workloads_complete(SPLIT, deps)
+
+
+def _task(name, node, ready=True, phase="Running"):
+    return {"metadata": {"name": name, "labels": {"ecs.seed.dev/service": "web"}},
+            "spec": {"nodeName": node},
+            "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def _drain(desired, pods, draining, maximum=None, minimum=None):
+    dc = {k: v for k, v in (("maximumPercent", maximum), ("minimumHealthyPercent", minimum)) if v is not None}
+    svc = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": desired,
+                                               **({"deploymentConfiguration": dc} if dc else {})})
+    wl = s.workload(svc, name="web", namespace="ns", owner=OWNER, template=TEMPLATE, task_definition="web:1")
+    plan = s.drain(svc, wl.manifests, pods, draining)
+    return plan.manifests[0]["spec"]["replicas"], set(plan.mark), set(plan.stop)
+
+
+def test_draining_with_ecs_defaults_starts_replacements_before_stopping_anything():
+    pods = [_task("a", "n1"), _task("b", "n2"), _task("c", "n2")]
+    # n2 drains: 2 replacements start elsewhere first (maximumPercent 200), nothing stops yet
+    assert _drain(3, pods, {"n2"}) == (5, {"b", "c"}, set())
+    # replacements running but not healthy yet: still nothing stops
+    pods += [_task("d", "n3", ready=False), _task("e", "n3", ready=False)]
+    assert _drain(3, pods, {"n2"}) == (5, {"b", "c"}, set())
+    # healthy elsewhere covers the desired count: back to 3, the ReplicaSet removes the marked tasks
+    pods[3:] = [_task("d", "n3"), _task("e", "n3")]
+    assert _drain(3, pods, {"n2"}) == (3, {"b", "c"}, set())
+
+
+def test_draining_without_surge_stops_what_minimum_healthy_allows():
+    pods = [_task("a", "n1"), _task("b", "n2"), _task("c", "n2"), _task("d", "n2")]
+    # maximumPercent 100, minimumHealthyPercent 50: no surge, 2 of 4 may stop at once
+    assert _drain(4, pods, {"n2"}, maximum=100, minimum=50) == (4, {"b", "c", "d"}, {"b", "c"})
+    # minimumHealthyPercent 0: all stop at once and are replaced
+    assert _drain(4, pods, {"n2"}, maximum=100, minimum=0) == (4, {"b", "c", "d"}, {"b", "c", "d"})
+    # an unhealthy task on the draining node can always go
+    pods[1] = _task("b", "n2", ready=False)
+    assert _drain(4, pods, {"n2"}, maximum=100, minimum=100)[2] == {"b"}
+
+
+def test_nothing_drains_without_draining_nodes_or_tasks_on_them():
+    pods = [_task("a", "n1"), _task("b", "n2")]
+    assert _drain(2, pods, set()) == (2, set(), set())
+    assert _drain(2, pods, {"n9"}) == (2, set(), set())

@@ -9,4 +9,4 @@ from ..runner import configure
 def _startup(settings: kopf.OperatorSettings, **_):
     configure(settings)
 
-from . import capacityprovider, ecscluster, ecsservice, ecstask, taskdefinition  # noqa: E402,F401  (register the handlers)
+from . import capacityprovider, ecscluster, ecsservice, ecstask, nodes, taskdefinition  # noqa: E402,F401  (register the handlers)

@@ -19,7 +19,7 @@ from ..models.generated import CapacityProviderStrategyItem, CreateServiceReques
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import service as svc_tr
 from ..translate.taskdef import TranslationError, translate_task_definition
-from . import capacityprovider, ecscluster
+from . import capacityprovider, ecscluster, nodes
 from ._errors import NotReady, enforce_policy, existing_cluster, load_spec
 from .taskdefinition import list_family
 
@@ -84,10 +84,10 @@ def _kind(svc: CreateServiceRequest) -> str:
     return "DaemonSet" if svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON else "Deployment"
 
 
-def _owned_workloads(namespace: str, name: str, uid: str) -> list[dict]:
-    """Every Deployment and DaemonSet this ECSService owns."""
+def _owned_workloads(namespace: str, name: str, uid: str, kinds=("Deployment", "DaemonSet")) -> list[dict]:
+    """Every Deployment and DaemonSet (of ``kinds``) this ECSService owns."""
     out = []
-    for kind in ("Deployment", "DaemonSet"):
+    for kind in kinds:
         for obj in k8s.list_("apps/v1", kind, namespace, labels={svc_tr.LABEL_SERVICE: name}):
             if any(o.get("uid") == uid for o in obj["metadata"].get("ownerReferences") or []):
                 obj.setdefault("kind", kind)
@@ -99,9 +99,25 @@ def _ref(obj: dict) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
 
 
-# Tasks launched since the service's last status (ids, per service): named in ECS's
-# "has started N tasks" event. Filled from pod ADDED events, consumed by the status write.
+# Tasks launched / stopped since the service's last status (ids, per service): named in ECS's
+# "has started N tasks" / "has stopped N running tasks" events. Filled from pod ADDED and
+# DELETED events, consumed by the status write.
 _started: dict[str, list[str]] = defaultdict(list)
+_stopped: dict[str, list[str]] = defaultdict(list)
+#: pod-deletion-cost of tasks on DRAINING container instances (lowest: they go first).
+DRAINING_COST = "-1000"
+
+
+def _drain_plan(svc: CreateServiceRequest, namespace: str, name: str, manifests) -> svc_tr.DrainPlan:
+    """Which tasks leave DRAINING container instances now (no API call unless a node drains)."""
+    draining = nodes.draining()
+    if not draining or svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON:
+        return svc_tr.DrainPlan(tuple(manifests))
+    pods = k8s.list_("v1", "Pod", namespace, labels={svc_tr.LABEL_SERVICE: name})
+    plan = svc_tr.drain(svc, tuple(manifests), pods, draining)
+    marked = {p["metadata"]["name"] for p in pods
+              if (p["metadata"].get("annotations") or {}).get(svc_tr.DELETION_COST) == DRAINING_COST}
+    return svc_tr.DrainPlan(plan.manifests, tuple(sorted(set(plan.mark) - marked)), plan.stop)
 
 
 def task_id(pod: dict) -> str:
@@ -168,12 +184,18 @@ def _reconcile(body: dict, logger) -> None:
             for stale in _owned_workloads(namespace, name, md["uid"]):
                 if stale["kind"] != _kind(svc):
                     k8s.delete("apps/v1", stale["kind"], namespace, stale["metadata"]["name"])
-            for manifest in wl.manifests:
+            plan = _drain_plan(svc, namespace, name, wl.manifests)
+            for pod in plan.mark:
+                k8s.merge_patch("v1", "Pod", namespace, pod,
+                                {"metadata": {"annotations": {svc_tr.DELETION_COST: DRAINING_COST}}})
+            for manifest in plan.manifests:
                 try:
                     k8s.apply(manifest)
                 except k8s.ApiError as e:
                     raise NotReady("WorkloadRejected", f"the API server refused the {manifest['kind']} "
                                                        f"{manifest['metadata']['name']}: {e.message}") from e
+            for pod in plan.stop:
+                k8s.delete("v1", "Pod", namespace, pod)
             for obj in net:
                 k8s.apply(obj)
             wanted = {o["metadata"]["name"] for o in net}
@@ -210,18 +232,27 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
     wanted = workloads or previous.get("workloads") or [f"{kind}/{name}"]
     if strategy is None and workloads is None and previous.get("capacityProviderStrategy"):
         strategy = [CapacityProviderStrategyItem.model_validate(i) for i in previous["capacityProviderStrategy"]]
-    owned = _owned_workloads(namespace, name, md["uid"])
+    owned = _owned_workloads(namespace, name, md["uid"], kinds=(kind,))
     current = [w for w in owned if _ref(w) in wanted]
     selector = {svc_tr.LABEL_SERVICE: name}
     rss = k8s.list_("apps/v1", "ReplicaSet", namespace, labels=selector) if kind == "Deployment" else []
     pods = k8s.list_("v1", "Pod", namespace, labels=selector)
     td = task_definition or previous.get("taskDefinition") or ""
     started = _started.pop(f"{namespace}/{name}", [])
+    stopped = _stopped.pop(f"{namespace}/{name}", [])
     ecs, steady = svc_tr.service_status(svc=svc, name=name, workloads=current, replicasets=rss, pods=pods,
-                                        previous=previous, task_definition=td, now=now, started_tasks=started,
+                                        previous=previous, task_definition=td, now=now, started_tasks=started, stopped_tasks=stopped,
                                         capacity_provider_strategy=strategy)
     ecs["workloads"] = wanted
     stale = [w for w in owned if _ref(w) not in wanted]
+    draining = nodes.draining()
+    unmark = [p["metadata"]["name"] for p in pods
+              if (p["metadata"].get("annotations") or {}).get(svc_tr.DELETION_COST) == DRAINING_COST
+              and (p.get("spec") or {}).get("nodeName") not in draining and svc_tr.is_active(p)]
+    for pod in unmark:  # its node was uncordoned: an ordinary task again
+        k8s.merge_patch("v1", "Pod", namespace, pod, {"metadata": {"annotations": {svc_tr.DELETION_COST: None}}})
+    drain_pending = workloads is None and kind == "Deployment" and any(
+        (p.get("spec") or {}).get("nodeName") in draining and svc_tr.is_active(p) for p in pods)
     if stale and kind == "Deployment" and svc_tr.workloads_complete(svc, current):
         # The new Deployments run every task: the ones of the former strategy stop now.
         for w in stale:
@@ -267,7 +298,7 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
     status = {**ecs, **rollback, "observedGeneration": generation,
               "conditions": merge_conditions(previous.get("conditions"), conditions)}
     k8s.merge_patch(API, "ECSService", namespace, name, {"status": status}, subresource="status")
-    if start_rollback:
+    if start_rollback or drain_pending:
         reconcile(body, logger)
 
 
@@ -315,10 +346,11 @@ def _drain(key: str, namespace: str, name: str, logger) -> None:
 @kopf.on.event("", "v1", "pods", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
 def workload_event(body, event, logger, **_):
     md = body["metadata"]
-    if event.get("type") == "ADDED" and body.get("kind") == "Pod":
-        # A task launched now (the initial listing after a restart has no type, so tasks that
-        # ran before are not announced again).
-        _started[f"{md['namespace']}/{md['labels'][svc_tr.LABEL_SERVICE]}"].append(task_id(body))
+    if body.get("kind") == "Pod" and event.get("type") in ("ADDED", "DELETED"):
+        # A task launched or gone now (the initial listing after a restart has no type, so
+        # tasks that ran before are not announced again).
+        key = f"{md['namespace']}/{md['labels'][svc_tr.LABEL_SERVICE]}"
+        (_started if event["type"] == "ADDED" else _stopped)[key].append(task_id(body))
     try:
         refresh(md["namespace"], md["labels"][svc_tr.LABEL_SERVICE], logger)
     except (k8s.ApiError, kopf.TemporaryError) as e:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import GROUP, labels
+from .. import labels as labels_
 from ..capacity import LABEL_CAPACITY_PROVIDER, LaunchError, pod_placement, resolve_launch, split_tasks
 from ..clusters import selector_term, and_terms, restrict_to_cluster
 from ..extender.native import compile_native
@@ -310,6 +311,20 @@ def _require_any_pool(pod_spec: dict, pools: list[tuple[dict, list]]) -> None:
         pod_spec["tolerations"] = tolerations
 
 
+DRAINING = "DRAINING"
+#: Pod annotation the ReplicaSet controller reads to pick which pods to remove first.
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+
+
+def _avoid_draining(pod_spec: dict) -> dict:
+    spec = copy.deepcopy(pod_spec)
+    node_affinity = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
+    required = node_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+    required["nodeSelectorTerms"] = and_terms(required.get("nodeSelectorTerms"), [{"matchExpressions": [
+        {"key": labels_.INSTANCE_STATUS, "operator": "NotIn", "values": [DRAINING]}]}])
+    return spec
+
+
 def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dict, template: dict,
              task_definition: str, compatibilities: list[str] | None = None,
              capacity_pools: dict[str, tuple[dict, list]] | None = None,
@@ -379,6 +394,9 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
             _require_any_pool(t["spec"], [placement for _, placement in parts])
         else:
             t = placed(*parts[0])
+        # ECS stops a daemon's task on a DRAINING container instance (a cordoned node, which the
+        # operator labels): the DaemonSet controller removes pods from nodes that stop matching.
+        t["spec"] = _avoid_draining(t["spec"])
         minimum = 0 if dc is None or dc.minimumHealthyPercent is None else dc.minimumHealthyPercent
         unavailable: int | str = f"{100 - minimum}%" if minimum < 100 else 1
         if minimum >= 100:
@@ -423,6 +441,71 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
         manifests.append(deployment(provider_workload_name(name, providers, provider), count, t,
                                     {LABEL_SERVICE: name, **provider_label}, provider_label))
     return ServiceWorkload(tuple(manifests), tuple(warnings))
+
+
+def _ready(pod: dict) -> bool:
+    return is_active(pod) and pod.get("status", {}).get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in pod.get("status", {}).get("conditions") or [])
+
+
+def _selects(selector: dict[str, str], pod: dict) -> bool:
+    pod_labels = pod.get("metadata", {}).get("labels") or {}
+    return all(pod_labels.get(k) == v for k, v in selector.items())
+
+
+@dataclass(frozen=True)
+class DrainPlan:
+    """How a service replaces its tasks on DRAINING container instances (cordoned nodes)."""
+
+    manifests: tuple[dict, ...]   # the workloads, Deployment replicas raised while replacements start
+    mark: tuple[str, ...] = ()    # pods on draining nodes: removed first when a ReplicaSet scales in
+    stop: tuple[str, ...] = ()    # pods on draining nodes to stop now (within minimumHealthyPercent)
+
+
+def drain(svc: CreateServiceRequest, manifests: tuple[dict, ...], pods: list[dict],
+          draining_nodes: set[str]) -> DrainPlan:
+    """ECS's draining of a service's tasks, within its deployment limits.
+
+    For each Deployment (one share of desired tasks): while some of its tasks run on draining
+    nodes, it may run up to maximumPercent: replicas go up by as many tasks as drain (within
+    the surge ECS allows), so replacements start on other instances first; once the tasks
+    elsewhere that are healthy cover the share, replicas go back down and the ReplicaSet
+    removes the draining ones first (they carry the lowest pod-deletion-cost). Tasks the surge
+    cannot cover are stopped at once, as many as minimumHealthyPercent allows, and replaced
+    elsewhere. DaemonSets are not touched here: their pods leave draining nodes by affinity."""
+    if not draining_nodes:
+        return DrainPlan(manifests)
+    dc = svc.deploymentConfiguration
+    out, mark, stop = [], [], []
+    for m in manifests:
+        if m["kind"] != "Deployment":
+            out.append(m)
+            continue
+        share = m["spec"]["replicas"]
+        mine = [p for p in pods if is_active(p) and _selects(m["spec"]["selector"]["matchLabels"], p)]
+        on_draining = [p for p in mine if (p.get("spec") or {}).get("nodeName") in draining_nodes]
+        if not on_draining:
+            out.append(m)
+            continue
+        limits = rolling_limits(share, dc.maximumPercent if dc else None, dc.minimumHealthyPercent if dc else None)
+        healthy_elsewhere = sum(1 for p in mine if p not in on_draining and _ready(p))
+        mark += [p["metadata"]["name"] for p in on_draining]
+        if healthy_elsewhere >= share:
+            out.append(m)  # the ReplicaSet scales in: the draining tasks go first
+            continue
+        surge = min(len(on_draining), limits.max_surge)
+        m = copy.deepcopy(m)
+        m["spec"]["replicas"] = share + surge
+        out.append(m)
+        uncovered = len(on_draining) - surge
+        healthy = sum(1 for p in mine if _ready(p))
+        may_stop = max(healthy - (share - limits.max_unavailable), 0)
+        # Tasks that are not healthy anyway go first; a task stopped already is not counted twice.
+        order = sorted(on_draining, key=lambda p: (_ready(p), p["metadata"]["name"]))
+        n_unhealthy = sum(1 for p in on_draining if not _ready(p))
+        n = min(uncovered, n_unhealthy + may_stop)
+        stop += [p["metadata"]["name"] for p in order[:n]]
+    return DrainPlan(tuple(out), tuple(mark), tuple(stop))
 
 
 def _container_ports(td_template: dict, k8s_container: str) -> set[int]:
@@ -493,20 +576,20 @@ def network_services(svc: CreateServiceRequest, *, name: str, namespace: str, ow
 # Status: what ECS's DescribeServices would show, computed from what Kubernetes reports.
 # ------------------------------------------------------------------------------------------
 
-def _active(pod: dict) -> bool:
+def is_active(pod: dict) -> bool:
     return not pod["metadata"].get("deletionTimestamp") and pod.get("status", {}).get("phase") in ("Pending", "Running")
 
 
 def _counts(pods: list[dict]) -> tuple[int, int]:
-    running = sum(1 for p in pods if _active(p) and p["status"].get("phase") == "Running")
-    pending = sum(1 for p in pods if _active(p) and p["status"].get("phase") == "Pending")
+    running = sum(1 for p in pods if is_active(p) and p["status"].get("phase") == "Running")
+    pending = sum(1 for p in pods if is_active(p) and p["status"].get("phase") == "Pending")
     return running, pending
 
 
 def _unschedulable(pods: list[dict]) -> list[dict]:
     out = []
     for p in pods:
-        if not _active(p) or p["status"].get("phase") != "Pending":
+        if not is_active(p) or p["status"].get("phase") != "Pending":
             continue
         for c in p["status"].get("conditions", []) or []:
             if c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("reason") == "Unschedulable":
@@ -593,7 +676,7 @@ def workloads_complete(svc: CreateServiceRequest, workloads: list[dict]) -> bool
 
 def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict], replicasets: list[dict],
                    pods: list[dict], previous: dict, task_definition: str, now: str,
-                   started_tasks: list[str] | None = None,
+                   started_tasks: list[str] | None = None, stopped_tasks: list[str] | None = None,
                    capacity_provider_strategy: list | None = None) -> tuple[dict, bool]:
     """ECS fields of the status (without conditions): counts, deployments, rolloutState, events;
     and whether the service is in a steady state.
@@ -601,8 +684,8 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
     ``workloads``: the service's current Deployment(s) (one per capacity provider of a split
     strategy) or its DaemonSet; ``replicasets`` and ``pods``: all of the service's, including
     those of workloads it no longer wants (they count as an ACTIVE deployment until gone).
-    ``started_tasks``: ids of the tasks launched since the last status (named in ECS's
-    "has started N tasks" event)."""
+    ``started_tasks`` / ``stopped_tasks``: ids of the tasks launched / gone since the last
+    status (named in ECS's "has started N tasks" / "has stopped N running tasks" events)."""
     service_name = svc.serviceName or name
     strategy = scheduling_strategy(svc)
     workloads = [w for w in workloads if w]
@@ -627,7 +710,7 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
         primary_pods = [p for p in pods if p["metadata"].get("annotations", {}).get(ANNOTATION_TASK_DEFINITION) == task_definition]
         old_pods = [p for p in pods if p not in primary_pods]
         complete = (generation_seen and wl_status.get("updatedNumberScheduled", 0) == desired
-                    and wl_status.get("numberAvailable", 0) == desired and not [p for p in old_pods if _active(p)])
+                    and wl_status.get("numberAvailable", 0) == desired and not [p for p in old_pods if is_active(p)])
         groups = [("PRIMARY", task_definition, primary_pods, desired)]
         by_td: dict[str, list[dict]] = {}
         for p in old_pods:
@@ -656,7 +739,7 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
                 continue
             rs_pods = _pods_of(rs, pods)
             replicas = rs["spec"].get("replicas", 0)
-            if replicas > 0 or any(_active(p) for p in rs_pods):
+            if replicas > 0 or any(is_active(p) for p in rs_pods):
                 td = rs["spec"].get("template", {}).get("metadata", {}).get("annotations", {}).get(
                     ANNOTATION_TASK_DEFINITION, "unknown")
                 group_pods, group_desired = active.get(td, ([], 0))
@@ -702,6 +785,10 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
     new_events: list[dict] = []
     was_steady = any(c.get("type") == "Ready" and c.get("status") == "True"
                      for c in previous.get("conditions", []) or [])
+    for chunk in range(0, len(stopped_tasks or []), 10):
+        ids = (stopped_tasks or [])[chunk:chunk + 10]
+        new_events.append(_event(f"(service {service_name}) has stopped {len(ids)} running tasks: "
+                                 + " ".join(f"(task {t})" for t in ids) + ".", now))
     for chunk in range(0, len(started_tasks or []), 10):
         ids = (started_tasks or [])[chunk:chunk + 10]
         new_events.append(_event(f"(service {service_name}) has started {len(ids)} tasks: "

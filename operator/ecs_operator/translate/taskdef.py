@@ -146,7 +146,8 @@ TRANSLATED: dict[str, str] = {
     "ContainerDefinition.interactive": "stdin",
     "ContainerDefinition.pseudoTerminal": "tty",
     "ContainerDefinition.dockerLabels": "annotation ecs.seed.dev/docker-labels",
-    "ContainerDefinition.healthCheck": "readinessProbe / livenessProbe / startupProbe",
+    "ContainerDefinition.healthCheck": "readinessProbe / livenessProbe / startupProbe (essential containers; "
+                                       "non-essential: startup probe only when a dependency waits for HEALTHY)",
     "ContainerDefinition.systemControls": "securityContext.sysctls (pod)",
     "ContainerDefinition.resourceRequirements": "limits nvidia.com/gpu, aws.amazon.com/neuron; InferenceAccelerator warned",
     # PortMapping
@@ -851,9 +852,17 @@ class _Translator:
             startup = dict(probe)
             startup["failureThreshold"] = math.ceil(start_period / probe["periodSeconds"]) + probe["failureThreshold"]
             k["startupProbe"] = startup
-        k["readinessProbe"] = dict(probe)
         if essential:
+            k["readinessProbe"] = dict(probe)
             k["livenessProbe"] = dict(probe)
+        else:
+            # ECS derives a task's health from its essential containers only; a readiness probe
+            # here would make the whole pod (and the service's healthy count) depend on it.
+            self.warn(self.cpath(cd, "healthCheck"),
+                      "a non-essential container's health does not count toward the task's health (as in ECS), "
+                      "so it gets no readiness probe; its health status is not reported"
+                      + (" (the startup probe still gates containers that depend on it being HEALTHY)"
+                         if healthy_target else ""))
 
     def _conditions_on(self, name: str) -> set[str]:
         return {d.condition for cd in self.containers for d in (cd.dependsOn or []) if d.containerName == name}

@@ -1,0 +1,70 @@
+"""DRAINING container instances on the real control plane: a cordoned node's service tasks are
+replaced elsewhere within the deployment limits, its daemon tasks stop."""
+
+from __future__ import annotations
+
+from .kube import wait_for
+from .test_ecsservice import running_pods, svc
+from .test_taskdefinition import G, V, get, td, wait_ready
+
+
+def test_a_cordoned_node_drains_service_and_daemon_tasks(custom, core, namespace, operator, cluster):
+    from ecs_operator.dev.cluster import NodeSpec
+
+    ecs_cluster = f"drain-{namespace[-4:]}"
+    nodes = [f"ip-10-0-9-{namespace[-4:]}-{i}" for i in (1, 2)]
+    cluster.apply_nodes([NodeSpec(name=n, zone="us-east-1a", labels={"ecs.seed.dev/cluster": ecs_cluster})
+                         for n in nodes])
+    try:
+        custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
+            "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": ecs_cluster}, "spec": {}})
+        custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("web"))
+        custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
+            "web", "web", 4, cluster=ecs_cluster,
+            placementStrategy=[{"type": "spread", "field": "instanceId"}]))
+        custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
+            "agent", "web", None, cluster=ecs_cluster, schedulingStrategy="DAEMON"))
+        wait_ready(custom, namespace, "ecsservices", "web", timeout=90)
+        wait_ready(custom, namespace, "ecsservices", "agent", timeout=90)
+        assert {p.spec.node_name for p in running_pods(core, namespace, "agent")} == set(nodes)
+        on_first = [p.metadata.name for p in running_pods(core, namespace, "web") if p.spec.node_name == nodes[0]]
+        assert on_first, "spread by instance put tasks on both nodes"
+
+        # cordon = ECS's UpdateContainerInstancesState DRAINING
+        core.patch_node(nodes[0], {"spec": {"unschedulable": True}})
+        lowest = 4
+
+        def drained():
+            nonlocal lowest
+            web = running_pods(core, namespace, "web")
+            ready = [p for p in web if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+            lowest = min(lowest, len(ready))
+            agents = running_pods(core, namespace, "agent")
+            node = core.read_node(nodes[0])
+            return (node.metadata.labels.get("ecs.seed.dev/container-instance-status") == "DRAINING"
+                    and len(web) == 4 and {p.spec.node_name for p in web} == {nodes[1]}
+                    and {p.spec.node_name for p in agents} == {nodes[1]})
+
+        wait_for(drained, timeout=120, interval=0.3, desc="tasks moved off the draining node")
+        # minimumHealthyPercent 100 (ECS's default): never fewer than 4 healthy tasks meanwhile
+        assert lowest == 4
+        st = wait_ready(custom, namespace, "ecsservices", "web", timeout=60) and \
+            get(custom, namespace, "ecsservices", "web")["status"]
+        messages = [e["message"] for e in st["events"]]
+        assert any("has stopped" in m and "running tasks: (task " in m for m in messages), messages
+        def instance_states():
+            cis = get(custom, namespace, "ecsclusters", ecs_cluster).get("status", {}).get("containerInstances") or []
+            states = {ci["ec2InstanceId"]: ci["status"] for ci in cis}
+            return states if states == {nodes[0]: "DRAINING", nodes[1]: "ACTIVE"} else None
+
+        wait_for(instance_states, timeout=60, desc="ECSCluster shows the DRAINING instance")
+
+        # uncordon: ACTIVE again, daemon task back
+        core.patch_node(nodes[0], {"spec": {"unschedulable": False}})
+        wait_for(lambda: not (core.read_node(nodes[0]).metadata.labels or {}).get(
+            "ecs.seed.dev/container-instance-status")
+            and {p.spec.node_name for p in running_pods(core, namespace, "agent")} == set(nodes),
+            timeout=90, desc="daemon task back on the re-activated instance")
+    finally:
+        for n in nodes:
+            core.delete_node(n)
