@@ -73,8 +73,6 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--address", default="0.0.0.0", help="listen address (default 0.0.0.0)")
     ext.add_argument("--kubeconfig", default=None,
                      help="kubeconfig to read nodes and pods with (used when not running in a cluster)")
-    ext.add_argument("--ttl", type=float, default=1.0,
-                     help="seconds a listing of nodes and pods is reused (until the watch cache exists)")
     ext.add_argument("-v", "--verbose", action="store_true")
     ext.set_defaults(func=_extender)
     return p

@@ -284,16 +284,16 @@ class LocalCluster:
         return proc.returncode == 0 and (proc.stdout or "").strip() == "ok"
 
     # -- the ecs-scheduler (dev/scheduler.py) ----------------------------------------------
-    def ecs_scheduler(self, ttl: float = 0.0):
+    def ecs_scheduler(self):
         """The :class:`~ecs_operator.dev.scheduler.EcsScheduler` of this cluster (not started)."""
         from .scheduler import EcsScheduler
 
         return EcsScheduler(kubeconfig=self.kubeconfig, bins=self._bins(), workdir=self.workdir,
-                            cluster=self.name, ttl=ttl)
+                            cluster=self.name)
 
-    def start_ecs_scheduler(self, ttl: float = 0.0, timeout: float = 60.0, log=print):
+    def start_ecs_scheduler(self, timeout: float = 60.0, log=print):
         """Start (or reuse) the extender and the second kube-scheduler ``ecs-scheduler``."""
-        return self.ecs_scheduler(ttl).start(timeout=timeout, log=log)
+        return self.ecs_scheduler().start(timeout=timeout, log=log)
 
     def stop_ecs_scheduler(self, clean: bool = False) -> None:
         """Stop the ecs-scheduler processes recorded for this cluster (any process started them)."""

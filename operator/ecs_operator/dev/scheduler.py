@@ -132,14 +132,12 @@ class EcsScheduler:
 
     ``workdir``/``cluster`` name the state files (config, logs, pids). The extender keeps
     nodes and pods in a watch cache and is healthy once it has listed them, so the scheduler
-    only starts against a synced extender. ``ttl`` is accepted for compatibility and unused
-    (it was the reuse time of the listing the watch cache replaced)."""
+    only starts against a synced extender."""
 
     kubeconfig: Path
     bins: Path
     workdir: Path
     cluster: str
-    ttl: float = 0.0
     weight: int = EXTENDER_WEIGHT
     bind: bool = True
     name: str = SCHEDULER_NAME

@@ -32,7 +32,6 @@ def run(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
-    # ``--ttl`` (reuse of a listing) is meaningless with the watch cache; still accepted.
     from .. import k8s
     from .cache import KubeBinder, KubeSource, WatchCache
     from .server import make_server
