@@ -29,6 +29,8 @@ from ecs_operator.dev.cluster import LocalCluster
 from .kube import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
+#: The session's operator serves the namespaces starting with this.
+TEST_NAMESPACE_PREFIX = "t-"
 
 
 def pytest_collection_modifyitems(items):
@@ -118,7 +120,12 @@ def crds(kubectl):
 
 @pytest.fixture
 def namespace(core, request):
-    name = f"t-{uuid.uuid4().hex[:8]}"
+    yield from make_namespace(core, request, TEST_NAMESPACE_PREFIX)
+
+
+def make_namespace(core, request, prefix: str):
+    """A fresh namespace ``<prefix><8 hex>`` labelled with the test's name, deleted afterwards."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
     label = re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)[:63].strip("-_.")
     core.create_namespace({"metadata": {"name": name, "labels": {"ecs-operator-test": label}}})
     wait_for(lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
@@ -173,14 +180,17 @@ def local_process(what: str, cmd: list[str], *, env: dict, log_path: Path, healt
 
 @contextlib.contextmanager
 def run_operator(kubeconfig: str | Path, log_path: Path, *, scheduler_name: str = "",
-                 timeout: float = 60.0) -> Iterator[subprocess.Popen]:
+                 namespaces: tuple[str, ...] = (), timeout: float = 60.0) -> Iterator[subprocess.Popen]:
     """ecs-operator as its own process, exactly as `ecs-operator run` would, with ``kubeconfig``'s
     identity; its pods name ``scheduler_name`` (ECS_OPERATOR_SCHEDULER_NAME; empty: the default
-    scheduler). Running (kopf's liveness endpoint answers) when the block starts."""
+    scheduler); ``namespaces``: `-n` patterns (empty: all namespaces). Running (kopf's liveness
+    endpoint answers) when the block starts."""
     port = _free_port()
     env = dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONUNBUFFERED="1",
                ECS_OPERATOR_SCHEDULER_NAME=scheduler_name)
     cmd = [sys.executable, "-m", "ecs_operator.cli", "run", "--liveness", f"http://127.0.0.1:{port}/healthz"]
+    for pattern in namespaces:
+        cmd += ["-n", pattern]
     with local_process("operator", cmd, env=env, log_path=log_path, timeout=timeout,
                        healthy=lambda: http_ok(f"http://127.0.0.1:{port}/healthz")) as proc:
         yield proc
@@ -212,8 +222,10 @@ def ecs_scheduler(cluster, tmp_path_factory):
 @pytest.fixture(scope="session")
 def operator(kubeconfig, crds, ecs_scheduler, tmp_path_factory):
     """ecs-operator running as its own process, exactly as `ecs-operator run` would; its pods
-    name the ecs-scheduler when it runs (ECS_OPERATOR_SCHEDULER_NAME)."""
+    name the ecs-scheduler when it runs (ECS_OPERATOR_SCHEDULER_NAME). It serves the tests'
+    namespaces (``t-*``), so an operator a test runs itself (test_chart.py: the chart's
+    identity, namespaces ``c-*``) never has a second operator acting on its objects."""
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
-    with run_operator(kubeconfig, log_path,
+    with run_operator(kubeconfig, log_path, namespaces=(f"{TEST_NAMESPACE_PREFIX}*",),
                       scheduler_name=ecs_scheduler.name if ecs_scheduler is not None else "") as proc:
         yield proc, log_path

@@ -30,10 +30,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, _free_port, http_ok, local_process, run_operator
+from .conftest import REPO, _free_port, http_ok, local_process, make_namespace, run_operator
 from .kube import wait_for
 
 CHART = REPO / "charts" / "ecs-operator"
+
+
+@pytest.fixture
+def namespace(core, request):
+    """This module's namespaces (``c-*``) are served by the chart's operator only; the session's
+    operator serves ``t-*``."""
+    yield from make_namespace(core, request, "c-")
 
 WORKLOAD = """
 apiVersion: ecs.seed.dev/v1alpha1
