@@ -534,7 +534,7 @@ def test_cluster_role_is_least_privilege(helm):
     assert not any(g.startswith("rbac") for g, _, _ in flat)
     assert granted[("", "nodes")] == {"list", "watch", "patch"}  # DRAINING: the node watch and its label
     assert granted[("", "podtemplates")] == {"create"}
-    assert granted[("apps", "replicasets")] == {"list"}
+    assert granted[("apps", "replicasets")] == {"list", "watch"}  # kopf index of the services' ReplicaSets
     assert granted[("apiextensions.k8s.io", "customresourcedefinitions")] == {"list", "watch"}
     assert ("", "namespaces") not in granted, "cluster-wide mode needs no namespaces access"
     for kind in ("taskdefinitions", "ecsservices", "ecsclusters", "ecstasks", "capacityproviders"):

@@ -7,6 +7,7 @@ Kubernetes reports. Status is also refreshed whenever the workload or its pods c
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import defaultdict
@@ -20,6 +21,7 @@ from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import service as svc_tr
 from ..translate.taskdef import TranslationError, translate_task_definition
 from . import capacityprovider, ecscluster, nodes
+from ._coalesce import Coalescer
 from ._errors import NotReady, enforce_policy, existing_cluster, load_spec
 from .taskdefinition import list_family
 
@@ -84,15 +86,52 @@ def _kind(svc: CreateServiceRequest) -> str:
     return "DaemonSet" if svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON else "Deployment"
 
 
+# In-memory views of every service's workloads, ReplicaSets and pods, kept by kopf from its
+# watch streams (kopf runs no handler before these are populated from the initial listings,
+# and updates an object's entry before that object's own handlers run). A status refresh
+# reads them instead of listing; the objects a reconcile has just applied replace theirs.
+_INDEXED_KINDS = {"Deployment": "service_deployments", "DaemonSet": "service_daemonsets",
+                  "ReplicaSet": "service_replicasets", "Pod": "service_pods",
+                  "Service": "service_services"}
+_indexes: dict[str, "kopf.Index"] = {}
+
+
+def remember_indexes(kwargs: dict) -> None:
+    """Keep kopf's Index objects (passed to every handler, startup included)."""
+    for index_name in _INDEXED_KINDS.values():
+        if index_name in kwargs and index_name not in _indexes:
+            _indexes[index_name] = kwargs[index_name]
+
+
+def _by_service(body, namespace, labels, **_):
+    return {(namespace, labels[svc_tr.LABEL_SERVICE]): dict(body)}
+
+
+for _group, _plural, _index_name in (("apps", "deployments", "service_deployments"),
+                                     ("apps", "daemonsets", "service_daemonsets"),
+                                     ("apps", "replicasets", "service_replicasets"),
+                                     ("", "pods", "service_pods"),
+                                     ("", "services", "service_services")):
+    kopf.index(_group, "v1", _plural, id=_index_name, labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})(_by_service)
+
+
+def _service_objects(kind: str, namespace: str, name: str) -> list[dict]:
+    """The service's objects of ``kind`` (labelled ecs.seed.dev/service=name): from kopf's index
+    when the operator runs, else listed."""
+    index = _indexes.get(_INDEXED_KINDS[kind])
+    if index is None:
+        found = k8s.list_("v1" if kind in ("Pod", "Service") else "apps/v1", kind, namespace,
+                          labels={svc_tr.LABEL_SERVICE: name})
+        for obj in found:
+            obj.setdefault("kind", kind)
+        return found
+    return [dict(obj, kind=kind) for obj in index.get((namespace, name), [])]
+
+
 def _owned_workloads(namespace: str, name: str, uid: str, kinds=("Deployment", "DaemonSet")) -> list[dict]:
     """Every Deployment and DaemonSet (of ``kinds``) this ECSService owns."""
-    out = []
-    for kind in kinds:
-        for obj in k8s.list_("apps/v1", kind, namespace, labels={svc_tr.LABEL_SERVICE: name}):
-            if any(o.get("uid") == uid for o in obj["metadata"].get("ownerReferences") or []):
-                obj.setdefault("kind", kind)
-                out.append(obj)
-    return out
+    return [obj for kind in kinds for obj in _service_objects(kind, namespace, name)
+            if any(o.get("uid") == uid for o in obj["metadata"].get("ownerReferences") or [])]
 
 
 def _ref(obj: dict) -> str:
@@ -113,7 +152,7 @@ def _drain_plan(svc: CreateServiceRequest, namespace: str, name: str, manifests)
     draining = nodes.draining()
     if not draining or svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON:
         return svc_tr.DrainPlan(tuple(manifests))
-    pods = k8s.list_("v1", "Pod", namespace, labels={svc_tr.LABEL_SERVICE: name})
+    pods = _service_objects("Pod", namespace, name)
     plan = svc_tr.drain(svc, tuple(manifests), pods, draining)
     marked = {p["metadata"]["name"] for p in pods
               if (p["metadata"].get("annotations") or {}).get(svc_tr.DELETION_COST) == DRAINING_COST}
@@ -188,9 +227,10 @@ def _reconcile(body: dict, logger) -> None:
             for pod in plan.mark:
                 k8s.merge_patch("v1", "Pod", namespace, pod,
                                 {"metadata": {"annotations": {svc_tr.DELETION_COST: DRAINING_COST}}})
+            applied = []
             for manifest in plan.manifests:
                 try:
-                    k8s.apply(manifest)
+                    applied.append(k8s.apply(manifest))
                 except k8s.ApiError as e:
                     raise NotReady("WorkloadRejected", f"the API server refused the {manifest['kind']} "
                                                        f"{manifest['metadata']['name']}: {e.message}") from e
@@ -199,14 +239,15 @@ def _reconcile(body: dict, logger) -> None:
             for obj in net:
                 k8s.apply(obj)
             wanted = {o["metadata"]["name"] for o in net}
-            for existing in k8s.list_("v1", "Service", namespace, labels={svc_tr.LABEL_SERVICE: name}):
+            for existing in _service_objects("Service", namespace, name):
                 owned = any(o.get("uid") == md["uid"] for o in existing["metadata"].get("ownerReferences", []))
                 if owned and existing["metadata"]["name"] not in wanted:
                     k8s.delete("v1", "Service", namespace, existing["metadata"]["name"])
             warnings = (format_warnings(translation.warnings) + format_warnings(wl.warnings)
                         + format_warnings(net_warnings))
             _write_status(body, svc, rev.arn, warnings, now, logger, workloads=wl.refs(),
-                          strategy=svc_tr.effective_strategy(svc, default_strategy))
+                          strategy=svc_tr.effective_strategy(svc, default_strategy), applied=applied,
+                          fetched=True)
         except NotReady as e:
             kopf.warn(body, reason=e.reason, message=e.message)
             body = k8s.get(API, "ECSService", namespace, name) or body
@@ -219,12 +260,14 @@ def _reconcile(body: dict, logger) -> None:
 
 
 def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | None, warnings: list[str] | None,
-                  now: str, logger, workloads: list[str] | None = None, strategy: list | None = None) -> None:
+                  now: str, logger, workloads: list[str] | None = None, strategy: list | None = None,
+                  applied: list[dict] | None = None, fetched: bool = False) -> None:
     md = body["metadata"]
     name, namespace = md["name"], md["namespace"]
     # Status is computed from the object as it is now (callers may hold an older copy), under
     # the per-service lock, so concurrent refreshes never write back an older status.
-    body = k8s.get(API, "ECSService", namespace, name) or body
+    if not fetched:  # ``fetched``: the caller has just read it
+        body = k8s.get(API, "ECSService", namespace, name) or body
     md = body["metadata"]
     generation = md.get("generation")
     kind = _kind(svc)
@@ -232,11 +275,14 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
     wanted = workloads or previous.get("workloads") or [f"{kind}/{name}"]
     if strategy is None and workloads is None and previous.get("capacityProviderStrategy"):
         strategy = [CapacityProviderStrategyItem.model_validate(i) for i in previous["capacityProviderStrategy"]]
-    owned = _owned_workloads(namespace, name, md["uid"], kinds=(kind,))
+    # ``applied``: what the reconcile just applied, fresher than the watch has seen.
+    fresh = {_ref(dict(o, kind=o.get("kind") or kind)): dict(o, kind=o.get("kind") or kind) for o in applied or []}
+    owned = [fresh.get(_ref(w), w) for w in _service_objects(kind, namespace, name)
+             if any(o.get("uid") == md["uid"] for o in w["metadata"].get("ownerReferences") or [])]
+    owned += [o for r, o in fresh.items() if r not in {_ref(w) for w in owned}]
     current = [w for w in owned if _ref(w) in wanted]
-    selector = {svc_tr.LABEL_SERVICE: name}
-    rss = k8s.list_("apps/v1", "ReplicaSet", namespace, labels=selector) if kind == "Deployment" else []
-    pods = k8s.list_("v1", "Pod", namespace, labels=selector)
+    rss = _service_objects("ReplicaSet", namespace, name) if kind == "Deployment" else []
+    pods = _service_objects("Pod", namespace, name)
     td = task_definition or previous.get("taskDefinition") or ""
     started = _started.pop(f"{namespace}/{name}", [])
     stopped = _stopped.pop(f"{namespace}/{name}", [])
@@ -297,7 +343,8 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
                                     else "every field is expressed", generation, now))
     status = {**ecs, **rollback, "observedGeneration": generation,
               "conditions": merge_conditions(previous.get("conditions"), conditions)}
-    k8s.merge_patch(API, "ECSService", namespace, name, {"status": status}, subresource="status")
+    if any(previous.get(k) != v for k, v in status.items()):  # nothing new: no write
+        k8s.merge_patch(API, "ECSService", namespace, name, {"status": status}, subresource="status")
     if start_rollback or drain_pending:
         reconcile(body, logger)
 
@@ -305,18 +352,39 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
 @kopf.on.resume(GROUP, VERSION, "ecsservices")
 @kopf.on.create(GROUP, VERSION, "ecsservices")
 @kopf.on.update(GROUP, VERSION, "ecsservices")
-def service_changed(body, logger, **_):
+def service_changed(body, logger, **kwargs):
+    remember_indexes(kwargs)
     reconcile(dict(body), logger)
 
 
-def refresh(namespace: str, name: str, logger) -> None:
-    """Recompute an ECSService's status after its workload or tasks changed.
+#: Seconds a status refresh waits for more changes of the same service before it runs.
+REFRESH_DELAY = float(os.environ.get("ECS_OPERATOR_REFRESH_DELAY_SECONDS", "0.25"))
+_log = logging.getLogger(__name__)
 
-    Events come in bursts (every pod of a rollout changes several times), so they are
-    coalesced: an event marks the service dirty, and whichever thread holds the service's lock
-    refreshes until it is clean. N events cost about two refreshes, not N; an event that
-    arrives while another thread holds the lock is never lost (the holder re-checks the mark
-    after releasing)."""
+
+def _refresh_now(key: tuple[str, str]) -> None:
+    namespace, name = key
+    try:
+        refresh_now(namespace, name, _log)
+    except kopf.TemporaryError as e:
+        _refreshes.poke(key, delay=max(float(e.delay or 1), 1.0))  # the API server will be back
+    except k8s.ApiError as e:
+        _log.debug(f"status refresh of {namespace}/{name} skipped: {e}")
+
+
+_refreshes = Coalescer(_refresh_now, delay=REFRESH_DELAY, name="ecsservice-refresh")
+
+
+def refresh(namespace: str, name: str, logger=None) -> None:
+    """Recompute an ECSService's status after its workload or tasks changed: soon, once for a
+    burst of changes (see :mod:`._coalesce`), off kopf's workers."""
+    _refreshes.poke((namespace, name))
+
+
+def refresh_now(namespace: str, name: str, logger) -> None:
+    """Recompute an ECSService's status now. A refresh that arrives while a reconcile or
+    another refresh of the service runs marks it dirty; the holder of the service's lock
+    refreshes until it is clean, so no change is lost."""
     key = f"{namespace}/{name}"
     _dirty[key] = True
     _drain(key, namespace, name, logger)
@@ -336,7 +404,7 @@ def _drain(key: str, namespace: str, name: str, logger) -> None:
                     svc = CreateServiceRequest.model_validate(dict(body.get("spec") or {}))
                 except ValidationError:
                     return
-                _write_status(body, svc, None, None, now_iso(), logger)
+                _write_status(body, svc, None, None, now_iso(), logger, fetched=True)
         finally:
             lock.release()
 
@@ -344,17 +412,15 @@ def _drain(key: str, namespace: str, name: str, logger) -> None:
 @kopf.on.event("apps", "v1", "deployments", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("apps", "v1", "daemonsets", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("", "v1", "pods", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
-def workload_event(body, event, logger, **_):
+def workload_event(body, event, logger, **kwargs):
+    remember_indexes(kwargs)
     md = body["metadata"]
     if body.get("kind") == "Pod" and event.get("type") in ("ADDED", "DELETED"):
         # A task launched or gone now (the initial listing after a restart has no type, so
         # tasks that ran before are not announced again).
         key = f"{md['namespace']}/{md['labels'][svc_tr.LABEL_SERVICE]}"
         (_started if event["type"] == "ADDED" else _stopped)[key].append(task_id(body))
-    try:
-        refresh(md["namespace"], md["labels"][svc_tr.LABEL_SERVICE], logger)
-    except (k8s.ApiError, kopf.TemporaryError) as e:
-        logger.debug(f"status refresh skipped: {e}")
+    refresh(md["namespace"], md["labels"][svc_tr.LABEL_SERVICE])
 
 
 @kopf.on.delete(GROUP, VERSION, "ecsservices")
