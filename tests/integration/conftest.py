@@ -12,11 +12,9 @@ import contextlib
 import os
 import re
 import socket
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator
@@ -142,14 +140,9 @@ def _free_port() -> int:
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
     """GET ``url`` answers 200 (https: the certificate is not checked, local self-signed ones)."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    try:
-        with urllib.request.urlopen(url, timeout=timeout, context=ctx) as r:
-            return r.status == 200
-    except OSError:
-        return False
+    from ecs_operator.dev.scheduler import http_ok as probe
+
+    return probe(url, timeout, body=None)
 
 
 @contextlib.contextmanager

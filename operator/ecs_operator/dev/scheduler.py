@@ -115,13 +115,15 @@ def _stop_pid(pid: int, marker: str, timeout: float = 10.0) -> None:
         pass
 
 
-def _http_ok(url: str, timeout: float = 1.0) -> bool:
+def http_ok(url: str, timeout: float = 1.0, body: bytes | None = b"ok") -> bool:
+    """GET ``url`` answers 200 (and ``body``, unless None). https: the certificate is not checked
+    (local self-signed ones)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
         with urllib.request.urlopen(url, timeout=timeout, context=ctx) as r:
-            return r.status == 200 and r.read().strip() == b"ok"
+            return r.status == 200 and (body is None or r.read().strip() == body)
     except OSError:
         return False
 
@@ -183,8 +185,8 @@ class EcsScheduler:
 
     def healthy(self) -> bool:
         return (self.extender_port is not None and self.secure_port is not None
-                and _http_ok(f"{self.extender_url()}/healthz")
-                and _http_ok(f"https://127.0.0.1:{self.secure_port}/readyz"))
+                and http_ok(f"{self.extender_url()}/healthz")
+                and http_ok(f"https://127.0.0.1:{self.secure_port}/readyz"))
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, timeout: float = 60.0, log=print) -> "EcsScheduler":
@@ -236,7 +238,7 @@ class EcsScheduler:
     def _wait(self, what: str, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         marker = self._markers()[what]
-        while not _http_ok(url):
+        while not http_ok(url):
             if not _alive(self.pids[what], marker):
                 tail = self.log_file(what).read_text(errors="replace")[-3000:]
                 raise SchedulerError(f"{self.name} {what} exited:\n{tail}")

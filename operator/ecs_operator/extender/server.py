@@ -734,15 +734,3 @@ def make_server(view: ClusterView, host: str = "127.0.0.1", port: int = 8888, bi
     """A bound server (``port=0``: any free port, see ``server.server_address``);
     call ``serve_forever()`` (e.g. in a thread) and ``shutdown()``."""
     return ExtenderServer((host, port), view, binder, **extender_options)
-
-
-def serve(view: ClusterView, host: str = "0.0.0.0", port: int = 8888, binder: Binder | None = None) -> int:
-    srv = make_server(view, host, port, binder)
-    log.info("ECS placement extender listening on %s:%d", *srv.server_address[:2])
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        srv.server_close()
-    return 0
