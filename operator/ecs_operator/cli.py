@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--address", default="0.0.0.0", help="listen address (default 0.0.0.0)")
     ext.add_argument("--kubeconfig", default=None,
                      help="kubeconfig to read nodes and pods with (used when not running in a cluster)")
+    ext.add_argument("--scheduler-name", action="append", default=[],
+                     help="bind only pods that name this scheduler (repeatable; default: ecs-scheduler)")
     ext.add_argument("-v", "--verbose", action="store_true")
     ext.set_defaults(func=_extender)
     return p

@@ -202,6 +202,10 @@ def placement(release, sa_kubeconfigs, kubectl, workdir):
     assert ext_cmd[:2] == ["ecs-operator", "extender"] and "--port" in ext_cmd
     extender_cmd = [sys.executable, "-m", "ecs_operator.cli", "extender",
                     "--kubeconfig", str(sa_kubeconfigs["extender"]), "--address", "127.0.0.1", "--port", str(ext_port)]
+    # it binds only the pods of the chart's ecs-scheduler
+    at = ext_cmd.index("--scheduler-name")
+    assert ext_cmd[at + 1] == release.scheduler_name
+    extender_cmd += ext_cmd[at:at + 2]
 
     # The chart's KubeSchedulerConfiguration as installed, with only the client kubeconfig and the
     # extender URL pointing at the local processes.

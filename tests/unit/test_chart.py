@@ -289,7 +289,8 @@ def test_rendered_chart(helm, values):
     assert ext["spec"]["replicas"] == vals["extender"]["replicas"]
     assert ext_c["command"][:6] == ["ecs-operator", "extender", "--address", "0.0.0.0", "--port", str(ext_port)]
     verbose = ["--verbose"] if vals["extender"]["verbose"] else []
-    assert ext_c["command"][6:] == verbose + vals["extender"]["extraArgs"]
+    assert ext_c["command"][6:8] == ["--scheduler-name", vals["scheduler"]["schedulerName"]]  # binds only its pods
+    assert ext_c["command"][8:] == verbose + vals["extender"]["extraArgs"]
     image = vals["extender"]["image"]["repository"] or vals["image"]["repository"]
     tag = vals["extender"]["image"]["tag"] or vals["image"]["tag"] or "0.1.0"
     assert ext_c["image"] == f"{image}:{tag}"
@@ -400,7 +401,7 @@ def test_default_render_is_the_documented_one(helm):
     assert ext["metadata"]["name"] == "ecs-operator-extender"
     assert ext["spec"]["template"]["spec"]["containers"][0]["image"] == "ecs-operator:0.1.0"
     assert ext["spec"]["template"]["spec"]["containers"][0]["command"] == \
-        ["ecs-operator", "extender", "--address", "0.0.0.0", "--port", "8888"]
+        ["ecs-operator", "extender", "--address", "0.0.0.0", "--port", "8888", "--scheduler-name", "ecs-scheduler"]
     sched = _one(docs, "Deployment", "scheduler")
     assert sched["metadata"]["name"] == "ecs-operator-scheduler"
     assert sched["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.k8s.io/kube-scheduler:v1.36.3"

@@ -252,3 +252,30 @@ def test_scheduler_config_delegates_binding_to_the_extender():
     assert "bindVerb" not in without["extenders"][0]
     assert {**without["extenders"][0], "bindVerb": "bind"} == cfg["extenders"][0]
     assert {k: v for k, v in without.items() if k != "extenders"} == {k: v for k, v in cfg.items() if k != "extenders"}
+
+
+def test_bind_refuses_pods_of_other_schedulers_bound_or_unknown_pods():
+    from ecs_operator.extender.server import Extender, InMemoryClusterView
+
+    def pod(name, scheduler="ecs-scheduler", node=None, uid=None):
+        spec = {"schedulerName": scheduler, "containers": [{"name": "c"}]}
+        if node:
+            spec["nodeName"] = node
+        return {"metadata": {"name": name, "namespace": "ns", "uid": uid or f"u-{name}"}, "spec": spec,
+                "status": {"phase": "Pending"}}
+
+    node = {"metadata": {"name": "n1", "labels": {}}, "status": {"allocatable": {"cpu": "2", "memory": "4Gi"}}}
+    view = InMemoryClusterView(nodes=[node], pods=[pod("mine"), pod("other", scheduler="default-scheduler"),
+                                                   pod("bound", node="n1")])
+    bound = []
+    ext = Extender(view, lambda ns, name, uid, n: bound.append(name), scheduler_names=["ecs-scheduler"])
+
+    def bind(name, uid=None):
+        return ext.bind({"PodName": name, "PodNamespace": "ns", "PodUID": uid or f"u-{name}", "Node": "n1"})["Error"]
+
+    assert bind("mine") == "" and bound == ["mine"]
+    assert "names scheduler 'default-scheduler'" in bind("other")
+    assert "already bound to n1" in bind("bound")
+    assert "not known to the extender" in bind("ghost")
+    assert "has uid u-mine" in bind("mine", uid="forged")
+    assert bound == ["mine"] and ext.counters["binds_refused"] == 4

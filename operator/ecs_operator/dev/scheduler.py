@@ -26,7 +26,8 @@ from pathlib import Path
 
 import yaml
 
-SCHEDULER_NAME = "ecs-scheduler"
+from ..extender import SCHEDULER_NAME  # the name ECS task pods ask for
+
 #: One rank step of the extender's score is worth ``weight * 10`` points; the default score
 #: plugins add up to ~1,200, so 150 (1,500 per step) lets the ECS order win (docs/placement.md).
 EXTENDER_WEIGHT = 150
@@ -207,7 +208,8 @@ class EcsScheduler:
         try:
             self.pids["extender"] = self._spawn("extender", [
                 sys.executable, "-m", "ecs_operator.cli", "extender", "--address", "127.0.0.1",
-                "--port", str(self.extender_port), "--kubeconfig", str(self.kubeconfig)],
+                "--port", str(self.extender_port), "--kubeconfig", str(self.kubeconfig),
+                "--scheduler-name", self.name],
                 env)
             self._save()
             self._wait("extender", f"{self.extender_url()}/healthz", timeout)

@@ -9,3 +9,6 @@
 
 See docs/placement.md.
 """
+
+#: The scheduler (profile) name ECS task pods name, and the only one whose pods the extender binds by default.
+SCHEDULER_NAME = "ecs-scheduler"

@@ -395,6 +395,9 @@ class WatchCache:
     def assume_pod(self, *args, **kwargs) -> bool:
         return self.view.assume_pod(*args, **kwargs)
 
+    def get_pod(self, namespace: str, name: str) -> dict | None:
+        return self.view.get_pod(namespace, name)
+
     def forget_pod(self, *args, **kwargs) -> None:
         self.view.forget_pod(*args, **kwargs)
 

@@ -14,6 +14,8 @@ import argparse
 import logging
 import os
 
+from . import SCHEDULER_NAME
+
 #: seconds the extender waits, before answering for an ECS task, for an earlier pod that
 #: passed its filter to be bound (see server.Extender); the environment variable overrides it,
 #: 0 turns the tracking off (benchmarks; spread and binpack then only see what the cache saw)
@@ -37,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from .server import make_server
 
     cache = WatchCache(KubeSource(k8s.client)).start()
-    srv = make_server(cache, args.address, args.port, KubeBinder(k8s.client), inflight_timeout=inflight_timeout())
+    srv = make_server(cache, args.address, args.port, KubeBinder(k8s.client), inflight_timeout=inflight_timeout(),
+                      scheduler_names=args.scheduler_name or [SCHEDULER_NAME])
     log = logging.getLogger("ecs_operator.extender")
     log.info("ECS placement extender listening on %s:%d (ready once nodes and pods are listed)",
              *srv.server_address[:2])

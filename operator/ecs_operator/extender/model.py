@@ -395,6 +395,6 @@ def slim_pod(pod: dict) -> dict:
     out_spec: dict = {"containers": [_slim_container(c) for c in spec.get("containers") or () if isinstance(c, dict)]}
     if spec.get("initContainers"):
         out_spec["initContainers"] = [_slim_container(c) for c in spec["initContainers"] if isinstance(c, dict)]
-    out_spec.update(_pick(spec, ("overhead", "nodeName")))
+    out_spec.update(_pick(spec, ("overhead", "nodeName", "schedulerName")))
     phase = (pod.get("status") or {}).get("phase")
     return {"metadata": out_md, "spec": out_spec, "status": {"phase": phase} if phase else {}}

@@ -403,9 +403,11 @@ class Extender:
     extender; without it, the binding's round trip through the API server and the watch."""
 
     def __init__(self, view: ClusterView, binder: Binder | None = None, *, inflight_timeout: float | None = None,
-                 seen_max: int = 4096):
+                 seen_max: int = 4096, scheduler_names: Iterable[str] | None = None):
         self.view = view
         self.binder = binder
+        # Bind only pods that name one of these schedulers and are not bound yet (None: any).
+        self.scheduler_names = frozenset(scheduler_names) if scheduler_names is not None else None
         self.inflight_timeout = inflight_timeout
         add_listener = getattr(view, "add_pod_listener", None)
         if inflight_timeout is not None and add_listener is not None:
@@ -484,6 +486,12 @@ class Extender:
             raise ArgsError("ExtenderBindingArgs needs PodName, PodNamespace, PodUID and Node")
         with self._cond:
             hint = self._seen.pop(uid, None) if uid else None
+        refused = self._refuse_bind(namespace, name, uid, hint)
+        if refused:
+            with self._cond:
+                self.counters["binds_refused"] = self.counters.get("binds_refused", 0) + 1
+            log.warning("bind %s/%s to %s refused: %s", namespace, name, node, refused)
+            return {"Error": refused}
         assume = getattr(self.view, "assume_pod", None)
         assumed = bool(assume and assume(namespace, name, uid or None, node, hint))
         with self._cond:
@@ -505,6 +513,25 @@ class Extender:
         finally:
             self.api_latency.add("bind", time.perf_counter() - started)
         return {"Error": ""}
+
+    def _refuse_bind(self, namespace: str, name: str, uid: str | None, hint: dict | None) -> str:
+        """Why this bind request is refused ("" when it is not): the extender binds only pods
+        the ecs-scheduler schedules (its HTTP endpoint is no way to bind arbitrary pods)."""
+        if self.scheduler_names is None:
+            return ""
+        get_pod = getattr(self.view, "get_pod", None)
+        pod = (get_pod(namespace, name) if get_pod is not None else None) or hint
+        if pod is None:
+            return f"pod {namespace}/{name} is not known to the extender (yet)"
+        if uid and _uid(pod) and _uid(pod) != uid:
+            return f"pod {namespace}/{name} has uid {_uid(pod)}, not {uid}"
+        spec = pod.get("spec") or {}
+        if spec.get("schedulerName") not in self.scheduler_names:
+            return (f"pod {namespace}/{name} names scheduler {spec.get('schedulerName')!r}; this extender "
+                    f"binds only pods of {', '.join(sorted(self.scheduler_names))}")
+        if spec.get("nodeName"):
+            return f"pod {namespace}/{name} is already bound to {spec['nodeName']}"
+        return ""
 
     def _candidates(self, a: _Args, snap: Snapshot) -> tuple[list[ContainerInstance], list[str], dict]:
         """(known instances, unknown names, cluster-wide instances for counting)."""
