@@ -95,7 +95,10 @@ def test_status_reaches_steady_state_once():
     st["conditions"] = [{"type": "Ready", "status": "True"}]
     st2, _ = s.service_status(svc=svc, name="web", workloads=[dep], replicasets=[rs], pods=pods,
                               previous=st, task_definition="web:1", now="T2")
-    assert len(st2["events"]) == 1, "no duplicate steady-state event"
+    assert st2["events"] == st["events"], "no duplicate steady-state or deployment-completed event"
+    assert [e["message"] for e in st["events"]] == [
+        "(service web) has reached a steady state.",
+        f"(service web) (deployment {st['deployments'][0]['id']}) deployment completed."]
 
 
 def test_status_during_rollout_has_primary_and_active_deployments():
@@ -179,6 +182,7 @@ def test_status_of_a_split_service_adds_up_its_deployments():
                                               {"capacityProvider": "spot", "weight": 1}]
     assert [e["message"] for e in st["events"]] == [
         "(service web) has reached a steady state.",
+        f"(service web) (deployment {st['deployments'][0]['id']}) deployment completed.",
         "(service web) has started 3 tasks: (task aa) (task bb) (task cc)."]
     # one Deployment short of its replicas: not steady
     deps[1] = _deployment("d2", 1, ready=0)

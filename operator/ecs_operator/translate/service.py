@@ -793,6 +793,11 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
         ids = (started_tasks or [])[chunk:chunk + 10]
         new_events.append(_event(f"(service {service_name}) has started {len(ids)} tasks: "
                                  + " ".join(f"(task {t})" for t in ids) + ".", now))
+    if rollout_state == "COMPLETED" and deployments and (
+            previous.get("rolloutState") != "COMPLETED"
+            or (previous.get("deployments") or [{}])[0].get("id") != deployments[0]["id"]):
+        new_events.append(_event(f"(service {service_name}) (deployment {deployments[0]['id']}) deployment completed.",
+                                 now))
     if steady and not was_steady:
         new_events.append(_event(f"(service {service_name}) has reached a steady state.", now))
     if _unschedulable(pods):
@@ -801,7 +806,7 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
         if not events or events[0].get("message") != msg:
             new_events.append(_event(msg, now))
     if failed and previous.get("rolloutState") != "FAILED":
-        new_events.append(_event(f"(service {service_name}) deployment {deployments[0]['id']} deployment failed: "
+        new_events.append(_event(f"(service {service_name}) (deployment {deployments[0]['id']}) deployment failed: "
                                  "tasks failed to start.", now))
     events = (list(reversed(new_events)) + events)[:100]
 
