@@ -143,6 +143,8 @@ def _ref(obj: dict) -> str:
 # DELETED events, consumed by the status write.
 _started: dict[str, list[str]] = defaultdict(list)
 _stopped: dict[str, list[str]] = defaultdict(list)
+#: At most this many task ids wait per service for the next status (ECS keeps 100 events).
+MAX_ANNOUNCED = 100
 #: pod-deletion-cost of tasks on DRAINING container instances (lowest: they go first).
 DRAINING_COST = "-1000"
 
@@ -375,7 +377,7 @@ def _refresh_now(key: tuple[str, str]) -> None:
 _refreshes = Coalescer(_refresh_now, delay=REFRESH_DELAY, name="ecsservice-refresh")
 
 
-def refresh(namespace: str, name: str, logger=None) -> None:
+def refresh(namespace: str, name: str) -> None:
     """Recompute an ECSService's status after its workload or tasks changed: soon, once for a
     burst of changes (see :mod:`._coalesce`), off kopf's workers."""
     _refreshes.poke((namespace, name))
@@ -419,7 +421,9 @@ def workload_event(body, event, logger, **kwargs):
         # A task launched or gone now (the initial listing after a restart has no type, so
         # tasks that ran before are not announced again).
         key = f"{md['namespace']}/{md['labels'][svc_tr.LABEL_SERVICE]}"
-        (_started if event["type"] == "ADDED" else _stopped)[key].append(task_id(body))
+        ids = (_started if event["type"] == "ADDED" else _stopped)[key]
+        ids.append(task_id(body))
+        del ids[:-MAX_ANNOUNCED]  # a service whose status is never written again keeps no more
     refresh(md["namespace"], md["labels"][svc_tr.LABEL_SERVICE])
 
 
@@ -434,4 +438,7 @@ def service_deleted(body, logger, **_):
     remaining = [p for p in k8s.list_("v1", "Pod", namespace, labels={svc_tr.LABEL_SERVICE: name})]
     if remaining:
         raise kopf.TemporaryError(f"draining: {len(remaining)} tasks still stopping", delay=2)
+    key = f"{namespace}/{name}"
+    for pending in (_started, _stopped, _dirty):  # nothing is kept for a service that is gone
+        pending.pop(key, None)
     logger.info(f"service {name} drained")

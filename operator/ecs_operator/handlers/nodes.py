@@ -51,7 +51,4 @@ def node_event(body, event, logger, **_):
         from . import ecsservice  # late import: ecsservice asks this module which nodes drain
 
         for namespace, service in sorted(_services_on(name)):
-            try:
-                ecsservice.refresh(namespace, service, logger)
-            except (k8s.ApiError, kopf.TemporaryError) as e:
-                logger.warning(f"service {service} will drain on its next event: {e}")
+            ecsservice.refresh(namespace, service)  # its status refresh moves the drain on
