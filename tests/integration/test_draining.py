@@ -68,3 +68,70 @@ def test_a_cordoned_node_drains_service_and_daemon_tasks(custom, core, namespace
     finally:
         for n in nodes:
             core.delete_node(n)
+
+
+def test_kubectl_drain_waits_for_replacements_with_the_clusters_disruption_budgets(
+        custom, core, namespace, operator, cluster, kubectl):
+    import threading
+
+    import kubernetes
+    from ecs_operator.dev.cluster import NodeSpec
+
+    ecs_cluster = f"pdb-{namespace[-4:]}"
+    nodes = [f"ip-10-0-10-{namespace[-4:]}-{i}" for i in (1, 2)]
+    cluster.apply_nodes([NodeSpec(name=n, zone="us-east-1b", labels={"ecs.seed.dev/cluster": ecs_cluster})
+                         for n in nodes])
+    try:
+        custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
+            "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": ecs_cluster},
+            "spec": {"kubernetes": {"podDisruptionBudgets": True}}})
+        custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("web"))
+        custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
+            "web", "web", 4, cluster=ecs_cluster, placementStrategy=[{"type": "spread", "field": "instanceId"}]))
+        wait_ready(custom, namespace, "ecsservices", "web", timeout=90)
+        policy = kubernetes.client.PolicyV1Api(core.api_client)
+        pdb = wait_for(lambda: policy.read_namespaced_pod_disruption_budget("web", namespace), timeout=30,
+                       desc="PodDisruptionBudget")
+        assert pdb.spec.min_available == 4 and pdb.metadata.owner_references[0].kind == "ECSService"
+        # minimumHealthyPercent 100: no task may be evicted while nothing replaces it
+        victim = next(p for p in running_pods(core, namespace, "web") if p.spec.node_name == nodes[0])
+        wait_for(lambda: (policy.read_namespaced_pod_disruption_budget("web", namespace).status.current_healthy or 0)
+                 == 4, timeout=30, desc="budget observed")
+        try:
+            core.create_namespaced_pod_eviction(victim.metadata.name, namespace, {
+                "apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": {"name": victim.metadata.name, "namespace": namespace}})
+            raise AssertionError("the eviction should have been refused")
+        except kubernetes.client.ApiException as e:
+            assert e.status == 429, e
+
+        # kubectl drain: cordons (DRAINING), the operator starts replacements elsewhere, the
+        # evictions go through once they run; never fewer than 4 healthy tasks meanwhile
+        lowest, done = [4], threading.Event()
+
+        def watch_healthy():
+            while not done.is_set():
+                ready = [p for p in running_pods(core, namespace, "web")
+                         if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+                lowest[0] = min(lowest[0], len(ready))
+                done.wait(0.2)
+
+        watcher = threading.Thread(target=watch_healthy, daemon=True)
+        watcher.start()
+        try:
+            kubectl("drain", nodes[0], "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=120s")
+        finally:
+            done.set()
+            watcher.join()
+        assert lowest[0] >= 4, f"healthy tasks dropped to {lowest[0]} during the drain"
+        wait_for(lambda: {p.spec.node_name for p in running_pods(core, namespace, "web")} == {nodes[1]}
+                 and len(running_pods(core, namespace, "web")) == 4, timeout=60, desc="4 tasks on the other node")
+
+        # the cluster no longer asks for budgets: they go
+        custom.patch_namespaced_custom_object(G, V, namespace, "ecsclusters", ecs_cluster,
+                                              {"spec": {"kubernetes": {"podDisruptionBudgets": False}}})
+        wait_for(lambda: not policy.list_namespaced_pod_disruption_budget(namespace).items, timeout=60,
+                 desc="budgets deleted")
+    finally:
+        for n in nodes:
+            core.delete_node(n)

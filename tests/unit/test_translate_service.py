@@ -245,3 +245,22 @@ def test_nothing_drains_without_draining_nodes_or_tasks_on_them():
     pods = [_task("a", "n1"), _task("b", "n2")]
     assert _drain(2, pods, set()) == (2, set(), set())
     assert _drain(2, pods, {"n9"}) == (2, set(), set())
+
+
+def test_disruption_budgets_keep_ecs_minimum_healthy_share_of_each_deployment():
+    split = CreateServiceRequest.model_validate({
+        "taskDefinition": "web", "desiredCount": 5, "deploymentConfiguration": {"minimumHealthyPercent": 50},
+        "capacityProviderStrategy": [{"capacityProvider": "a", "base": 1, "weight": 1},
+                                     {"capacityProvider": "b", "weight": 1}]})
+    pools = {"a": ({"pool": "a"}, []), "b": ({"pool": "b"}, [])}
+    wl = s.workload(split, name="web", namespace="ns", owner=OWNER, template=TEMPLATE, task_definition="web:1",
+                    capacity_pools=pools)
+    budgets = s.disruption_budgets(split, wl.manifests, OWNER)
+    # shares 3 and 2; at least ceil(50 %) of each stays available
+    assert [(b["metadata"]["name"], b["spec"]["minAvailable"]) for b in budgets] == [("web-a", 2), ("web-b", 1)]
+    assert budgets[0]["spec"]["selector"] == wl.manifests[0]["spec"]["selector"]
+    assert budgets[0]["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert budgets[0]["metadata"]["ownerReferences"] == [OWNER]
+    daemon = CreateServiceRequest.model_validate({"taskDefinition": "web", "schedulingStrategy": "DAEMON"})
+    ds = s.workload(daemon, name="agent", namespace="ns", owner=OWNER, template=TEMPLATE, task_definition="web:1")
+    assert s.disruption_budgets(daemon, ds.manifests, OWNER) == []

@@ -92,7 +92,7 @@ def _kind(svc: CreateServiceRequest) -> str:
 # reads them instead of listing; the objects a reconcile has just applied replace theirs.
 _INDEXED_KINDS = {"Deployment": "service_deployments", "DaemonSet": "service_daemonsets",
                   "ReplicaSet": "service_replicasets", "Pod": "service_pods",
-                  "Service": "service_services"}
+                  "Service": "service_services", "PodDisruptionBudget": "service_budgets"}
 _indexes: dict[str, "kopf.Index"] = {}
 
 
@@ -111,8 +111,11 @@ for _group, _plural, _index_name in (("apps", "deployments", "service_deployment
                                      ("apps", "daemonsets", "service_daemonsets"),
                                      ("apps", "replicasets", "service_replicasets"),
                                      ("", "pods", "service_pods"),
-                                     ("", "services", "service_services")):
+                                     ("", "services", "service_services"),
+                                     ("policy", "poddisruptionbudgets", "service_budgets")):
     kopf.index(_group, "v1", _plural, id=_index_name, labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})(_by_service)
+
+_API_VERSIONS = {"Pod": "v1", "Service": "v1", "PodDisruptionBudget": "policy/v1"}
 
 
 def _service_objects(kind: str, namespace: str, name: str) -> list[dict]:
@@ -120,8 +123,7 @@ def _service_objects(kind: str, namespace: str, name: str) -> list[dict]:
     when the operator runs, else listed."""
     index = _indexes.get(_INDEXED_KINDS[kind])
     if index is None:
-        found = k8s.list_("v1" if kind in ("Pod", "Service") else "apps/v1", kind, namespace,
-                          labels={svc_tr.LABEL_SERVICE: name})
+        found = k8s.list_(_API_VERSIONS.get(kind, "apps/v1"), kind, namespace, labels={svc_tr.LABEL_SERVICE: name})
         for obj in found:
             obj.setdefault("kind", kind)
         return found
@@ -159,6 +161,11 @@ def _drain_plan(svc: CreateServiceRequest, namespace: str, name: str, manifests)
     marked = {p["metadata"]["name"] for p in pods
               if (p["metadata"].get("annotations") or {}).get(svc_tr.DELETION_COST) == DRAINING_COST}
     return svc_tr.DrainPlan(plan.manifests, tuple(sorted(set(plan.mark) - marked)), plan.stop)
+
+
+def _budgets_on(cluster_obj: dict | None) -> bool:
+    """The ECSCluster asks for PodDisruptionBudgets (spec.kubernetes.podDisruptionBudgets)."""
+    return bool((((cluster_obj or {}).get("spec") or {}).get("kubernetes") or {}).get("podDisruptionBudgets"))
 
 
 def task_id(pod: dict) -> str:
@@ -240,6 +247,14 @@ def _reconcile(body: dict, logger) -> None:
                 k8s.delete("v1", "Pod", namespace, pod)
             for obj in net:
                 k8s.apply(obj)
+            budgets = svc_tr.disruption_budgets(svc, wl.manifests, owner) if _budgets_on(cluster_obj) else []
+            for obj in budgets:
+                k8s.apply(obj)
+            wanted_budgets = {o["metadata"]["name"] for o in budgets}
+            for existing in _service_objects("PodDisruptionBudget", namespace, name):
+                owned = any(o.get("uid") == md["uid"] for o in existing["metadata"].get("ownerReferences") or [])
+                if owned and existing["metadata"]["name"] not in wanted_budgets:
+                    k8s.delete("policy/v1", "PodDisruptionBudget", namespace, existing["metadata"]["name"])
             wanted = {o["metadata"]["name"] for o in net}
             for existing in _service_objects("Service", namespace, name):
                 owned = any(o.get("uid") == md["uid"] for o in existing["metadata"].get("ownerReferences", []))

@@ -37,6 +37,7 @@ _PLURALS: dict[tuple[str, str], str] = {
     ("apps/v1", "DaemonSet"): "daemonsets",
     ("apps/v1", "ReplicaSet"): "replicasets",
     ("apps/v1", "ControllerRevision"): "controllerrevisions",
+    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
     ("events.k8s.io/v1", "Event"): "events",
     (f"{GROUP}/{VERSION}", "TaskDefinition"): "taskdefinitions",
     (f"{GROUP}/{VERSION}", "ECSService"): "ecsservices",

@@ -474,6 +474,14 @@ def cluster_kubernetes_schema() -> dict[str, Any]:
                 "properties": {name: {"type": "boolean", "description": desc}
                                for name, desc in SECURITY_POLICY_FIELDS},
             },
+            "podDisruptionBudgets": {
+                "type": "boolean",
+                "description": "Give each REPLICA service's Deployment a PodDisruptionBudget of ECS's minimum "
+                               "healthy task count (desiredCount x minimumHealthyPercent), so evictions (kubectl "
+                               "drain) wait for replacement tasks as ECS's draining does. Off by default: with "
+                               "minimumHealthyPercent 100 a budget admits no eviction until replacements run, which "
+                               "also holds back Cluster Autoscaler scale-down.",
+            },
         },
     }
 
@@ -963,6 +971,7 @@ class ClusterKubernetes(ECSModel):
     """Kubernetes-side settings of an ECSCluster."""
 
     securityPolicy: Optional[ClusterSecurityPolicy] = None
+    podDisruptionBudgets: Optional[bool] = None
 
 
 class ClusterSpec(CreateClusterRequest):

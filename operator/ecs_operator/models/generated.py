@@ -1468,6 +1468,7 @@ class ClusterKubernetes(ECSModel):
     """Kubernetes-side settings of an ECSCluster."""
 
     securityPolicy: Optional[ClusterSecurityPolicy] = None
+    podDisruptionBudgets: Optional[bool] = None
 
 
 class ClusterSpec(CreateClusterRequest):

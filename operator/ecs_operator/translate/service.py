@@ -443,6 +443,30 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
     return ServiceWorkload(tuple(manifests), tuple(warnings))
 
 
+def disruption_budgets(svc: CreateServiceRequest, manifests: tuple[dict, ...], owner: dict) -> list[dict]:
+    """One PodDisruptionBudget per Deployment of the service: at least ECS's minimum healthy
+    count of its share (desired - maxUnavailable as :func:`rolling_limits` computes it) stays
+    available through evictions (``kubectl drain``), which then wait for the replacements
+    :func:`drain` starts. Unhealthy tasks may always be evicted. Daemon tasks have none
+    (drains skip DaemonSet pods)."""
+    dc = svc.deploymentConfiguration
+    out = []
+    for m in manifests:
+        if m["kind"] != "Deployment":
+            continue
+        share = m["spec"]["replicas"]
+        limits = rolling_limits(share, dc.maximumPercent if dc else None, dc.minimumHealthyPercent if dc else None)
+        md = m["metadata"]
+        out.append({
+            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": md["name"], "namespace": md["namespace"], "labels": dict(md["labels"]),
+                         "ownerReferences": [owner]},
+            "spec": {"selector": m["spec"]["selector"], "minAvailable": share - limits.max_unavailable,
+                     "unhealthyPodEvictionPolicy": "AlwaysAllow"},
+        })
+    return out
+
+
 def _ready(pod: dict) -> bool:
     return is_active(pod) and pod.get("status", {}).get("phase") == "Running" and any(
         c.get("type") == "Ready" and c.get("status") == "True" for c in pod.get("status", {}).get("conditions") or [])
