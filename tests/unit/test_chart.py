@@ -629,3 +629,27 @@ def test_dockerfile_final_stage_is_non_root_without_compilers():
 def test_dockerignore_keeps_the_context_small():
     lines = (REPO / ".dockerignore").read_text().splitlines()
     assert "*" in lines and "!requirements/lock.txt" in lines and "!operator/ecs_operator/" in lines
+
+
+def test_readme_rbac_table_matches_the_operator_cluster_role(helm):
+    """The chart README's table of the operator's permissions says exactly what the ClusterRole
+    grants (the `*/status` row aside, checked by its own test)."""
+    role = _one(_render(helm), "ClusterRole", "operator")
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in role["rules"]:
+        for g in rule["apiGroups"]:
+            for r in rule["resources"]:
+                if not r.endswith("/status"):
+                    granted.setdefault((g, r), set()).update(rule["verbs"])
+    text = (CHART / "README.md").read_text()
+    table = text.split("| API group | Resources | Verbs | Why |", 1)[1].split("\n\n", 1)[0]
+    documented: dict[tuple[str, str], set[str]] = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        groups = [g.strip().strip("`").replace('""', "") for g in cells[0].split(",")]
+        if "status" in cells[1] or "namespaces" in cells[1]:  # status: own test; namespaces: only with watchNamespaces
+            continue
+        for g in groups:
+            for r in (x.strip() for x in cells[1].split(",")):
+                documented.setdefault((g, r), set()).update(v.strip() for v in cells[2].split(","))
+    assert documented == granted
