@@ -278,3 +278,18 @@ def test_security_policy_denies_privileged_tasks_until_the_cluster_allows_them(c
         "spec": {"kubernetes": {"securityPolicy": {"allowPrivileged": True}}}})
     wait_ready(custom, namespace, "ecsservices", "priv", timeout=90)
     assert running_pods(core, namespace, "priv")[0].spec.containers[0].security_context.privileged is True
+
+
+def test_kubectl_scale_sets_desired_count_through_the_scale_subresource(custom, core, namespace, operator, kubectl):
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("sc"))
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("sc", "sc", 1))
+    wait_ready(custom, namespace, "ecsservices", "sc", timeout=90)
+    kubectl("scale", "ecsservice/sc", "--replicas=3", "-n", namespace)
+    assert get(custom, namespace, "ecsservices", "sc")["spec"]["desiredCount"] == 3
+    wait_for(lambda: len(running_pods(core, namespace, "sc")) == 3
+             and get(custom, namespace, "ecsservices", "sc")["status"].get("runningCount") == 3, timeout=90,
+             desc="scaled to 3")
+    # what a HorizontalPodAutoscaler reads: replicas and the tasks' selector
+    scale = custom.get_namespaced_custom_object_scale(G, V, namespace, "ecsservices", "sc")
+    assert scale["spec"]["replicas"] == 3 and scale["status"]["replicas"] == 3
+    assert scale["status"]["selector"] == "ecs.seed.dev/service=sc"

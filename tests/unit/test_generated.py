@@ -159,9 +159,15 @@ def test_crd_metadata(crds: dict[str, dict[str, Any]], kind: gen.Kind) -> None:
     assert spec["names"]["categories"] == ["ecs"]
     (version,) = spec["versions"]
     assert version["name"] == "v1alpha1" and version["served"] and version["storage"]
-    assert version["subresources"] == {"status": {}}
+    if kind.kind == "ECSService":  # kubectl scale / HPA set desiredCount
+        assert version["subresources"] == {"status": {}, "scale": {
+            "specReplicasPath": ".spec.desiredCount", "statusReplicasPath": ".status.runningCount",
+            "labelSelectorPath": ".status.selector"}}
+        assert status_props(version)["selector"]["type"] == "string"
+    else:
+        assert version["subresources"] == {"status": {}}
     assert version["additionalPrinterColumns"][-1]["name"] == "Age"
-    status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+    status = status_props(version)
     assert status["observedGeneration"]["type"] == "integer"
     assert status["conditions"]["items"]["required"] == ["type", "status"]
     spec_schema = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
@@ -295,3 +301,7 @@ def test_example_task_definitions(capsys: pytest.CaptureFixture[str]) -> None:
               f"({len(files) - len(failures)}/{len(files)} validate):")
         print("\n".join(report))
     assert len(failures) <= len(files) // 2, f"most examples should validate; failing: {failures}"
+
+
+def status_props(version: dict) -> dict:
+    return version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]

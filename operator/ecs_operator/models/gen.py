@@ -335,6 +335,7 @@ def status_schema(kind: str) -> dict[str, Any]:
             "runningCount": _i32("The number of tasks in the RUNNING state."),
             "pendingCount": _i32("The number of tasks in the PENDING state."),
             "taskDefinition": _s("The task definition (family:revision) the service runs."),
+            "selector": _s("Label selector of the service's tasks (for the scale subresource: HPA)."),
             "launchType": _s("The launch type the service runs on (when it has no capacity provider strategy)."),
             "capacityProviderStrategy": {
                 "type": "array", "maxItems": 64,
@@ -400,6 +401,14 @@ def status_schema(kind: str) -> dict[str, Any]:
 
 
 _READY = {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'}
+
+#: ECSService has a scale subresource: `kubectl scale` and HorizontalPodAutoscalers set
+#: desiredCount (the part ECS Service Auto Scaling plays on AWS).
+SUBRESOURCES: Mapping[str, dict[str, Any]] = {
+    "ECSService": {"status": {}, "scale": {"specReplicasPath": ".spec.desiredCount",
+                                           "statusReplicasPath": ".status.runningCount",
+                                           "labelSelectorPath": ".status.selector"}},
+}
 _AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 PRINTER_COLUMNS: Mapping[str, list[dict[str, Any]]] = {
@@ -740,7 +749,7 @@ def crd(shapes: Mapping[str, Any], kind: Kind) -> dict[str, Any]:
                 "name": VERSION,
                 "served": True,
                 "storage": True,
-                "subresources": {"status": {}},
+                "subresources": SUBRESOURCES.get(kind.kind, {"status": {}}),
                 "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS[kind.kind]],
                 "schema": {"openAPIV3Schema": root},
             }],

@@ -842,6 +842,7 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
         "runningCount": running,
         "pendingCount": pending,
         "taskDefinition": task_definition,
+        "selector": f"{LABEL_SERVICE}={name}",
         **({"capacityProviderStrategy": [i.model_dump(exclude_none=True) for i in capacity_provider_strategy]}
            if capacity_provider_strategy else {"launchType": svc.launchType or "EC2"}),
         "deployments": deployments,
