@@ -104,10 +104,14 @@ def test_fargate_base_and_spot_weight_from_the_cluster_default_strategy(custom, 
 
     assert wait_for(tasks_by_provider, timeout=60, desc="4 tasks placed") == {"FARGATE": 2, "FARGATE_SPOT": 2}
 
-    # a strategy ECS refuses is reported naming the field
-    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
-        "twobases", "fgs", 2, cluster="serverless", capacityProviderStrategy=[
-            {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
-            {"capacityProvider": "FARGATE_SPOT", "base": 1, "weight": 1}]))
-    c = wait_ready(custom, namespace, "ecsservices", "twobases", status="False")
-    assert c["message"].startswith("capacityProviderStrategy[1].base:")
+    # a strategy ECS refuses is refused at admission, naming the field
+    import kubernetes
+
+    try:
+        custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
+            "twobases", "fgs", 2, cluster="serverless", capacityProviderStrategy=[
+                {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+                {"capacityProvider": "FARGATE_SPOT", "base": 1, "weight": 1}]))
+        raise AssertionError("two bases should have been refused")
+    except kubernetes.client.ApiException as e:
+        assert e.status == 422 and "capacityProviderStrategy: Only one capacity provider" in e.body, e.body

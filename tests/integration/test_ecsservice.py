@@ -73,11 +73,23 @@ def test_service_waits_for_its_task_definition_and_refuses_bad_input(custom, nam
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("late"))
     wait_ready(custom, namespace, "ecsservices", "late", timeout=90)
 
-    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices",
-                                           svc("both", "late", 1, launchType="EC2",
-                                               capacityProviderStrategy=[{"capacityProvider": "FARGATE"}]))
-    c = wait_ready(custom, namespace, "ecsservices", "both", status="False")
-    assert c["reason"] == "InvalidParameterException" and c["message"].startswith("launchType")
+    # what ECS's CreateService refuses is refused at admission (CEL), naming the field
+    import kubernetes
+
+    for name, extra, field in (
+            ("both", {"launchType": "EC2", "capacityProviderStrategy": [{"capacityProvider": "FARGATE"}]},
+             "launchType: Specifying both a launch type and capacity provider strategy is not supported."),
+            ("daemoncount", {"schedulingStrategy": "DAEMON"},
+             "desiredCount: The daemon scheduling strategy does not support a desired count for services."),
+            ("nocount", {"desiredCount": None}, "desiredCount: desiredCount is required")):
+        body = svc(name, "late", 1, **{k: v for k, v in extra.items() if v is not None})
+        if extra.get("desiredCount", 1) is None:
+            del body["spec"]["desiredCount"]
+        try:
+            custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", body)
+            raise AssertionError(f"{name} should have been refused")
+        except kubernetes.client.ApiException as e:
+            assert e.status == 422 and field in e.body, e.body
 
 
 def test_deleting_a_service_drains_it_and_leaves_nothing(custom, apps, core, namespace, operator):

@@ -113,6 +113,10 @@ MEMBER_BOUNDS: Mapping[tuple[str, str], Mapping[str, int]] = {
     ("ContainerDefinition", "dependsOn"): {"maxItems": 10},
     ("ContainerDependency", "containerName"): {"maxLength": 255},
     ("LinuxParameters", "devices"): {"maxItems": 100},
+    # "A capacity provider strategy can contain a maximum of 20 capacity providers."
+    ("CreateServiceRequest", "capacityProviderStrategy"): {"maxItems": 20},
+    ("RunTaskRequest", "capacityProviderStrategy"): {"maxItems": 20},
+    ("CreateClusterRequest", "defaultCapacityProviderStrategy"): {"maxItems": 20},
 }
 
 # --------------------------------------------------------------------------------------------
@@ -250,7 +254,53 @@ def task_definition_rules() -> list[dict[str, str]]:
     return [{"rule": rule, "message": message} for rule, message in rules]
 
 
-SPEC_RULES: Mapping[str, Any] = {"RegisterTaskDefinitionRequest": task_definition_rules}
+def _strategy_rules(field: str) -> list[tuple[str, str]]:
+    """ECS's rules on a capacity provider strategy (bounded by maxItems 20)."""
+    s = f"self.{field}"
+    return [
+        (f"!has({s}) || {s}.filter(i, has(i.base) && i.base > 0).size() <= 1",
+         f"{field}: Only one capacity provider in a capacity provider strategy can have a base defined."),
+        (f"!has({s}) || size({s}) <= 1 || {s}.exists(i, has(i.weight) && i.weight > 0)",
+         f"{field}: At least one capacity provider in a capacity provider strategy must have a weight "
+         "greater than zero."),
+    ]
+
+
+_BOTH_LAUNCH = ("!(has(self.launchType) && has(self.capacityProviderStrategy) && size(self.capacityProviderStrategy) > 0)",
+                "launchType: Specifying both a launch type and capacity provider strategy is not supported. "
+                "Remove one and try again.")
+
+
+def service_rules() -> list[dict[str, str]]:
+    """CEL rules on the ECSService spec: what ECS checks in CreateService (the operator checks
+    them too and reports them in status; here `kubectl apply` and `kubectl scale` are refused)."""
+    daemon = "(has(self.schedulingStrategy) && self.schedulingStrategy == 'DAEMON')"
+    rules = [
+        (f"!{daemon} || !has(self.desiredCount)",
+         "desiredCount: The daemon scheduling strategy does not support a desired count for services."),
+        (f"{daemon} || has(self.desiredCount)",
+         "desiredCount: desiredCount is required when schedulingStrategy is REPLICA"),
+        (f"!{daemon} || !has(self.deploymentConfiguration) || !has(self.deploymentConfiguration.maximumPercent) "
+         "|| self.deploymentConfiguration.maximumPercent == 100",
+         "deploymentConfiguration.maximumPercent: The maximumPercent parameter must be 100 for services with "
+         "the DAEMON scheduling strategy."),
+        _BOTH_LAUNCH,
+        *_strategy_rules("capacityProviderStrategy"),
+    ]
+    return [{"rule": rule, "message": message} for rule, message in rules]
+
+
+def run_task_rules() -> list[dict[str, str]]:
+    return [{"rule": r, "message": m} for r, m in (_BOTH_LAUNCH, *_strategy_rules("capacityProviderStrategy"))]
+
+
+def cluster_rules() -> list[dict[str, str]]:
+    return [{"rule": r, "message": m} for r, m in _strategy_rules("defaultCapacityProviderStrategy")]
+
+
+SPEC_RULES: Mapping[str, Any] = {"RegisterTaskDefinitionRequest": task_definition_rules,
+                                 "CreateServiceRequest": service_rules, "RunTaskRequest": run_task_rules,
+                                 "CreateClusterRequest": cluster_rules}
 
 # --------------------------------------------------------------------------------------------
 # Hand-written parts of the schemas: status, printer columns, CapacityProvider.spec.kubernetes

@@ -991,7 +991,7 @@ class CreateServiceRequest(ECSModel):
     desiredCount: Optional[int] = None
     clientToken: Optional[str] = None
     launchType: Optional[LaunchType] = None
-    capacityProviderStrategy: Optional[list[CapacityProviderStrategyItem]] = None
+    capacityProviderStrategy: Optional[list[CapacityProviderStrategyItem]] = Field(None, max_length=20)
     platformVersion: Optional[str] = None
     role: Optional[str] = None
     deploymentConfiguration: Optional[DeploymentConfiguration] = None
@@ -1071,7 +1071,7 @@ class CreateClusterRequest(ECSModel):
     settings: Optional[list[ClusterSetting]] = None
     configuration: Optional[ClusterConfiguration] = None
     capacityProviders: Optional[list[str]] = None
-    defaultCapacityProviderStrategy: Optional[list[CapacityProviderStrategyItem]] = None
+    defaultCapacityProviderStrategy: Optional[list[CapacityProviderStrategyItem]] = Field(None, max_length=20)
     serviceConnectDefaults: Optional[ClusterServiceConnectDefaultsRequest] = None
 
 
@@ -1144,7 +1144,7 @@ class TaskVolumeConfiguration(ECSModel):
 class RunTaskRequest(ECSModel):
     """Input of the ECS RunTask API (the ECSTask spec)."""
 
-    capacityProviderStrategy: Optional[list[CapacityProviderStrategyItem]] = None
+    capacityProviderStrategy: Optional[list[CapacityProviderStrategyItem]] = Field(None, max_length=20)
     cluster: Optional[str] = None
     count: Optional[int] = None
     enableECSManagedTags: Optional[bool] = None
