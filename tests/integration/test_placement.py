@@ -106,14 +106,15 @@ def test_member_of_an_absent_instance_type_leaves_tasks_pending(custom, core, na
     for name in ("c5", "c5re"):
         message = (f"(service {name}) was unable to place a task because no container instance met all of "
                    "its requirements.")
-        wait_for(lambda: any(e["message"] == message for e in
-                             get(custom, namespace, "ecsservices", name).get("status", {}).get("events", [])),
-                 timeout=90, desc=f"{name}: unable to place event")
+        # the event comes with the first unplaceable task; the status catches up with both
+        st = wait_for(lambda: (lambda st: st if any(e["message"] == message for e in st.get("events", []))
+                               and st.get("pendingCount") == 2 else None)(
+            get(custom, namespace, "ecsservices", name).get("status", {})), timeout=90,
+            desc=f"{name}: unable to place its 2 tasks")
         pods = core.list_namespaced_pod(namespace, label_selector=f"ecs.seed.dev/service={name}").items
         assert len(pods) == 2
         assert all(p.status.phase == "Pending" and not p.spec.node_name for p in pods)
         assert {p.spec.scheduler_name for p in pods} == {SCHEDULER_NAME}
-        st = get(custom, namespace, "ecsservices", name)["status"]
         assert st["runningCount"] == 0 and st["pendingCount"] == 2
     # the extender's own reason reaches the pod (kube-scheduler's native filters pass every EC2 node)
     pod = core.list_namespaced_pod(namespace, label_selector="ecs.seed.dev/service=c5re").items[0]

@@ -113,9 +113,11 @@ def test_every_published_service_runs_with_a_suitable_task_definition(custom, co
     # cluster's container instances are in us-east-1: as on ECS, its tasks cannot be placed.
     unplaceable = "tfdocs-mongo-binpack-memberof-alb.json"
     msg = "(service mongodb) was unable to place a task because no container instance met all of its requirements."
-    st = wait_for(lambda: (lambda st: st if any(e["message"] == msg for e in st.get("events", [])) else None)(
+    # (the event comes with the first unplaceable task; the status catches up with all three)
+    st = wait_for(lambda: (lambda st: st if any(e["message"] == msg for e in st.get("events", []))
+                           and st.get("pendingCount") == 3 else None)(
         get(custom, namespace, "ecsservices", names[unplaceable]).get("status", {})), timeout=90,
-        desc="mongodb: unable to place a task")
+        desc="mongodb: unable to place its 3 tasks")
     assert st["runningCount"] == 0 and st["pendingCount"] == 3 and ready(
         get(custom, namespace, "ecsservices", names[unplaceable]))["status"] == "False"
     del names[unplaceable]
