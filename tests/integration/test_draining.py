@@ -48,10 +48,11 @@ def test_a_cordoned_node_drains_service_and_daemon_tasks(custom, core, namespace
         wait_for(drained, timeout=120, interval=0.3, desc="tasks moved off the draining node")
         # minimumHealthyPercent 100 (ECS's default): never fewer than 4 healthy tasks meanwhile
         assert lowest == 4
-        st = wait_ready(custom, namespace, "ecsservices", "web", timeout=60) and \
-            get(custom, namespace, "ecsservices", "web")["status"]
-        messages = [e["message"] for e in st["events"]]
-        assert any("has stopped" in m and "running tasks: (task " in m for m in messages), messages
+        wait_ready(custom, namespace, "ecsservices", "web", timeout=60)
+        wait_for(lambda: any("has stopped" in e["message"] and "running tasks: (task " in e["message"]
+                             for e in get(custom, namespace, "ecsservices", "web")["status"].get("events", [])),
+                 timeout=30, desc="ECS's 'has stopped N running tasks' event")
+
         def instance_states():
             cis = get(custom, namespace, "ecsclusters", ecs_cluster).get("status", {}).get("containerInstances") or []
             states = {ci["ec2InstanceId"]: ci["status"] for ci in cis}
