@@ -8,6 +8,13 @@ from .test_ecsservice import running_pods, svc
 from .test_taskdefinition import G, V, get, td, wait_ready
 
 
+def nodes_ready(core, names: list[str]) -> bool:
+    """The new container instances are registered and their agent is connected (node Ready)."""
+    ready = {n.metadata.name for n in core.list_node().items
+             if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])}
+    return set(names) <= ready
+
+
 def test_a_cordoned_node_drains_service_and_daemon_tasks(custom, core, namespace, operator, cluster):
     from ecs_operator.dev.cluster import NodeSpec
 
@@ -16,6 +23,7 @@ def test_a_cordoned_node_drains_service_and_daemon_tasks(custom, core, namespace
     cluster.apply_nodes([NodeSpec(name=n, zone="us-east-1a", labels={"ecs.seed.dev/cluster": ecs_cluster})
                          for n in nodes])
     try:
+        wait_for(lambda: nodes_ready(core, nodes), timeout=30, desc="new nodes Ready")
         custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
             "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": ecs_cluster}, "spec": {}})
         custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("web"))
@@ -83,6 +91,7 @@ def test_kubectl_drain_waits_for_replacements_with_the_clusters_disruption_budge
     cluster.apply_nodes([NodeSpec(name=n, zone="us-east-1b", labels={"ecs.seed.dev/cluster": ecs_cluster})
                          for n in nodes])
     try:
+        wait_for(lambda: nodes_ready(core, nodes), timeout=30, desc="new nodes Ready")
         custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
             "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": ecs_cluster},
             "spec": {"kubernetes": {"podDisruptionBudgets": True}}})
