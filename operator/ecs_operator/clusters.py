@@ -62,8 +62,7 @@ def restrict_to_cluster(pod_spec: dict, cluster: str, pools: list[dict[str, str]
 
 def is_instance_of(node: dict, cluster: str, pools: list[dict[str, str]] | None) -> bool:
     """The same rule, for counting a cluster's container instances."""
-    labels = node.get("metadata", {}).get("labels", {})
     if pools:
-        return any(all(labels.get(k) == v for k, v in p.items()) for p in pools)
-    owner = labels.get(LABEL_NODE_CLUSTER)
+        return any(labels.selected(node, p) for p in pools)
+    owner = node.get("metadata", {}).get("labels", {}).get(LABEL_NODE_CLUSTER)
     return owner == cluster or (cluster == DEFAULT and owner is None)

@@ -21,3 +21,9 @@ CAPACITY_PROVIDER = f"{GROUP}/capacity-provider"  # node label: the Fargate prov
                                                   # pod label: the provider of a split service's share
 VIRTUAL_NODE = f"{GROUP}/virtual-node"            # node taint key of virtual nodes
 INSTANCE_STATUS = f"{GROUP}/container-instance-status"  # node label: DRAINING while the node is cordoned
+
+
+def selected(obj: dict, selector: dict[str, str]) -> bool:
+    """``obj`` (a node, a pod) carries every label of ``selector`` (a matchLabels / nodeSelector)."""
+    obj_labels = (obj.get("metadata") or {}).get("labels") or {}
+    return all(obj_labels.get(k) == v for k, v in selector.items())

@@ -3,6 +3,8 @@ replaced elsewhere within the deployment limits, its daemon tasks stop."""
 
 from __future__ import annotations
 
+import contextlib
+
 from .kube import wait_for
 from .test_ecsservice import running_pods, svc
 from .test_taskdefinition import G, V, get, td, wait_ready
@@ -15,15 +17,24 @@ def nodes_ready(core, names: list[str]) -> bool:
     return set(names) <= ready
 
 
-def test_a_cordoned_node_drains_service_and_daemon_tasks(custom, core, namespace, operator, cluster):
+@contextlib.contextmanager
+def container_instances(cluster, core, ecs_cluster: str, prefix: str, zone: str):
+    """Two KWOK nodes registered to ``ecs_cluster`` (Ready when the block starts), removed after."""
     from ecs_operator.dev.cluster import NodeSpec
 
-    ecs_cluster = f"drain-{namespace[-4:]}"
-    nodes = [f"ip-10-0-9-{namespace[-4:]}-{i}" for i in (1, 2)]
-    cluster.apply_nodes([NodeSpec(name=n, zone="us-east-1a", labels={"ecs.seed.dev/cluster": ecs_cluster})
-                         for n in nodes])
+    nodes = [f"{prefix}-{i}" for i in (1, 2)]
+    cluster.apply_nodes([NodeSpec(name=n, zone=zone, labels={"ecs.seed.dev/cluster": ecs_cluster}) for n in nodes])
     try:
         wait_for(lambda: nodes_ready(core, nodes), timeout=30, desc="new nodes Ready")
+        yield nodes
+    finally:
+        for n in nodes:
+            core.delete_node(n)
+
+
+def test_a_cordoned_node_drains_service_and_daemon_tasks(custom, core, namespace, operator, cluster):
+    ecs_cluster = f"drain-{namespace[-4:]}"
+    with container_instances(cluster, core, ecs_cluster, f"ip-10-0-9-{namespace[-4:]}", "us-east-1a") as nodes:
         custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
             "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": ecs_cluster}, "spec": {}})
         custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("web"))
@@ -74,9 +85,6 @@ def test_a_cordoned_node_drains_service_and_daemon_tasks(custom, core, namespace
             "ecs.seed.dev/container-instance-status")
             and {p.spec.node_name for p in running_pods(core, namespace, "agent")} == set(nodes),
             timeout=90, desc="daemon task back on the re-activated instance")
-    finally:
-        for n in nodes:
-            core.delete_node(n)
 
 
 def test_kubectl_drain_waits_for_replacements_with_the_clusters_disruption_budgets(
@@ -84,14 +92,9 @@ def test_kubectl_drain_waits_for_replacements_with_the_clusters_disruption_budge
     import threading
 
     import kubernetes
-    from ecs_operator.dev.cluster import NodeSpec
 
     ecs_cluster = f"pdb-{namespace[-4:]}"
-    nodes = [f"ip-10-0-10-{namespace[-4:]}-{i}" for i in (1, 2)]
-    cluster.apply_nodes([NodeSpec(name=n, zone="us-east-1b", labels={"ecs.seed.dev/cluster": ecs_cluster})
-                         for n in nodes])
-    try:
-        wait_for(lambda: nodes_ready(core, nodes), timeout=30, desc="new nodes Ready")
+    with container_instances(cluster, core, ecs_cluster, f"ip-10-0-10-{namespace[-4:]}", "us-east-1b") as nodes:
         custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
             "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": ecs_cluster},
             "spec": {"kubernetes": {"podDisruptionBudgets": True}}})
@@ -142,6 +145,3 @@ def test_kubectl_drain_waits_for_replacements_with_the_clusters_disruption_budge
                                               {"spec": {"kubernetes": {"podDisruptionBudgets": False}}})
         wait_for(lambda: not policy.list_namespaced_pod_disruption_budget(namespace).items, timeout=60,
                  desc="budgets deleted")
-    finally:
-        for n in nodes:
-            core.delete_node(n)

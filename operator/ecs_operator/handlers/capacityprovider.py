@@ -12,7 +12,7 @@ import re
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s
+from .. import API_VERSION, GROUP, VERSION, k8s, labels
 from ..capacity import is_virtual
 from ..models.generated import CapacityProviderSpec
 from ..status import condition, merge_conditions, now_iso
@@ -25,11 +25,6 @@ _RESERVED = re.compile(r"^(aws|ecs|fargate)", re.IGNORECASE)
 
 def provider_name(body: dict) -> str:
     return (body.get("spec") or {}).get("name") or body["metadata"]["name"]
-
-
-def matches(node: dict, selector: dict[str, str]) -> bool:
-    labels = node.get("metadata", {}).get("labels", {})
-    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def pool(body: dict) -> tuple[dict[str, str], list[dict]]:
@@ -53,7 +48,7 @@ def refresh(body: dict) -> dict:
             (body.get("status") or {}).get("conditions"),
             [condition("Ready", False, "InvalidParameterException", msg, generation, now)])}
     selector, _ = pool(body)
-    nodes = [n for n in k8s.list_("v1", "Node", None) if not is_virtual(n) and matches(n, selector)]
+    nodes = [n for n in k8s.list_("v1", "Node", None) if not is_virtual(n) and labels.selected(n, selector)]
     return {"observedGeneration": generation, "status": "ACTIVE", "nodes": len(nodes),
             "conditions": merge_conditions((body.get("status") or {}).get("conditions"), [
                 condition("Ready", True, "Active", f"capacity provider {name}: {len(nodes)} nodes in the pool",
@@ -72,6 +67,19 @@ def provider_nodes(body, patch, **_):
     status = refresh(dict(body))
     if (body.get("status") or {}).get("nodes") != status.get("nodes"):
         patch.setdefault("status", {}).update(status)
+
+
+def pools_for(namespace: str, strategy: list | None) -> dict[str, tuple[dict, list]]:
+    """Node pools (nodeSelector, tolerations) of the capacity providers a strategy names that
+    exist as CapacityProviders (FARGATE / FARGATE_SPOT need none)."""
+    out = {}
+    for item in strategy or []:
+        name = item.capacityProvider
+        if name and name not in out:
+            obj = find(namespace, name)
+            if obj is not None:
+                out[name] = pool(obj)
+    return out
 
 
 def find(namespace: str, name: str) -> dict | None:

@@ -70,18 +70,6 @@ def _resolve_exact(namespace: str, arn: str) -> revisions.Revision:
     return rev
 
 
-def _pools(namespace: str, strategy: list | None) -> dict[str, tuple[dict, list]]:
-    """Node pools of the EC2-style capacity providers a strategy names."""
-    out = {}
-    for item in strategy or []:
-        name = item.capacityProvider
-        if name and name not in out:
-            obj = capacityprovider.find(namespace, name)
-            if obj is not None:
-                out[name] = capacityprovider.pool(obj)
-    return out
-
-
 def _kind(svc: CreateServiceRequest) -> str:
     return "DaemonSet" if svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON else "Deployment"
 
@@ -214,7 +202,7 @@ def _reconcile(body: dict, logger) -> None:
                 wl = svc_tr.workload(svc, name=name, namespace=namespace, owner=owner,
                                      template=translation.template, task_definition=rev.arn,
                                      compatibilities=td_model.requiresCompatibilities,
-                                     capacity_pools=_pools(namespace, svc_tr.effective_strategy(svc, default_strategy)),
+                                     capacity_pools=capacityprovider.pools_for(namespace, svc_tr.effective_strategy(svc, default_strategy)),
                                      scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
                                      cluster_pools=ecscluster.pools_of(namespace, cluster_obj),
                                      default_strategy=default_strategy)
@@ -293,7 +281,7 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
     if strategy is None and workloads is None and previous.get("capacityProviderStrategy"):
         strategy = [CapacityProviderStrategyItem.model_validate(i) for i in previous["capacityProviderStrategy"]]
     # ``applied``: what the reconcile just applied, fresher than the watch has seen.
-    fresh = {_ref(dict(o, kind=o.get("kind") or kind)): dict(o, kind=o.get("kind") or kind) for o in applied or []}
+    fresh = {_ref(o): o for o in (dict(a, kind=a.get("kind") or kind) for a in applied or [])}
     owned = [fresh.get(_ref(w), w) for w in _service_objects(kind, namespace, name)
              if any(o.get("uid") == md["uid"] for o in w["metadata"].get("ownerReferences") or [])]
     owned += [o for r, o in fresh.items() if r not in {_ref(w) for w in owned}]

@@ -131,11 +131,7 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
     cluster_pools = ecscluster.pools_of(namespace, cluster_obj)
     strategy = req.capacityProviderStrategy or (
         None if req.launchType else ecscluster.default_strategy(cluster_obj))
-    pools = {}
-    for item in strategy or []:
-        found = capacityprovider.find(namespace, item.capacityProvider or "")
-        if found is not None:
-            pools[item.capacityProvider] = capacityprovider.pool(found)
+    pools = capacityprovider.pools_for(namespace, strategy)
     try:
         launch = resolve_launch(req.launchType, strategy, td_model.requiresCompatibilities)
         # Several providers: the tasks are split by base then weight, as ECS splits them.

@@ -434,9 +434,10 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
                                tuple(warnings))
     manifests = []
     providers = list(launch.providers)
+    placements = dict(parts)
     for provider, count in split_tasks(desired, cp_strategy or []):
         provider_label = {LABEL_CAPACITY_PROVIDER: family_label(provider)}
-        t = placed(provider, dict(parts)[provider])
+        t = placed(provider, placements[provider])
         t["metadata"].setdefault("labels", {}).update(provider_label)
         manifests.append(deployment(provider_workload_name(name, providers, provider), count, t,
                                     {LABEL_SERVICE: name, **provider_label}, provider_label))
@@ -472,11 +473,6 @@ def _ready(pod: dict) -> bool:
         c.get("type") == "Ready" and c.get("status") == "True" for c in pod.get("status", {}).get("conditions") or [])
 
 
-def _selects(selector: dict[str, str], pod: dict) -> bool:
-    pod_labels = pod.get("metadata", {}).get("labels") or {}
-    return all(pod_labels.get(k) == v for k, v in selector.items())
-
-
 @dataclass(frozen=True)
 class DrainPlan:
     """How a service replaces its tasks on DRAINING container instances (cordoned nodes)."""
@@ -506,14 +502,15 @@ def drain(svc: CreateServiceRequest, manifests: tuple[dict, ...], pods: list[dic
             out.append(m)
             continue
         share = m["spec"]["replicas"]
-        mine = [p for p in pods if is_active(p) and _selects(m["spec"]["selector"]["matchLabels"], p)]
+        mine = [p for p in pods if is_active(p) and labels_.selected(p, m["spec"]["selector"]["matchLabels"])]
         on_draining = [p for p in mine if (p.get("spec") or {}).get("nodeName") in draining_nodes]
+        draining_names = {p["metadata"]["name"] for p in on_draining}
         if not on_draining:
             out.append(m)
             continue
         limits = rolling_limits(share, dc.maximumPercent if dc else None, dc.minimumHealthyPercent if dc else None)
-        healthy_elsewhere = sum(1 for p in mine if p not in on_draining and _ready(p))
-        mark += [p["metadata"]["name"] for p in on_draining]
+        healthy_elsewhere = sum(1 for p in mine if p["metadata"]["name"] not in draining_names and _ready(p))
+        mark += sorted(draining_names)
         if healthy_elsewhere >= share:
             out.append(m)  # the ReplicaSet scales in: the draining tasks go first
             continue
