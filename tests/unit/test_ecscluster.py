@@ -38,3 +38,16 @@ def test_a_cluster_counts_only_its_own_container_instances():
     assert counts("n", "default", nodes, [], [])["registeredContainerInstancesCount"] == 2  # unclaimed ones
     assert counts("n", "prod", nodes, [], [])["registeredContainerInstancesCount"] == 1
     assert counts("n", "gpu-cluster", nodes, [], [], pools=[{"pool": "gpu"}])["registeredContainerInstancesCount"] == 1
+
+
+def test_every_create_cluster_field_is_classified_and_unexpressible_ones_are_reported():
+    from ecs_operator.models.generated import ClusterSpec
+    from ecs_operator.translate import cluster as c
+
+    classified = set(c.TRANSLATED) | set(c.WARNED) | set(c.IGNORED)
+    assert set(ClusterSpec.model_fields) - classified == set(), "new CreateCluster fields must be classified"
+    assert not set(c.TRANSLATED) & set(c.WARNED)
+    spec = {"clusterName": "x", "settings": [{"name": "containerInsights", "value": "enabled"}],
+            "serviceConnectDefaults": {"namespace": "ns"}, "tags": [{"key": "a", "value": "b"}]}
+    assert [w.field for w in c.cluster_warnings(spec)] == ["settings", "serviceConnectDefaults"]
+    assert c.cluster_warnings({"clusterName": "x"}) == []

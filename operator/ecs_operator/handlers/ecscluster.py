@@ -19,7 +19,8 @@ from ..capacity import FARGATE_PROVIDERS, is_virtual
 from ..clusters import is_instance_of
 from ..extender.model import build_instances
 from ..models.generated import CapacityProviderStrategyItem
-from ..status import condition, merge_conditions, now_iso
+from ..status import condition, format_warnings, merge_conditions, now_iso
+from ..translate import cluster as cluster_tr
 from ..translate import service as svc_tr
 from ._errors import NotReady
 
@@ -119,8 +120,12 @@ def refresh(body: dict) -> dict:
     # Resources are used by every pod on a node, whatever its namespace.
     status["containerInstances"] = container_instances(nodes, k8s.list_("v1", "Pod", None))
     status["observedGeneration"] = md.get("generation")
+    warnings = format_warnings(cluster_tr.cluster_warnings(body.get("spec")))
     status["conditions"] = merge_conditions((body.get("status") or {}).get("conditions"), [
-        condition("Ready", True, "Active", f"cluster {cluster} is ACTIVE", md.get("generation"), now_iso())])
+        condition("Ready", True, "Active", f"cluster {cluster} is ACTIVE", md.get("generation"), now_iso()),
+        condition("Translated", True, "TranslatedWithWarnings" if warnings else "Translated",
+                  ("Kubernetes cannot express: " + "; ".join(warnings)) if warnings else "every field is expressed",
+                  md.get("generation"), now_iso())])
     return status
 
 
@@ -137,6 +142,8 @@ def find_cluster(namespace: str, cluster: str) -> dict | None:
 @kopf.on.update(GROUP, VERSION, "ecsclusters", field="spec")
 def cluster_changed(body, patch, logger, **_):
     patch.setdefault("status", {}).update(refresh(dict(body)))
+    for warning in format_warnings(cluster_tr.cluster_warnings(body.get("spec"))):
+        kopf.warn(body, reason="TranslatedWithWarnings", message=warning)
     # Services and tasks waiting for this cluster (ClusterNotFoundException), or placed by its
     # capacity providers, are reconciled now.
     from . import ecsservice  # late import: ecsservice imports this module
