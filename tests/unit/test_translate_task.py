@@ -284,7 +284,11 @@ def test_all_main_containers_done_waits_for_the_kubelet_instead_of_deleting():
     ("ErrImagePull", 'failed to pull and unpack image "busybox:nope": not found',
      'CannotPullContainerError: failed to pull and unpack image "busybox:nope": not found'),
     ("ImagePullBackOff", 'Back-off pulling image "busybox:nope"', 'CannotPullContainerError: Back-off pulling image "busybox:nope"'),
-    ("CreateContainerConfigError", 'secret "db" not found', 'ResourceInitializationError: secret "db" not found'),
+    ("CreateContainerConfigError", 'secret "db" not found',
+     'ResourceInitializationError: unable to pull secrets or registry auth: secret "db" not found'),
+    ("CreateContainerConfigError", 'configmap "app-env" not found',
+     'ResourceInitializationError: unable to pull secrets or registry auth: configmap "app-env" not found'),
+    ("CreateContainerConfigError", "", "ResourceInitializationError: CreateContainerConfigError"),
 ])
 def test_a_task_that_cannot_start_is_stopped_with_ecs_wording(reason, message, expected):
     v = view(pod(phase="Pending", statuses=[waiting("app-main", reason, message), running("sidecar")]))
@@ -411,3 +415,36 @@ def test_expiry_of_stopped_tasks():
     assert not t.expired({**st, "lastStatus": "RUNNING"}, now, 0)
     assert not t.expired({"lastStatus": "STOPPED"}, now, 0)
     assert not t.expired(st, now, -1), "a negative TTL keeps stopped tasks"
+
+
+@pytest.mark.parametrize("container, probes", [
+    # a health check reports health (readiness) but never stops a standalone task (no liveness)
+    ({"healthCheck": {"command": ["CMD-SHELL", "exit 1"]}}, {"readinessProbe"}),
+    ({"healthCheck": {"command": ["CMD-SHELL", "true"], "startPeriod": 10}}, {"readinessProbe", "startupProbe"}),
+    ({}, set()),
+])
+def test_task_pods_report_health_but_are_never_killed_for_it(container, probes):
+    tr = translation({"family": "batch", "containerDefinitions": [
+        {"name": "app", "image": "busybox", "memory": 64, **container}]})
+    assert ("livenessProbe" in tr.template["spec"]["containers"][0]) == bool(container), "services keep liveness"
+    p = t.task_pod(tr.template, name="job", namespace="ns", index=0, owner=OWNER, req=req(),
+                   family="batch", task_definition="batch:3")
+    (c,) = p["spec"]["containers"]
+    assert {k for k in c if k.endswith("Probe")} == probes
+
+
+@pytest.mark.parametrize("probe, ready, health", [
+    ("readinessProbe", True, "HEALTHY"),
+    ("readinessProbe", False, "UNHEALTHY"),
+    ("startupProbe", True, "HEALTHY"),  # a HEALTHY dependency target (native sidecar)
+    ("startupProbe", False, "UNHEALTHY"),
+    (None, True, None),  # no health check: no healthStatus
+])
+def test_container_health_status_comes_from_its_probes(probe, ready, health):
+    p = pod(phase="Running", statuses=ALL_RUNNING)
+    (helper,) = [c for c in p["spec"]["containers"] if c["name"] == "helper"]
+    if probe:
+        helper[probe] = {"exec": {"command": ["true"]}}
+    p["status"]["containerStatuses"] = [running("app-main"), running("sidecar"), {**running("helper"), "ready": ready}]
+    c = {c["name"]: c for c in view(p).entry["containers"]}
+    assert c["helper"].get("healthStatus") == health

@@ -809,3 +809,26 @@ def test_register_input_from_ecs_json() -> None:
     plain = td(c())
     assert register_input_from_ecs_json(plain) == plain
     RegisterTaskDefinitionRequest.model_validate(out)
+
+
+@pytest.mark.parametrize("container, command, warned", [
+    # nofile + entryPoint: a /bin/sh wrapper sets hard then soft, then execs the entryPoint
+    ({"entryPoint": ["sh", "-c"], "command": ["ulimit -n"],
+      "ulimits": [{"name": "nofile", "softLimit": 123, "hardLimit": 234}]},
+     ["/bin/sh", "-c", 'ulimit -n 234 && ulimit -S -n 123 && exec "$@"', "ecs-ulimits", "sh", "-c"], None),
+    # without an entryPoint the image's ENTRYPOINT is unknown: nothing wrapped, warned
+    ({"command": ["sleep", "1"], "ulimits": [{"name": "nofile", "softLimit": 1, "hardLimit": 2}]},
+     None, "nofile=1:2"),
+    # other ulimits are warned, nofile still applied
+    ({"entryPoint": ["/app"], "ulimits": [{"name": "nofile", "softLimit": 10, "hardLimit": 10},
+                                          {"name": "core", "softLimit": 0, "hardLimit": 0}]},
+     ["/bin/sh", "-c", 'ulimit -n 10 && ulimit -S -n 10 && exec "$@"', "ecs-ulimits", "/app"], "core=0:0"),
+    # no ulimits: the entryPoint as it is
+    ({"entryPoint": ["/app", "$(x)"]}, ["/app", "$$(x)"], None),
+])
+def test_nofile_ulimit_wraps_a_known_entry_point(container, command, warned):
+    t = translate(td(c("app", **container)))
+    k = t.template["spec"]["containers"][0]
+    assert k.get("command") == command
+    msgs = [w.message for w in t.warnings if w.field == "containerDefinitions[app].ulimits"]
+    assert (msgs[0] if msgs else None) is None if warned is None else warned in msgs[0]

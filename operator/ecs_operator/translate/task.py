@@ -277,6 +277,11 @@ def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: di
         annotations[ANN_STARTED_BY] = req.startedBy
     spec = t.get("spec") or {}
     spec["restartPolicy"] = "Never"
+    # ECS reports an unhealthy standalone task (healthStatus UNHEALTHY) but never stops it for
+    # that; only a service replaces unhealthy tasks. A liveness probe would kill the container,
+    # and with restartPolicy Never that stops the task: the readiness probe alone reports health.
+    for c in spec.get("containers", []) + spec.get("initContainers", []):
+        c.pop("livenessProbe", None)
     node_selector, tolerations = placement
     if node_selector:
         spec["nodeSelector"] = {**spec.get("nodeSelector", {}), **node_selector}
@@ -387,6 +392,9 @@ def container_reason(cs: dict | None) -> str | None:
             detail = msg or f"failed to pull image {cs.get('image', '')!r}"
             return f"CannotPullContainerError: {detail}"
         if r in _CONFIG_ERRORS:
+            # ECS: "ResourceInitializationError: unable to pull secrets or registry auth: ..."
+            if "secret" in msg.lower() or "configmap" in msg.lower():
+                return f"ResourceInitializationError: unable to pull secrets or registry auth: {msg}"
             return f"ResourceInitializationError: {msg or r}"
         if r in _CREATE_ERRORS:
             return f"CannotStartContainerError: {msg or r}"
@@ -605,8 +613,8 @@ def _started_at(cs: dict | None) -> str | None:
 
 def _has_probe(spec: dict, name: str) -> bool:
     for c in spec.get("containers", []) + (spec.get("initContainers") or []):
-        if c["name"] == name:
-            return "readinessProbe" in c
+        if c["name"] == name:  # a HEALTHY dependency target may have only its startupProbe
+            return "readinessProbe" in c or "startupProbe" in c
     return False
 
 

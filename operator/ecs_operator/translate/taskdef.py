@@ -186,7 +186,8 @@ WARNED: dict[str, str] = {
     "ContainerDefinition.startTimeout": "no per-container start timeout in Kubernetes",
     "ContainerDefinition.versionConsistency": "Kubernetes does not pin image tags to digests (warned when 'enabled')",
     "ContainerDefinition.disableNetworking": "containers of a pod share its network (warned when true)",
-    "ContainerDefinition.ulimits": "Kubernetes has no ulimit field (the runtime's defaults apply)",
+    "ContainerDefinition.ulimits": "nofile with an entryPoint: set by a /bin/sh wrapper around it; the rest: "
+                                   "Kubernetes has no ulimit field (the runtime's defaults apply)",
     "ContainerDefinition.logConfiguration": "annotation ecs.seed.dev/log-configuration; Kubernetes has no log drivers",
     "ContainerDefinition.firelensConfiguration": "annotation ecs.seed.dev/log-configuration; Kubernetes has no log routing",
     "ContainerDefinition.credentialSpecs": "gMSA credential specs need the Windows GMSA webhook",
@@ -288,6 +289,18 @@ def _millicores(units: float) -> int:
 
 def _cpu_quantity(millicores: int) -> str:
     return str(millicores // 1000) if millicores % 1000 == 0 else f"{millicores}m"
+
+
+def _ulimit_wrapper(cd: ContainerDefinition) -> list[str]:
+    """The ``nofile`` ulimit, which Kubernetes cannot express: a ``/bin/sh`` that sets it and
+    execs the entryPoint (the argv is fully known only when the task definition sets one).
+    Hard limit first (``ulimit -n`` sets both), then the soft one; a hard limit above the
+    node's fails the container with the shell's message instead of being ignored silently."""
+    nofile = next((u for u in cd.ulimits or [] if u.name == "nofile"), None)
+    if nofile is None or not cd.entryPoint:
+        return []
+    script = f'ulimit -n {int(nofile.hardLimit)} && ulimit -S -n {int(nofile.softLimit)} && exec "$@"'
+    return ["/bin/sh", "-c", script, "ecs-ulimits"]
 
 
 def _escape_expansion(s: str) -> str:
@@ -530,7 +543,7 @@ class _Translator:
         if role == _ROLE_SIDECAR:
             k["restartPolicy"] = "Always"
         if cd.entryPoint:
-            k["command"] = [_escape_expansion(a) for a in cd.entryPoint]
+            k["command"] = _ulimit_wrapper(cd) + [_escape_expansion(a) for a in cd.entryPoint]
         if cd.command:
             k["args"] = [_escape_expansion(a) for a in cd.command]
         if cd.workingDirectory:
@@ -993,9 +1006,13 @@ class _Translator:
                       "pin a digest in the image to get the same behaviour")
         if cd.disableNetworking:
             self.warn(p(cd, "disableNetworking"), "a container cannot be cut off from its pod's network")
-        if cd.ulimits:
+        unapplied = [u for u in cd.ulimits or [] if not (_ulimit_wrapper(cd) and u.name == "nofile")]
+        if unapplied:
+            why = ("only nofile can be applied (with an entryPoint, through /bin/sh)" if cd.entryPoint else
+                   "they are applied only to a container with an entryPoint (the image's own ENTRYPOINT is "
+                   "not known here)")
             self.warn(p(cd, "ulimits"), "Kubernetes has no ulimits: the container runtime's defaults apply ("
-                      + ", ".join(f"{u.name}={u.softLimit}:{u.hardLimit}" for u in cd.ulimits) + ")")
+                      + ", ".join(f"{u.name}={u.softLimit}:{u.hardLimit}" for u in unapplied) + "); " + why)
         if cd.logConfiguration is not None:
             self.warn(p(cd, "logConfiguration"), f"log driver {cd.logConfiguration.logDriver!r}: Kubernetes has "
                       "no log drivers (stdout/stderr go to the node); kept in annotation " + ANN_LOG_CONFIGURATION)
