@@ -1,12 +1,12 @@
 # The two commands a newcomer needs:
 #   make demo   set up, start the local control plane, run the operator, apply an ECS service, show it
-#   make test   set up and run every test (unit + integration against the local control plane)
+#   make test   set up and run every test (unit, integration on KWOK nodes, e2e on real kubelet nodes)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup bins test unit integration demo cluster-up cluster-down crds bench clean
+.PHONY: setup bins node-packages test unit integration e2e demo cluster-up cluster-down crds bench clean
 
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,10 @@ setup: $(VENV)/.installed        ## Python venv with the locked dependencies
 bins:                            ## build the control plane binaries once (cached in ~/.cache/ecs-operator)
 	bash hack/build-bins.sh >/dev/null
 
-test: setup bins                 ## unit + integration tests (starts and stops its own local cluster)
+node-packages:                   ## Debian packages of the real nodes and local images (needs root)
+	bash hack/install-node-packages.sh
+
+test: setup bins node-packages   ## unit + integration + e2e tests (start and stop their own local clusters)
 	$(BIN)/pytest tests
 
 unit: setup
@@ -27,6 +30,9 @@ unit: setup
 
 integration: setup bins
 	$(BIN)/pytest tests/integration
+
+e2e: setup bins node-packages    ## the real-container tier only (real kubelet nodes; needs root)
+	$(BIN)/pytest tests/e2e
 
 demo: setup bins                 ## local cluster + operator + an example ECS service reaching steady state
 	$(BIN)/ecs-operator dev demo

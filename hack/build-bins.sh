@@ -2,6 +2,8 @@
 # Build the local control plane's binaries from Go modules, once per machine.
 #
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (k8s.io/kubernetes, via hack/k8s)
+#   kubelet, kube-proxy (the real nodes)                              (k8s.io/kubernetes, via hack/k8s)
+#   coredns (cluster DNS on the real nodes)                           (github.com/coredns/coredns)
 #   etcd                                                              (go.etcd.io/etcd/server/v3, via hack/etcd)
 #   kwok, kwokctl                                                     (sigs.k8s.io/kwok)
 #   helm                                                              (helm.sh/helm/v3)
@@ -16,10 +18,11 @@ STAGING_VERSION=v0.36.3   # must match the replace block in hack/k8s/go.mod
 ETCD_VERSION=v3.6.16      # must match hack/etcd/go.mod
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v3.22.0
+COREDNS_VERSION=v1.15.0
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${ECS_OPERATOR_CACHE:-$HOME/.cache/ecs-operator}
-key="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
+key="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}_coredns-${COREDNS_VERSION}"
 dest="$cache_root/$key"
 bin="$dest/bin"
 
@@ -57,12 +60,14 @@ for p in $vpkg $cpkg; do
   ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=$build_date"
 done
 
-log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION"
+log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy $K8S_VERSION"
 (cd "$here/k8s" && go build -trimpath -ldflags "$ldflags" -o "$work/bin/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler \
-  k8s.io/kubernetes/cmd/kubectl)
+  k8s.io/kubernetes/cmd/kubectl \
+  k8s.io/kubernetes/cmd/kubelet \
+  k8s.io/kubernetes/cmd/kube-proxy)
 
 log "building etcd $ETCD_VERSION"
 (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$work/bin/etcd" .)
@@ -76,6 +81,11 @@ log "building helm $HELM_VERSION"
 GOBIN="$work/bin" go install -trimpath \
   -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
   "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+
+log "building coredns $COREDNS_VERSION"
+GOBIN="$work/bin" go install -trimpath \
+  -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}" \
+  "github.com/coredns/coredns@$COREDNS_VERSION"
 
 rm -rf "$dest"
 mv "$work" "$dest"

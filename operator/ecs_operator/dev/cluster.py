@@ -42,8 +42,45 @@ INSTANCE_TYPES = {
 STAGES_FILE = Path(__file__).resolve().parents[1] / "data" / "kwok-stages.yaml"
 
 
-def stages_digest() -> str:
-    return hashlib.sha256(STAGES_FILE.read_bytes()).hexdigest()
+def kwokctl_config(cluster: str, kwok_workdir: Path) -> str:
+    """The ``kwokctl --config`` file: our KWOK Stages (package data) plus the cluster options
+    that real nodes need (pure):
+
+    - the API server's certificate also names the host's address on the real nodes' network
+      and the ``kubernetes`` Service's address, and it advertises the former (pods on real
+      nodes, e.g. the chart's operator, reach it through that Service); it reaches kubelets by
+      InternalIP with the admin client certificate (``kubectl logs`` / ``exec`` on real nodes);
+    - the KWOK controller manages only the fake nodes (annotation ``kwok.x-k8s.io/node=fake``),
+      never a real kubelet's node or pods.
+    """
+    from .realnode import host_ip
+
+    pki = kwok_workdir / "clusters" / cluster / "pki"
+    options = {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        # 10.0.0.1: the `kubernetes` Service (kwokctl's service range is 10.0.0.0/24), which
+        # pods on real nodes use to reach the API server.
+        "options": {"kubeApiserverCertSANs": [host_ip(cluster), "10.0.0.1"]},
+        "componentsPatches": [
+            {"name": "kube-apiserver", "extraArgs": [
+                # the `kubernetes` Service's endpoint: an address pods on real nodes can reach
+                {"key": "advertise-address", "value": host_ip(cluster)},
+                {"key": "kubelet-preferred-address-types", "value": "InternalIP,Hostname"},
+                {"key": "kubelet-client-certificate", "value": str(pki / "admin.crt")},
+                {"key": "kubelet-client-key", "value": str(pki / "admin.key")},
+            ]},
+            {"name": "kwok-controller", "extraArgs": [
+                {"key": "manage-all-nodes", "value": "false"},
+                {"key": "manage-nodes-with-annotation-selector", "value": "kwok.x-k8s.io/node=fake"},
+            ]},
+        ],
+    }
+    return STAGES_FILE.read_text().rstrip() + "\n---\n" + yaml.safe_dump(options, sort_keys=False)
+
+
+def stages_digest(cluster: str = DEFAULT_NAME, kwok_workdir: Path = Path(".")) -> str:
+    return hashlib.sha256(kwokctl_config(cluster, kwok_workdir).encode()).hexdigest()
 
 
 class ClusterError(RuntimeError):
@@ -167,7 +204,7 @@ class LocalCluster:
 
     def _stages_current(self) -> bool:
         try:
-            return self._stages_stamp.read_text().strip() == stages_digest()
+            return self._stages_stamp.read_text().strip() == stages_digest(self.name, self.workdir / "kwok")
         except OSError:
             return False
 
@@ -212,8 +249,11 @@ class LocalCluster:
         out = self.kwokctl("get", "clusters", check=False).stdout or ""
         return self.name in out.split()
 
-    def up(self, nodes: list[NodeSpec] | None = None, timeout: float = 180.0, log=print) -> Path:
-        """Start the cluster (or reuse a healthy one), create the nodes, wait until all Ready."""
+    def up(self, nodes: list[NodeSpec] | None = None, timeout: float = 180.0, log=print,
+           real_nodes: int = 0) -> Path:
+        """Start the cluster (or reuse a healthy one), create the nodes, wait until all Ready.
+        ``real_nodes``: that many real kubelet nodes beside the fake ones (dev/realnode.py;
+        needs root); 0 removes any this cluster had."""
         bins = self._bins()
         self.workdir.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
@@ -226,13 +266,16 @@ class LocalCluster:
                 self.down(log=log)
             if not STAGES_FILE.is_file():
                 raise ClusterError(f"missing KWOK stages file {STAGES_FILE}")
-            digest = stages_digest()
+            config = kwokctl_config(self.name, self.workdir / "kwok")
+            config_file = self.workdir / f"{self.name}.kwokctl.yaml"
+            config_file.write_text(config)
+            digest = hashlib.sha256(config.encode()).hexdigest()
             log(f"starting cluster {self.name!r} (kube-apiserver, etcd, controller-manager, scheduler, kwok)")
             self.kwokctl(
                 "create", "cluster",
                 "--name", self.name,
                 # Stages in --config replace kwokctl's built-in ones (the file has the full set).
-                "--config", str(STAGES_FILE),
+                "--config", str(config_file),
                 "--runtime", "binary",
                 "--kube-apiserver-binary", str(bins / "kube-apiserver"),
                 "--kube-controller-manager-binary", str(bins / "kube-controller-manager"),
@@ -248,12 +291,35 @@ class LocalCluster:
             )
             self._stages_stamp.write_text(digest + "\n")
         self.apply_nodes(nodes if nodes is not None else default_nodes())
+        if real_nodes:
+            self.real_nodes(log=log).up(real_nodes, timeout=timeout)
+        elif self.real_nodes(log=log).nodes():
+            self.remove_real_nodes(log=log)
         self.wait_nodes_ready(timeout=timeout)
         log(f"cluster {self.name!r} ready in {time.monotonic() - t0:.1f}s; KUBECONFIG={self.kubeconfig}")
         return self.kubeconfig
 
+    def real_nodes(self, log=print):
+        """The :class:`~ecs_operator.dev.realnode.RealNodes` of this cluster (not started)."""
+        from .realnode import RealNodes
+
+        pki = self.workdir / "kwok" / "clusters" / self.name / "pki"
+        return RealNodes(cluster=self.name, bins=self.bins or Path("."), workdir=self.workdir,
+                         kubeconfig=self.kubeconfig, ca_file=pki / "ca.crt",
+                         images_cache=cache_root() / "images", zones=ZONES, region=REGION,
+                         instance_type=DEFAULT_INSTANCE_TYPE, log=log)
+
+    def remove_real_nodes(self, log=print) -> None:
+        real = self.real_nodes(log=log)
+        names = [n.name for n in real.nodes()]
+        real.down()
+        if names and self.healthy():
+            self.kubectl("delete", "node", "--ignore-not-found", "--wait=false", *names, check=False)
+
     def apply_nodes(self, nodes: list[NodeSpec]) -> None:
         docs = [node_manifest(n) for n in nodes]
+        if not docs:
+            return
         self.kubectl("apply", "--server-side", "--field-manager", "ecs-operator-dev", "-f", "-",
                      input=yaml.safe_dump_all(docs))
 
@@ -308,6 +374,7 @@ class LocalCluster:
 
     def down(self, log=print) -> None:
         self.stop_ecs_scheduler(clean=True)
+        self.real_nodes(log=log).down(quiet=True)
         if self.exists():
             log(f"stopping cluster {self.name!r}")
             self.kwokctl("delete", "cluster", "--name", self.name, check=False)
@@ -336,12 +403,16 @@ def main(argv: list[str]) -> int:
     """``ecs-operator dev cluster up|down|status [--name N] [--nodes-per-zone K] [--no-ecs-scheduler]``"""
     import argparse
 
+    from .realnode import RealNodeError
     from .scheduler import SchedulerError
 
     p = argparse.ArgumentParser(prog="ecs-operator dev cluster")
     p.add_argument("action", choices=["up", "down", "status", "kubeconfig"])
     p.add_argument("--name", default=DEFAULT_NAME)
     p.add_argument("--nodes-per-zone", type=int, default=2)
+    p.add_argument("--real-nodes", type=int, default=0, metavar="N",
+                   help="also start N real worker nodes (kubelet, containerd, runc, CNI, kube-proxy, "
+                        "CoreDNS; needs root) and the local image registry")
     p.add_argument("--no-ecs-scheduler", action="store_true",
                    help="do not start the ecs-scheduler (second kube-scheduler + ECS placement extender)")
     args = p.parse_args(argv)
@@ -349,7 +420,7 @@ def main(argv: list[str]) -> int:
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     try:
         if args.action == "up":
-            kc = cluster.up(default_nodes(args.nodes_per_zone), log=log)
+            kc = cluster.up(default_nodes(args.nodes_per_zone), log=log, real_nodes=args.real_nodes)
             if args.no_ecs_scheduler:
                 cluster.stop_ecs_scheduler()
             else:
@@ -361,7 +432,7 @@ def main(argv: list[str]) -> int:
             print(cluster.kubeconfig)
         else:
             print(json.dumps(cluster.status(), indent=2))
-    except (ClusterError, SchedulerError) as e:
+    except (ClusterError, SchedulerError, RealNodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

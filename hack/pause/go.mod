@@ -1,0 +1,3 @@
+module github.com/ecs-operator/hack/pause
+
+go 1.26
