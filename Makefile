@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup bins node-packages test unit integration e2e demo cluster-up cluster-down crds bench clean
+.PHONY: setup bins node-packages image test unit integration e2e demo cluster-up cluster-down crds bench clean
 
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ bins:                            ## build the control plane binaries once (cache
 node-packages:                   ## Debian packages of the real nodes and local images (needs root)
 	bash hack/install-node-packages.sh
 
+image:                           ## the operator image from the Dockerfile, without Docker (buildah; needs root)
+	bash hack/build-image.sh
+
 test: setup bins node-packages   ## unit + integration + e2e tests (start and stop their own local clusters)
 	$(BIN)/pytest tests
 
@@ -34,7 +37,7 @@ integration: setup bins
 e2e: setup bins node-packages    ## the real-container tier only (real kubelet nodes; needs root)
 	$(BIN)/pytest tests/e2e
 
-demo: setup bins                 ## local cluster + operator + an example ECS service reaching steady state
+demo: setup bins                 ## local cluster with a real node, the chart from its image, the example served by real containers
 	$(BIN)/ecs-operator dev demo
 
 cluster-up: setup bins

@@ -5,6 +5,7 @@
 #   node runtime   containerd, runc, containernetworking-plugins (bridge, portmap, loopback,
 #                  host-local), iptables + conntrack (kube-proxy), iproute2 (network namespaces)
 #   registry       docker-registry (distribution 2.8, the local OCI registry)
+#   image build    buildah, debootstrap (hack/build-image.sh: the operator image without Docker)
 #   image content  busybox, nginx-light, apache2 (the local busybox, nginx and httpd images
 #                  are assembled from the files these packages install; their services are never
 #                  started on this machine). busybox is the dynamically linked build, so its
@@ -15,6 +16,7 @@ PACKAGES=(
   containerd runc containernetworking-plugins iptables conntrack iproute2
   docker-registry
   busybox nginx-light apache2
+  buildah debootstrap
 )
 
 missing=()

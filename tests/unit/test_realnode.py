@@ -40,7 +40,7 @@ def test_containerd_config_is_valid_toml_with_everything_under_the_node_folder(t
     assert conf["grpc"]["address"] == f"{tmp_path}/containerd/containerd.sock"
     cri = conf["plugins"]["io.containerd.grpc.v1.cri"]
     assert cri["restrict_oom_score_adj"] is True, "containers here cannot lower oom_score_adj"
-    assert cri["netns_mounts_under"] == f"{tmp_path}/netns"
+    assert cri["netns_mounts_under_state_dir"] is True, "pod network namespaces under the node's folder"
     assert cri["sandbox_image"] == rn.SANDBOX_IMAGE
     assert cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is False
     assert cri["registry"]["config_path"] == f"{tmp_path}/certs.d"
@@ -110,5 +110,6 @@ def test_kwokctl_config_lets_real_kubelets_join():
 
 
 def test_the_local_registry_by_its_own_address_is_plain_http():
-    assert tomllib.loads(rn.registry_hosts_toml("172.31.20.1:5000", "172.31.20.1:5000")) == {
-        "server": "http://172.31.20.1:5000"}
+    conf = tomllib.loads(rn.registry_hosts_toml("172.31.20.1:5000", "172.31.20.1:5000"))
+    assert conf["server"] == "http://172.31.20.1:5000"
+    assert conf["host"]["http://172.31.20.1:5000"]["capabilities"] == ["pull", "resolve"]

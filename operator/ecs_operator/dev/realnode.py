@@ -156,8 +156,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   sandbox_image = "{SANDBOX_IMAGE}"
   # Containers here lack CAP_SYS_RESOURCE: runc cannot set a negative oom_score_adj.
   restrict_oom_score_adj = true
-  # The pods' network namespaces live under the node's folder, so down() finds exactly them.
-  netns_mounts_under = "{root}/netns"
+  # The pods' network namespaces are mounted under the node's state folder (not /run/netns),
+  # so down() finds exactly them among the mounts under the node's folder.
+  netns_mounts_under_state_dir = true
   disable_apparmor = true
   [{cri}.containerd]
     snapshotter = "overlayfs"
@@ -177,9 +178,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 def registry_hosts_toml(upstream: str, registry: str) -> str:
     """containerd ``hosts.toml``: pull ``upstream`` images from the local registry first."""
-    if upstream == registry:  # the local registry itself: plain HTTP
-        return f'server = "http://{registry}"\n'
-    server = "https://registry-1.docker.io" if upstream == "docker.io" else f"https://{upstream}"
+    if upstream == registry:  # the local registry itself, by its address: plain HTTP
+        server = f"http://{registry}"
+    else:
+        server = "https://registry-1.docker.io" if upstream == "docker.io" else f"https://{upstream}"
     return (f'server = "{server}"\n\n[host."http://{registry}"]\n'
             f'  capabilities = ["pull", "resolve"]\n  skip_verify = true\n')
 
@@ -540,7 +542,7 @@ class RealNodes:
     def _node_up(self, node: NodeNet, peers: list[NodeNet]) -> dict[str, int]:
         root = self.node_root(node)
         shutil.rmtree(root, ignore_errors=True)
-        for d in ("containerd", "cni/net.d", "cni/ipam", "netns", "kubelet", "certs.d"):
+        for d in ("containerd", "cni/net.d", "cni/ipam", "kubelet", "certs.d"):
             (root / d).mkdir(parents=True, exist_ok=True)
         # network namespace, veth to the host bridge, pod routes to the other nodes
         _run("ip", "netns", "add", node.netns)
