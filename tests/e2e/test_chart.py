@@ -102,9 +102,26 @@ def fetch_page(kubectl, ns: str, name: str) -> str:
     return kubectl("logs", "-n", ns, f"{name}-0", "-c", "client")
 
 
+def image_facts(image: str) -> tuple[str, str, str]:
+    """(user, size, compilers found) of a local buildah image."""
+    user = _run("buildah", "inspect", "--type", "image", "--format", "{{.OCIv1.Config.User}}", image).strip()
+    size = _run("buildah", "images", "--format", "{{.Size}}", image).strip().splitlines()[0]
+    ctr = _run("buildah", "from", "--pull-never", image).strip()
+    try:
+        found = subprocess.run(["buildah", "run", "--isolation", "chroot", ctr, "--", "/bin/sh", "-c",
+                                "for c in gcc cc g++ c++ clang make ld as; do command -v $c; done; true"],
+                               text=True, capture_output=True).stdout.strip()
+    finally:
+        subprocess.run(["buildah", "rm", ctr], capture_output=True)
+    return user, size, found
+
+
 def test_helm_install_upgrade_and_uninstall_on_a_real_node(tools):
     kubectl, helm, registry = tools
     repo = build_and_push(registry, "e2e-1")
+    user, size, compilers = image_facts("localhost/ecs-operator:e2e-1")
+    print(f"\nimage localhost/ecs-operator:e2e-1: {size}, user {user}", file=sys.stderr)
+    assert user == "65532:65532" and not compilers, (user, compilers)
     kubectl("create", "namespace", NS)
     kubectl("label", "namespace", NS, *(f"pod-security.kubernetes.io/{m}=restricted"
                                          for m in ("enforce", "warn", "audit")))
