@@ -44,9 +44,9 @@ def session_cluster(name: str, what: str, **up) -> Iterator[LocalCluster]:
     c = LocalCluster(name=name)
     c.down(log=lambda m: None)
     t0 = time.monotonic()
-    c.up(log=lambda m: print(m, file=sys.stderr), **up)
-    print(f"\n{what} up in {time.monotonic() - t0:.1f}s", file=sys.stderr)
-    try:
+    try:  # a cluster that failed half-way up is torn down too
+        c.up(log=lambda m: print(m, file=sys.stderr), **up)
+        print(f"\n{what} up in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         yield c
     finally:
         if not os.environ.get("ECS_OPERATOR_KEEP_CLUSTER"):
