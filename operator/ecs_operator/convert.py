@@ -89,10 +89,13 @@ def to_resource(kind: str, spec: dict, namespace: str | None = None) -> dict:
 def load_documents(path: str) -> list[dict]:
     """Resources from a file: CR YAML/JSON (one or many) or ECS JSON."""
     text = sys.stdin.read() if path == "-" else Path(path).read_text()
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as e:
-        raise ConvertError(f"cannot parse: {e}") from e
+    try:  # JSON first: valid JSON indented with tabs (as in the AWS docs) is not valid YAML
+        docs = [json.loads(text)]
+    except json.JSONDecodeError:
+        try:
+            docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        except yaml.YAMLError as e:
+            raise ConvertError(f"cannot parse: {e}") from e
     out = []
     for d in docs:
         if isinstance(d, dict) and d.get("apiVersion") == API_VERSION:

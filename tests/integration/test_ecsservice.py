@@ -305,3 +305,21 @@ def test_kubectl_scale_sets_desired_count_through_the_scale_subresource(custom, 
     scale = custom.get_namespaced_custom_object_scale(G, V, namespace, "ecsservices", "sc")
     assert scale["spec"]["replicas"] == 3 and scale["status"]["replicas"] == 3
     assert scale["status"]["selector"] == "ecs.seed.dev/service=sc"
+
+
+def test_cluster_names_ecs_refuses_are_refused_at_admission_or_reported(custom, namespace, operator):
+    import kubernetes
+
+    try:
+        custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
+            "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": "spaces"},
+            "spec": {"clusterName": "my cluster!"}})
+        raise AssertionError("a clusterName ECS refuses should have been refused")
+    except kubernetes.client.ApiException as e:
+        assert e.status == 422 and "clusterName: Up to 255 letters" in e.body, e.body
+    # a name defaulted from metadata.name (dots are fine there, not in ECS): reported in status
+    custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
+        "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": "prod.eu"}, "spec": {}})
+    c = wait_ready(custom, namespace, "ecsclusters", "prod.eu", status="False")
+    assert c["reason"] == "InvalidParameterException" and c["message"].startswith("clusterName: ")
+    assert get(custom, namespace, "ecsclusters", "prod.eu")["status"]["status"] == "FAILED"

@@ -77,3 +77,17 @@ def test_invalid_input_exits_1_with_one_line_naming_the_field(capsys, tmp_path, 
     code, out, err = run(capsys, "convert", str(f))
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and field in err
+
+
+TD = {"family": "web", "containerDefinitions": [{"name": "web", "image": "httpd:2.4", "memory": 128}]}
+
+
+@pytest.mark.parametrize("command", ["convert", "render"])
+@pytest.mark.parametrize("indent", ["\t", 4, None], ids=["tabs", "spaces", "compact"])
+def test_ecs_json_is_read_whatever_its_indentation(capsys, tmp_path, command, indent):
+    f = tmp_path / "td.json"
+    f.write_text(json.dumps(TD, indent=indent))
+    code, out, err = run(capsys, command, str(f))
+    assert code == 0, err
+    docs = list(yaml.safe_load_all(out))
+    assert docs[0]["kind"] == ("TaskDefinition" if command == "convert" else "PodTemplate")

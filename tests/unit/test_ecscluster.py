@@ -1,3 +1,5 @@
+import pytest
+
 from ecs_operator.dev.cluster import NodeSpec, node_manifest, virtual_node
 from ecs_operator.handlers.ecscluster import container_instances, counts
 
@@ -51,3 +53,20 @@ def test_every_create_cluster_field_is_classified_and_unexpressible_ones_are_rep
             "serviceConnectDefaults": {"namespace": "ns"}, "tags": [{"key": "a", "value": "b"}]}
     assert [w.field for w in c.cluster_warnings(spec)] == ["settings", "serviceConnectDefaults"]
     assert c.cluster_warnings({"clusterName": "x"}) == []
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("default", True), ("prod_1-A", True), ("a" * 255, True),
+    ("my cluster", False), ("prod.eu", False), ("a" * 256, False), ("", False), ("c/d", False), ("é", False),
+])
+def test_cluster_names_follow_create_cluster_rule(name, ok):
+    import re
+
+    from ecs_operator.models.gen import CLUSTER_NAME_PATTERN
+    from ecs_operator.translate.cluster import cluster_name_error
+
+    err = cluster_name_error(name)
+    assert (err is None) == ok
+    assert bool(re.fullmatch(CLUSTER_NAME_PATTERN, name)) == ok, "the CRD's CEL rule says the same"
+    if not ok:
+        assert err.startswith("clusterName: ") and repr(name) in err

@@ -121,7 +121,12 @@ def refresh(body: dict) -> dict:
     status["containerInstances"] = container_instances(nodes, k8s.list_("v1", "Pod", None))
     status["observedGeneration"] = md.get("generation")
     warnings = format_warnings(cluster_tr.cluster_warnings(body.get("spec")))
+    invalid = cluster_tr.cluster_name_error(cluster)  # CreateCluster would refuse it
+    if invalid:
+        status["status"] = "FAILED"
     status["conditions"] = merge_conditions((body.get("status") or {}).get("conditions"), [
+        condition("Ready", False, "InvalidParameterException", invalid, md.get("generation"), now_iso())
+        if invalid else
         condition("Ready", True, "Active", f"cluster {cluster} is ACTIVE", md.get("generation"), now_iso()),
         condition("Translated", True, "TranslatedWithWarnings" if warnings else "Translated",
                   ("Kubernetes cannot express: " + "; ".join(warnings)) if warnings else "every field is expressed",

@@ -117,6 +117,7 @@ MEMBER_BOUNDS: Mapping[tuple[str, str], Mapping[str, int]] = {
     ("CreateServiceRequest", "capacityProviderStrategy"): {"maxItems": 20},
     ("RunTaskRequest", "capacityProviderStrategy"): {"maxItems": 20},
     ("CreateClusterRequest", "defaultCapacityProviderStrategy"): {"maxItems": 20},
+    ("CreateClusterRequest", "clusterName"): {"maxLength": 255},
 }
 
 # --------------------------------------------------------------------------------------------
@@ -294,8 +295,17 @@ def run_task_rules() -> list[dict[str, str]]:
     return [{"rule": r, "message": m} for r, m in (_BOTH_LAUNCH, *_strategy_rules("capacityProviderStrategy"))]
 
 
+#: CreateCluster's rule for clusterName: the CRD's CEL rule, and the operator's check of names
+#: the CRD cannot see (translate/cluster.py: a name defaulted from metadata.name).
+CLUSTER_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,255}$"
+CLUSTER_NAME_RULE = ("clusterName: Up to 255 letters (uppercase and lowercase), numbers, underscores, "
+                     "and hyphens are allowed.")
+
+
 def cluster_rules() -> list[dict[str, str]]:
-    return [{"rule": r, "message": m} for r, m in _strategy_rules("defaultCapacityProviderStrategy")]
+    name = {"rule": f"!has(self.clusterName) || self.clusterName.matches('{CLUSTER_NAME_PATTERN}')",
+            "message": CLUSTER_NAME_RULE}
+    return [name] + [{"rule": r, "message": m} for r, m in _strategy_rules("defaultCapacityProviderStrategy")]
 
 
 SPEC_RULES: Mapping[str, Any] = {"RegisterTaskDefinitionRequest": task_definition_rules,

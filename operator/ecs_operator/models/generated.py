@@ -1066,7 +1066,7 @@ class ClusterServiceConnectDefaultsRequest(ECSModel):
 class CreateClusterRequest(ECSModel):
     """Input of the ECS CreateCluster API (the ECSCluster spec)."""
 
-    clusterName: Optional[str] = None
+    clusterName: Optional[str] = Field(None, max_length=255)
     tags: Optional[Tags] = None
     settings: Optional[list[ClusterSetting]] = None
     configuration: Optional[ClusterConfiguration] = None

@@ -6,6 +6,9 @@ warning (the cluster's ``Translated`` condition and an Event), never dropped sil
 
 from __future__ import annotations
 
+import re
+
+from ..models.gen import CLUSTER_NAME_PATTERN, CLUSTER_NAME_RULE
 from .taskdef import TranslationWarning
 
 TRANSLATED = {
@@ -23,6 +26,13 @@ WARNED = {
 IGNORED = {
     "tags": "AWS resource tags; kept on the ECSCluster object",
 }
+
+
+def cluster_name_error(name: str) -> str | None:
+    """ECS's refusal of a cluster name (None: CreateCluster accepts it). The CRD refuses a bad
+    spec.clusterName at admission (the same rule); this also covers a name defaulted from
+    metadata.name (which may hold dots) and objects stored before the CRD had the rule."""
+    return None if re.fullmatch(CLUSTER_NAME_PATTERN, name) else f"{CLUSTER_NAME_RULE} (got {name!r})"
 
 
 def cluster_warnings(spec: dict | None) -> list[TranslationWarning]:
