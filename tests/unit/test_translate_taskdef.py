@@ -832,3 +832,24 @@ def test_nofile_ulimit_wraps_a_known_entry_point(container, command, warned):
     assert k.get("command") == command
     msgs = [w.message for w in t.warnings if w.field == "containerDefinitions[app].ulimits"]
     assert (msgs[0] if msgs else None) is None if warned is None else warned in msgs[0]
+
+
+@pytest.mark.parametrize("value, limit, warned", [
+    ("1", "1", False),
+    ("2", "2", False),
+    ("0.25", "1", True),  # ECS shares GPUs on Managed Instances; Kubernetes counts whole devices
+    ("1.5", "2", True),
+    (" 3 ", "3", False),
+])
+def test_gpu_counts_admission_accepts_translate_to_whole_devices(value, limit, warned):
+    t = translate(td(c("a", resourceRequirements=[{"type": "GPU", "value": value}])))
+    assert t.template["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == limit
+    msgs = [w for w in t.warnings if w.field == "containerDefinitions[a].resourceRequirements[0].value"]
+    assert bool(msgs) == warned
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1", "", "nan", "inf"])
+def test_gpu_counts_that_are_not_positive_numbers_are_refused_naming_the_field(value):
+    with pytest.raises(TranslationError) as e:
+        translate(td(c("a", resourceRequirements=[{"type": "GPU", "value": value}])))
+    assert e.value.field == "containerDefinitions[a].resourceRequirements[0].value"

@@ -18,6 +18,7 @@ import math
 import posixpath
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..models.generated import (
@@ -289,6 +290,16 @@ def _millicores(units: float) -> int:
 
 def _cpu_quantity(millicores: int) -> str:
     return str(millicores // 1000) if millicores % 1000 == 0 else f"{millicores}m"
+
+
+def _device_count(value: str | None) -> Decimal | None:
+    """A GPU / Neuron count: a positive whole or decimal number (ECS takes fractions of a GPU on
+    Managed Instances), else None."""
+    try:
+        n = Decimal((value or "").strip())
+    except InvalidOperation:
+        return None
+    return n if n.is_finite() and n > 0 else None
 
 
 def _ulimit_wrapper(cd: ContainerDefinition) -> list[str]:
@@ -713,9 +724,15 @@ class _Translator:
                 self.warn(field, f"InferenceAccelerator {rr.value!r}: Elastic Inference has no Kubernetes equivalent")
                 continue
             resource = "nvidia.com/gpu" if rr.type == "GPU" else "aws.amazon.com/neuron"
-            if not rr.value or not _UINT_RE.match(rr.value.strip()) or int(rr.value) <= 0:
-                raise TranslationError(field + ".value", f"{rr.type} needs a positive whole number, not {rr.value!r}")
-            limits[resource] = str(int(rr.value) + int(limits.get(resource, "0")))
+            count = _device_count(rr.value)
+            if count is None:
+                raise TranslationError(field + ".value", f"{rr.type} needs a positive number, not {rr.value!r}")
+            whole = math.ceil(count)
+            if whole != count:  # ECS shares a GPU on Managed Instances; Kubernetes counts whole devices
+                self.warn(field + ".value", f"{rr.type} {rr.value}: Kubernetes extended resources are whole "
+                          f"devices, {whole} requested (share devices with the NVIDIA device plugin's "
+                          "time-slicing or MPS)")
+            limits[resource] = str(whole + int(limits.get(resource, "0")))
             if rr.sharingStrategy is not None:
                 self.warn(field + ".sharingStrategy", "GPU sharing (MPS) is configured in the NVIDIA device "
                           "plugin, not per pod: whole devices are requested")
