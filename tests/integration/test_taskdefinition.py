@@ -129,3 +129,16 @@ def test_every_published_task_definition_is_registered_or_refused_with_the_field
             results[fname] = f"refused: {c['message'][:200]}"
     print("\n" + "\n".join(f"  {k}: {v}" for k, v in sorted(results.items())))
     assert len(results) == len(list((examples / "taskdefs").glob("*.json")))
+
+
+@pytest.mark.parametrize("value, admitted", [("0.25", True), ("2", True), ("two", False), ("0", False)])
+def test_gpu_counts_admission_and_translation_agree(custom, namespace, operator, value, admitted):
+    body = td(f"gpu-{value.replace('.', '-')}")
+    body["spec"]["containerDefinitions"][0]["resourceRequirements"] = [{"type": "GPU", "value": value}]
+    if not admitted:
+        with pytest.raises(kubernetes.client.ApiException) as e:
+            custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", body)
+        assert e.value.status == 422 and "containerDefinitions.resourceRequirements.value" in e.value.body
+        return
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", body)
+    wait_ready(custom, namespace, "taskdefinitions", body["metadata"]["name"])  # registered, not refused

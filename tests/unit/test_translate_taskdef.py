@@ -839,7 +839,8 @@ def test_nofile_ulimit_wraps_a_known_entry_point(container, command, warned):
     ("2", "2", False),
     ("0.25", "1", True),  # ECS shares GPUs on Managed Instances; Kubernetes counts whole devices
     ("1.5", "2", True),
-    (" 3 ", "3", False),
+    ("2.", "2", False),
+    (".5", "1", True),
 ])
 def test_gpu_counts_admission_accepts_translate_to_whole_devices(value, limit, warned):
     t = translate(td(c("a", resourceRequirements=[{"type": "GPU", "value": value}])))
@@ -848,8 +849,22 @@ def test_gpu_counts_admission_accepts_translate_to_whole_devices(value, limit, w
     assert bool(msgs) == warned
 
 
-@pytest.mark.parametrize("value", ["two", "0", "-1", "", "nan", "inf"])
+@pytest.mark.parametrize("value", ["two", "0", "0.0", "-1", "", "nan", "inf", "1e3", " 3 "])
 def test_gpu_counts_that_are_not_positive_numbers_are_refused_naming_the_field(value):
     with pytest.raises(TranslationError) as e:
         translate(td(c("a", resourceRequirements=[{"type": "GPU", "value": value}])))
     assert e.value.field == "containerDefinitions[a].resourceRequirements[0].value"
+
+
+@pytest.mark.parametrize("value", ["1", "2", "0.25", "1.5", "2.", ".5", "two", "0", "0.0", "-1", "", "nan", "1e3", " 3 "])
+def test_gpu_count_admission_rule_and_translation_agree(value):
+    """The CRD's CEL rule (same pattern, no zero) accepts exactly what the translator accepts."""
+    from ecs_operator.models.gen import DEVICE_COUNT_PATTERN
+
+    admitted = bool(re.fullmatch(DEVICE_COUNT_PATTERN, value)) and not re.fullmatch(r"[0.]+", value)
+    try:
+        translate(td(c("a", resourceRequirements=[{"type": "GPU", "value": value}])))
+        translated = True
+    except TranslationError:
+        translated = False
+    assert admitted == translated

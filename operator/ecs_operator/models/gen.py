@@ -111,6 +111,8 @@ MEMBER_BOUNDS: Mapping[tuple[str, str], Mapping[str, int]] = {
     ("ContainerDefinition", "links"): {"maxItems": 100},
     ("ContainerDefinition", "portMappings"): {"maxItems": 100},
     ("ContainerDefinition", "dependsOn"): {"maxItems": 10},
+    ("ContainerDefinition", "resourceRequirements"): {"maxItems": 10},
+    ("ResourceRequirement", "value"): {"maxLength": 64},
     ("ContainerDependency", "containerName"): {"maxLength": 255},
     ("LinuxParameters", "devices"): {"maxItems": 100},
     # "A capacity provider strategy can contain a maximum of 20 capacity providers."
@@ -199,6 +201,11 @@ _FARGATE = "(has(self.requiresCompatibilities) && 'FARGATE' in self.requiresComp
 _NOT_FARGATE = f"!{_FARGATE}"
 
 
+#: A GPU / NeuronDevice count in resourceRequirements: a whole or decimal number (ECS takes
+#: fractions of a GPU on Managed Instances); the CEL rule and the translator use this one pattern.
+DEVICE_COUNT_PATTERN = "^([0-9]+([.][0-9]*)?|[.][0-9]+)$"
+
+
 def task_definition_rules() -> list[dict[str, str]]:
     """CEL rules on the TaskDefinition spec: what ECS checks in RegisterTaskDefinition.
 
@@ -251,6 +258,10 @@ def task_definition_rules() -> list[dict[str, str]]:
         (f"{_NOT_FARGATE} || !has(self.volumes) || self.volumes.all(v, !has(v.dockerVolumeConfiguration) && "
          f"(!has(v.host) || !has(v.host.sourcePath)))",
          "volumes: host.sourcePath and dockerVolumeConfiguration volumes are not supported on Fargate"),
+        (f"{_NO_CDS} || {_CDS}.all(c, !has(c.resourceRequirements) || c.resourceRequirements.all(r, "
+         f"r.type == 'InferenceAccelerator' || (r.value.matches('{DEVICE_COUNT_PATTERN}') && "
+         f"!r.value.matches('^[0.]+$'))))",
+         "containerDefinitions.resourceRequirements.value: GPU and NeuronDevice take a positive number"),
     ]
     return [{"rule": rule, "message": message} for rule, message in rules]
 

@@ -252,7 +252,7 @@ class SharingStrategy(ECSModel):
 class ResourceRequirement(ECSModel):
     """The type and amount of a resource to assign to a container."""
 
-    value: Optional[str] = None
+    value: Optional[str] = Field(None, max_length=64)
     type: ResourceType
     sharingStrategy: Optional[SharingStrategy] = None
 
@@ -311,7 +311,7 @@ class ContainerDefinition(ECSModel):
     logConfiguration: Optional[LogConfiguration] = None
     healthCheck: Optional[HealthCheck] = None
     systemControls: Optional[list[SystemControl]] = None
-    resourceRequirements: Optional[list[ResourceRequirement]] = None
+    resourceRequirements: Optional[list[ResourceRequirement]] = Field(None, max_length=10)
     firelensConfiguration: Optional[FirelensConfiguration] = None
     credentialSpecs: Optional[list[str]] = None
 

@@ -18,9 +18,10 @@ import math
 import posixpath
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from ..models.gen import DEVICE_COUNT_PATTERN
 from ..models.generated import (
     ContainerDefinition,
     HealthCheck,
@@ -294,12 +295,11 @@ def _cpu_quantity(millicores: int) -> str:
 
 def _device_count(value: str | None) -> Decimal | None:
     """A GPU / Neuron count: a positive whole or decimal number (ECS takes fractions of a GPU on
-    Managed Instances), else None."""
-    try:
-        n = Decimal((value or "").strip())
-    except InvalidOperation:
+    Managed Instances), else None. The CRD's CEL rule uses the same pattern."""
+    if value is None or not re.fullmatch(DEVICE_COUNT_PATTERN, value):
         return None
-    return n if n.is_finite() and n > 0 else None
+    n = Decimal(value)
+    return n if n > 0 else None
 
 
 def _ulimit_wrapper(cd: ContainerDefinition) -> list[str]:
