@@ -35,12 +35,18 @@ def mark_tier(items, folder: str, marker) -> None:
 
 
 @contextlib.contextmanager
-def session_cluster(name: str, what: str, **up) -> Iterator[LocalCluster]:
+def session_cluster(name: str, what: str, existing_env: str | None = None,
+                    **up) -> Iterator[LocalCluster | Existing]:
     """A fresh local cluster for a test session: whatever ran under ``name`` is removed first;
     torn down afterwards unless ECS_OPERATOR_KEEP_CLUSTER is set. Fails (never skips) when it
-    cannot start. ``up``: arguments of :meth:`LocalCluster.up`."""
+    cannot start. ``existing_env``: an environment variable that may name the kubeconfig of a
+    running cluster to use instead. ``up``: arguments of :meth:`LocalCluster.up`."""
     import time
 
+    existing = os.environ.get(existing_env) if existing_env else None
+    if existing:
+        yield Existing(existing, f"external ({existing_env})")
+        return
     c = LocalCluster(name=name)
     c.down(log=lambda m: None)
     t0 = time.monotonic()

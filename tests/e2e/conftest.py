@@ -14,8 +14,9 @@ import os
 
 import pytest
 
+from ecs_operator.dev.cluster import LocalCluster
+
 from ..cluster_fixtures import (  # noqa: F401 - fixtures and helpers of this tier
-    Existing,
     api,
     apps,
     core,
@@ -40,16 +41,12 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def cluster():
-    existing = os.environ.get("ECS_OPERATOR_E2E_KUBECONFIG")
-    if existing:
-        yield Existing(existing, "external-e2e")
-        return
     name = os.environ.get("ECS_OPERATOR_E2E_CLUSTER", "ecs-e2e")
     with session_cluster(name, f"local control plane with {REAL_NODES} real node(s)",
-                         nodes=[], real_nodes=REAL_NODES) as c:
-        real = c.real_nodes(log=lambda m: None)
+                         "ECS_OPERATOR_E2E_KUBECONFIG", nodes=[], real_nodes=REAL_NODES) as c:
+        real = c.real_nodes(log=lambda m: None) if isinstance(c, LocalCluster) else None
         yield c
-    if not os.environ.get("ECS_OPERATOR_KEEP_CLUSTER"):
+    if real is not None and not os.environ.get("ECS_OPERATOR_KEEP_CLUSTER"):
         left = real.leftovers()
         assert not left, f"`down` left these behind: {left}"
 

@@ -82,24 +82,16 @@ def service_pods(kubectl, ns: str) -> list[dict]:
     return [p for p in json.loads(out)["items"] if not p["metadata"].get("deletionTimestamp")]
 
 
-def fetch_page(kubectl, ns: str, name: str) -> str:
-    """A task (RunTask through the chart's operator) that fetches the example's page by the
-    Service's DNS name and prints it."""
-    url = f"http://webserver.{ns}.svc.cluster.local/"
-    manifest = {
-        "apiVersion": "ecs.seed.dev/v1alpha1", "kind": "TaskDefinition", "metadata": {"name": name},
-        "spec": {"family": name, "containerDefinitions": [{
-            "name": "client", "image": "busybox:latest", "memory": 64, "essential": True,
-            "command": ["sh", "-c", f"for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- {url} && exit 0; sleep 2; done; exit 1"]}]},
-    }
-    task = {"apiVersion": "ecs.seed.dev/v1alpha1", "kind": "ECSTask", "metadata": {"name": name},
-            "spec": {"taskDefinition": name}}
-    path = REPO / ".pytest_cache" / f"{name}.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [manifest, task]}))
-    kubectl("apply", "-n", ns, "-f", str(path))
-    kubectl("wait", "-n", ns, "--for=jsonpath={.status.lastStatus}=STOPPED", "--timeout=180s", f"ecstask/{name}")
-    return kubectl("logs", "-n", ns, f"{name}-0", "-c", "client")
+def fetch_page(kubectl, ns: str, tmp_path) -> str:
+    """The demo's client task (dev/demo.py FETCH, RunTask through the chart's operator) fetches
+    the example's page by the Service's DNS name and prints it."""
+    from ecs_operator.dev.demo import FETCH
+
+    manifest = tmp_path / "fetch-page.yaml"
+    manifest.write_text(FETCH % {"url": f"http://webserver.{ns}.svc.cluster.local/"})
+    kubectl("apply", "-n", ns, "-f", str(manifest))
+    kubectl("wait", "-n", ns, "--for=jsonpath={.status.lastStatus}=STOPPED", "--timeout=180s", "ecstask/fetch-page")
+    return kubectl("logs", "-n", ns, "fetch-page-0", "-c", "client")
 
 
 def image_facts(image: str) -> tuple[str, str, str]:
@@ -116,7 +108,7 @@ def image_facts(image: str) -> tuple[str, str, str]:
     return user, size, found
 
 
-def test_helm_install_upgrade_and_uninstall_on_a_real_node(tools):
+def test_helm_install_upgrade_and_uninstall_on_a_real_node(tools, tmp_path):
     kubectl, helm, registry = tools
     repo = build_and_push(registry, "e2e-1")
     user, size, compilers = image_facts("localhost/ecs-operator:e2e-1")
@@ -150,7 +142,7 @@ def test_helm_install_upgrade_and_uninstall_on_a_real_node(tools):
     assert len(before) == 3
     assert {p["spec"]["schedulerName"] for p in before} == {"ecs-scheduler"}, "placed by the chart's scheduler"
     assert all(ready(p) for p in before)
-    assert "Amazon ECS Sample App" in fetch_page(kubectl, app, "fetch-1")
+    assert "Amazon ECS Sample App" in fetch_page(kubectl, app, tmp_path)
 
     # helm upgrade to a new image tag rolls the operator, not the ECS service
     repo2 = build_and_push(registry, "e2e-2")

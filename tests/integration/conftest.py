@@ -15,7 +15,6 @@ import pytest
 from ..cluster_fixtures import (  # noqa: F401 - fixtures and helpers of this tier
     REPO,
     TEST_NAMESPACE_PREFIX,
-    Existing,
     _free_port,
     api,
     apps,
@@ -42,10 +41,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def cluster():
-    existing = os.environ.get("ECS_OPERATOR_TEST_KUBECONFIG")
-    if existing:
-        yield Existing(existing)
-        return
     # ECS_OPERATOR_TEST_CLUSTER lets two test runs on one machine use separate clusters.
-    with session_cluster(os.environ.get("ECS_OPERATOR_TEST_CLUSTER", "ecs-test"), "local control plane") as c:
+    with session_cluster(os.environ.get("ECS_OPERATOR_TEST_CLUSTER", "ecs-test"), "local control plane",
+                         "ECS_OPERATOR_TEST_KUBECONFIG") as c:
         yield c

@@ -79,7 +79,9 @@ def kwokctl_config(cluster: str, kwok_workdir: Path) -> str:
     return STAGES_FILE.read_text().rstrip() + "\n---\n" + yaml.safe_dump(options, sort_keys=False)
 
 
-def stages_digest(cluster: str = DEFAULT_NAME, kwok_workdir: Path = Path(".")) -> str:
+def stages_digest(cluster: str, kwok_workdir: Path) -> str:
+    """Digest of the kwokctl configuration a cluster is created with (recorded next to its
+    kubeconfig: a running cluster made from another configuration is recreated)."""
     return hashlib.sha256(kwokctl_config(cluster, kwok_workdir).encode()).hexdigest()
 
 
@@ -266,10 +268,9 @@ class LocalCluster:
                 self.down(log=log)
             if not STAGES_FILE.is_file():
                 raise ClusterError(f"missing KWOK stages file {STAGES_FILE}")
-            config = kwokctl_config(self.name, self.workdir / "kwok")
             config_file = self.workdir / f"{self.name}.kwokctl.yaml"
-            config_file.write_text(config)
-            digest = hashlib.sha256(config.encode()).hexdigest()
+            config_file.write_text(kwokctl_config(self.name, self.workdir / "kwok"))
+            digest = stages_digest(self.name, self.workdir / "kwok")
             log(f"starting cluster {self.name!r} (kube-apiserver, etcd, controller-manager, scheduler, kwok)")
             self.kwokctl(
                 "create", "cluster",

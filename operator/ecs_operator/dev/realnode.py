@@ -633,14 +633,8 @@ class RealNodes:
         """Stop everything ``up`` started and remove what it made. Safe to repeat; also finds
         leftovers of a crashed run by name (netns, cgroups, mounts, processes)."""
         state = self._load()
-        indexes = set(state.get("nodes", []))
-        # anything named after this cluster, recorded or not
-        key = cluster_key(self.cluster)
-        netns_list = _run("ip", "netns", "list", check=False).stdout if Path(HOST_BINARIES["ip"]).exists() else ""
-        for line in netns_list.splitlines():
-            name = line.split()[0] if line.split() else ""
-            if name.startswith(f"ecs-{key}-") and name.rsplit("-", 1)[1].isdigit():
-                indexes.add(int(name.rsplit("-", 1)[1]))
+        # the recorded nodes and any node namespace named after this cluster (a crashed run)
+        indexes = set(state.get("nodes", [])) | {int(ns.rsplit("-", 1)[1]) for ns in self._netns()}
         if not indexes and not state and not self.root.exists():
             return
         if not quiet:
@@ -661,32 +655,38 @@ class RealNodes:
             _run("ip", "netns", "delete", node.netns, check=False)
             _run("ip", "link", "delete", node.veth_host, check=False)
         _run("ip", "link", "delete", bridge_name(self.cluster), check=False)
-        # kubelet links each container's log into /var/log/containers (a fixed folder)
-        links = Path("/var/log/containers")
-        if links.is_dir():
-            for link in links.iterdir():
-                if link.is_symlink() and os.readlink(link).startswith(str(self.root)):
-                    link.unlink(missing_ok=True)
+        for link in self._log_links():
+            link.unlink(missing_ok=True)
         # 4. cgroups, the host sysctls kubelet changed, files
         for node in nodes:
             _remove_cgroup(node.cgroup)
         restore_sysctls(state.get("sysctls") or {})
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def _netns(self) -> list[str]:
+        """The node network namespaces of this cluster that exist (``ecs-<key>-<i>``)."""
+        if not Path(HOST_BINARIES["ip"]).exists():
+            return []
+        prefix = f"ecs-{cluster_key(self.cluster)}-"
+        names = [line.split()[0] for line in _run("ip", "netns", "list", check=False).stdout.splitlines()
+                 if line.strip()]
+        return [n for n in names if n.startswith(prefix) and n[len(prefix):].isdigit()]
+
+    def _log_links(self) -> list[Path]:
+        """kubelet's links of this cluster's container logs in /var/log/containers (a fixed folder)."""
+        links = Path("/var/log/containers")
+        if not links.is_dir():
+            return []
+        return [p for p in links.iterdir() if p.is_symlink() and os.readlink(p).startswith(str(self.root))]
+
     def leftovers(self) -> list[str]:
         """What of this cluster's real nodes still exists (empty after a clean ``down``)."""
-        found = []
-        key = cluster_key(self.cluster)
-        found += [f"process {p}: {_cmdline(p)[:80]}" for p in _pids_with(str(self.root))]
+        found = [f"process {p}: {_cmdline(p)[:80]}" for p in _pids_with(str(self.root))]
         found += [f"mount {m}" for m in _mounts_under(self.root)]
-        ns = _run("ip", "netns", "list", check=False).stdout
-        found += [f"netns {line.split()[0]}" for line in ns.splitlines() if line.startswith(f"ecs-{key}-")]
+        found += [f"netns {n}" for n in self._netns()]
         if _run("ip", "link", "show", bridge_name(self.cluster), check=False).returncode == 0:
             found.append(f"bridge {bridge_name(self.cluster)}")
         for i in range(1, 10):
             found += [f"cgroup {d}" for d in _cgroup_dirs(NodeNet(self.cluster, i).cgroup)]
-        links = Path("/var/log/containers")
-        if links.is_dir():
-            found += [f"log link {p}" for p in links.iterdir()
-                      if p.is_symlink() and os.readlink(p).startswith(str(self.root))]
+        found += [f"log link {p}" for p in self._log_links()]
         return found
