@@ -6,11 +6,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup bins node-packages image test unit integration e2e demo cluster-up cluster-down crds bench clean
+.PHONY: setup lint format bins node-packages image test unit integration e2e demo cluster-up cluster-down crds bench clean
 
-$(VENV)/.installed: requirements/lock.txt pyproject.toml
+$(VENV)/.installed: requirements/lock.txt requirements/lint.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/lock.txt
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/lint.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
@@ -25,7 +26,15 @@ node-packages:                   ## Debian packages of the real nodes and local 
 image:                           ## the operator image from the Dockerfile, without Docker (buildah; needs root)
 	bash hack/build-image.sh
 
-test: setup bins node-packages   ## unit + integration + e2e tests (start and stop their own local clusters)
+lint: setup                      ## format, lint, type, import-layer, complexity and dead-code checks
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: setup                    ## apply the formatter and the safe lint fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: setup lint bins node-packages   ## lint + unit + integration + e2e tests (start and stop their own local clusters)
 	$(BIN)/pytest tests
 
 unit: setup

@@ -36,17 +36,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
-from ecs_operator.extender.cache import NODES, PODS, WatchCache  # noqa: E402
-from ecs_operator.extender.placement import filter_instances, score_instances, spec_from_pod  # noqa: E402
-from ecs_operator.extender.server import Extender, make_server  # noqa: E402
-from ecs_operator.extender.synthetic import cluster, pod  # noqa: E402
+from ecs_operator.extender.cache import NODES, PODS, WatchCache
+from ecs_operator.extender.placement import filter_instances, score_instances, spec_from_pod
+from ecs_operator.extender.server import Extender, make_server
+from ecs_operator.extender.synthetic import cluster, pod
 
-POD = pod("web-7d4b9c-x2k1p", service="svc-3", cpu="256m", memory="512Mi",
-          constraints=[{"type": "memberOf",
-                        "expression": "attribute:ecs.instance-type =~ m5.* or attribute:stack == prod"},
-                       {"type": "distinctInstance"}],
-          strategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"},
-                    {"type": "binpack", "field": "memory"}])
+POD = pod(
+    "web-7d4b9c-x2k1p",
+    service="svc-3",
+    cpu="256m",
+    memory="512Mi",
+    constraints=[
+        {"type": "memberOf", "expression": "attribute:ecs.instance-type =~ m5.* or attribute:stack == prod"},
+        {"type": "distinctInstance"},
+    ],
+    strategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}, {"type": "binpack", "field": "memory"}],
+)
 
 
 class SyntheticSource:
@@ -127,9 +132,11 @@ def bench(n_nodes: int, seconds: float, churn: float) -> None:
     names = [n["metadata"]["name"] for n in nodes]
     by_names = json.dumps({"Pod": POD, "NodeNames": names}).encode()
     by_nodes = json.dumps({"Pod": POD, "Nodes": {"items": nodes}}).encode()
-    print(f"{n_nodes} nodes, {len(pods)} pods: watch cache listed and synced in {sync_ms:.0f} ms, first snapshot "
-          f"{build_ms:.0f} ms, {rate:,.0f} pod events/s applied; request bodies {len(by_names) / 1024:.0f} KiB "
-          f"(NodeNames), {len(by_nodes) / 1024:.0f} KiB (Nodes)")
+    print(
+        f"{n_nodes} nodes, {len(pods)} pods: watch cache listed and synced in {sync_ms:.0f} ms, first snapshot "
+        f"{build_ms:.0f} ms, {rate:,.0f} pod events/s applied; request bodies {len(by_names) / 1024:.0f} KiB "
+        f"(NodeNames), {len(by_nodes) / 1024:.0f} KiB (Nodes)"
+    )
     snap = view.snapshot()
 
     srv = make_server(view, "127.0.0.1", 0)
@@ -143,6 +150,7 @@ def bench(n_nodes: int, seconds: float, churn: float) -> None:
             resp = conn.getresponse()
             data = resp.read()
             assert resp.status == 200, data[:200]
+
         return go
 
     big = 200 if n_nodes <= 100 else 60
@@ -165,8 +173,7 @@ def bench(n_nodes: int, seconds: float, churn: float) -> None:
             try:
                 print(f" HTTP while {churn:g} pod events/s arrive")
                 row("filter      NodeNames", measure(post("/filter", by_names), max_iter=big * 2, seconds=seconds))
-                row("prioritize  NodeNames", measure(post("/prioritize", by_names), max_iter=big * 2,
-                                                     seconds=seconds))
+                row("prioritize  NodeNames", measure(post("/prioritize", by_names), max_iter=big * 2, seconds=seconds))
             finally:
                 stop.set()
                 pusher.join(5)

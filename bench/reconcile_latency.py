@@ -19,7 +19,6 @@ import uuid
 from pathlib import Path
 
 import kubernetes
-
 from ecs_operator.dev.cluster import LocalCluster
 from ecs_operator.dev.demo import start_operator
 
@@ -37,8 +36,10 @@ def pct(values: list[float], p: float) -> float:
 def summary(name: str, values: list[float]) -> str:
     if not values:
         return f"{name:<34} n=0"
-    return (f"{name:<34} n={len(values):<4} p50={pct(values, 50):6.2f}s p90={pct(values, 90):6.2f}s "
-            f"p99={pct(values, 99):6.2f}s max={max(values):6.2f}s")
+    return (
+        f"{name:<34} n={len(values):<4} p50={pct(values, 50):6.2f}s p90={pct(values, 90):6.2f}s "
+        f"p99={pct(values, 99):6.2f}s max={max(values):6.2f}s"
+    )
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -52,18 +53,33 @@ def peak_rss_mib(pid: int) -> float:
 
 
 def run_services(custom, apps, ns: str, n: int, desired: int) -> tuple[list[float], list[float], float]:
-    td = {"apiVersion": f"{G}/{V}", "kind": "TaskDefinition", "metadata": {"name": "bench"},
-          "spec": {"family": "bench", "containerDefinitions": [{"name": "app", "image": "nginx", "memory": 64}]}}
+    td = {
+        "apiVersion": f"{G}/{V}",
+        "kind": "TaskDefinition",
+        "metadata": {"name": "bench"},
+        "spec": {"family": "bench", "containerDefinitions": [{"name": "app", "image": "nginx", "memory": 64}]},
+    }
     custom.create_namespaced_custom_object(G, V, ns, "taskdefinitions", td)
-    while not custom.get_namespaced_custom_object(G, V, ns, "taskdefinitions", "bench").get("status", {}).get("revision"):
+    while (
+        not custom.get_namespaced_custom_object(G, V, ns, "taskdefinitions", "bench").get("status", {}).get("revision")
+    ):
         time.sleep(0.1)
     created: dict[str, float] = {}
     t0 = time.monotonic()
     for i in range(n):
         name = f"svc-{i}"
-        custom.create_namespaced_custom_object(G, V, ns, "ecsservices", {
-            "apiVersion": f"{G}/{V}", "kind": "ECSService", "metadata": {"name": name},
-            "spec": {"taskDefinition": "bench", "desiredCount": desired}})
+        custom.create_namespaced_custom_object(
+            G,
+            V,
+            ns,
+            "ecsservices",
+            {
+                "apiVersion": f"{G}/{V}",
+                "kind": "ECSService",
+                "metadata": {"name": name},
+                "spec": {"taskDefinition": "bench", "desiredCount": desired},
+            },
+        )
         created[name] = time.monotonic()
     to_deploy: dict[str, float] = {}
     to_steady: dict[str, float] = {}
@@ -86,12 +102,26 @@ def run_baseline(apps, ns: str, n: int, desired: int) -> tuple[list[float], floa
     for i in range(n):
         name = f"dep-{i}"
         labels = {"app": name}
-        apps.create_namespaced_deployment(ns, {
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": desired, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "app", "image": "nginx",
-                                                           "resources": {"limits": {"memory": "64Mi"}}}]}}}})
+        apps.create_namespaced_deployment(
+            ns,
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name},
+                "spec": {
+                    "replicas": desired,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "containers": [
+                                {"name": "app", "image": "nginx", "resources": {"limits": {"memory": "64Mi"}}}
+                            ]
+                        },
+                    },
+                },
+            },
+        )
         created[name] = time.monotonic()
     ready: dict[str, float] = {}
     deadline = time.monotonic() + 600
@@ -121,8 +151,11 @@ def main() -> int:
             cluster.kubectl("wait", "--for=condition=Established", "-f", str(f))
         operator = start_operator(cluster, cluster.workdir / "ecs-bench-operator.log")
         api = kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig))
-        custom, apps, core = (kubernetes.client.CustomObjectsApi(api), kubernetes.client.AppsV1Api(api),
-                              kubernetes.client.CoreV1Api(api))
+        custom, apps, core = (
+            kubernetes.client.CustomObjectsApi(api),
+            kubernetes.client.AppsV1Api(api),
+            kubernetes.client.CoreV1Api(api),
+        )
         time.sleep(3)
         results = {}
         for n in counts:
@@ -133,16 +166,23 @@ def main() -> int:
                     time.sleep(0.1)
             base, base_wall = run_baseline(apps, ns_b, n, args.desired)
             dep, steady, wall = run_services(custom, apps, ns_o, n, args.desired)
-            results[n] = {"baseline_ready_p50_s": pct(base, 50), "deployment_exists_p50_s": pct(dep, 50),
-                          "steady_p50_s": pct(steady, 50), "steady_p99_s": pct(steady, 99),
-                          "wall_s": round(wall, 2), "baseline_wall_s": round(base_wall, 2)}
+            results[n] = {
+                "baseline_ready_p50_s": pct(base, 50),
+                "deployment_exists_p50_s": pct(dep, 50),
+                "steady_p50_s": pct(steady, 50),
+                "steady_p99_s": pct(steady, 99),
+                "wall_s": round(wall, 2),
+                "baseline_wall_s": round(base_wall, 2),
+            }
             print(f"\n== {n} service(s), desiredCount {args.desired} ==")
             print(summary("baseline: Deployment -> pods Ready", base))
             print(summary("ECSService -> Deployment exists", dep))
             print(summary("ECSService -> steady state", steady))
-            print(f"throughput: {n / wall:.1f} services/s to steady state (baseline {n / base_wall:.1f} "
-                  f"deployments/s); steady p50 / baseline p50 = "
-                  f"{pct(steady, 50) / max(pct(base, 50), 1e-3):.2f}x")
+            print(
+                f"throughput: {n / wall:.1f} services/s to steady state (baseline {n / base_wall:.1f} "
+                f"deployments/s); steady p50 / baseline p50 = "
+                f"{pct(steady, 50) / max(pct(base, 50), 1e-3):.2f}x"
+            )
         print(f"\noperator peak RSS: {peak_rss_mib(operator.pid):.0f} MiB")
         print(json.dumps(results, indent=2))
     finally:

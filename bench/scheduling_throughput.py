@@ -51,13 +51,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
-import kubernetes  # noqa: E402
-import yaml  # noqa: E402
-
-from ecs_operator.convert import render  # noqa: E402
-from ecs_operator.dev.cluster import ZONES, LocalCluster, NodeSpec, bin_dir, node_manifest  # noqa: E402
-from ecs_operator.dev.scheduler import EcsScheduler, free_port, scheduler_config  # noqa: E402
-from ecs_operator.extender.cache import RawWatch  # noqa: E402
+import kubernetes
+import yaml
+from ecs_operator.convert import render
+from ecs_operator.dev.cluster import ZONES, LocalCluster, NodeSpec, bin_dir, node_manifest
+from ecs_operator.dev.scheduler import EcsScheduler, free_port, scheduler_config
+from ecs_operator.extender.cache import RawWatch
 
 BENCH_SCHEDULER = "ecs-scheduler-bench"
 STRATEGY = [{"type": "spread", "field": "attribute:ecs.availability-zone"}, {"type": "binpack", "field": "memory"}]
@@ -69,12 +68,25 @@ def bench_nodes(n: int) -> list[NodeSpec]:
 
 def pod_template() -> dict:
     """The pod template the operator renders for the service (offline, as ``ecs-operator render``)."""
-    objs, _ = render([
-        {"apiVersion": "ecs.seed.dev/v1alpha1", "kind": "TaskDefinition", "metadata": {"name": "bench"},
-         "spec": {"family": "bench", "containerDefinitions": [{"name": "app", "image": "nginx", "cpu": 128,
-                                                                "memory": 256}]}},
-        {"apiVersion": "ecs.seed.dev/v1alpha1", "kind": "ECSService", "metadata": {"name": "bench"},
-         "spec": {"taskDefinition": "bench", "desiredCount": 1, "placementStrategy": STRATEGY}}])
+    objs, _ = render(
+        [
+            {
+                "apiVersion": "ecs.seed.dev/v1alpha1",
+                "kind": "TaskDefinition",
+                "metadata": {"name": "bench"},
+                "spec": {
+                    "family": "bench",
+                    "containerDefinitions": [{"name": "app", "image": "nginx", "cpu": 128, "memory": 256}],
+                },
+            },
+            {
+                "apiVersion": "ecs.seed.dev/v1alpha1",
+                "kind": "ECSService",
+                "metadata": {"name": "bench"},
+                "spec": {"taskDefinition": "bench", "desiredCount": 1, "placementStrategy": STRATEGY},
+            },
+        ]
+    )
     return next(o for o in objs if o["kind"] == "Deployment")["spec"]["template"]
 
 
@@ -99,8 +111,13 @@ class BindWatcher:
     def _run(self, rv: str) -> None:
         while not self._stop.is_set():
             try:
-                for e in self._w.stream(self.core.list_namespaced_pod, self.ns, resource_version=rv,
-                                        timeout_seconds=300, _request_timeout=(10, 320)):
+                for e in self._w.stream(
+                    self.core.list_namespaced_pod,
+                    self.ns,
+                    resource_version=rv,
+                    timeout_seconds=300,
+                    _request_timeout=(10, 320),
+                ):
                     obj = e.get("object") or {}
                     rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
                     node = (obj.get("spec") or {}).get("nodeName")
@@ -110,7 +127,7 @@ class BindWatcher:
                             self.bound.setdefault(obj["metadata"]["name"], (now, node))
                     if self._stop.is_set():
                         return
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 if not self._stop.is_set():
                     print(f"  (bind watch restarted: {e})", file=sys.stderr)
                     time.sleep(0.5)
@@ -124,8 +141,17 @@ class BindWatcher:
         self._w.stop()
 
 
-def run_phase(label: str, core, template: dict, n_pods: int, threads: int, scheduler: str | None,
-              zone_of: dict[str, str], timeout: float, start=None) -> dict:
+def run_phase(
+    label: str,
+    core,
+    template: dict,
+    n_pods: int,
+    threads: int,
+    scheduler: str | None,
+    zone_of: dict[str, str],
+    timeout: float,
+    start=None,
+) -> dict:
     """Create the pods (for ``scheduler``; None: the default scheduler) and wait until all are
     bound. ``start``: called once every pod exists (starts the scheduler; queued mode)."""
     ns = f"sched-bench-{uuid.uuid4().hex[:6]}"
@@ -142,9 +168,12 @@ def run_phase(label: str, core, template: dict, n_pods: int, threads: int, sched
     watcher = BindWatcher(core, ns)
 
     def create(i: int) -> None:
-        body = {"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": f"bench-{i:04d}", "labels": md["labels"], "annotations": md["annotations"]},
-                "spec": spec}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"bench-{i:04d}", "labels": md["labels"], "annotations": md["annotations"]},
+            "spec": spec,
+        }
         resp = core.create_namespaced_pod(ns, body, _preload_content=False)
         resp.data  # noqa: B018 - read it, so the connection goes back to the pool
         resp.release_conn()
@@ -177,11 +206,21 @@ def run_phase(label: str, core, template: dict, n_pods: int, threads: int, sched
     zones = Counter(zone_of.get(node, "?") for node in nodes.elements())
     total = times[-1] - t0
     window = times[-1] - times[0]
-    return {"label": label, "namespace": ns, "pods": n_pods, "create_s": t_created - t_create,
-            "create_rate": n_pods / (t_created - t_create), "total_s": total, "pods_per_s": n_pods / total,
-            "bind_window_s": window, "bind_window_rate": (n_pods - 1) / window if window > 0 else float("inf"),
-            "zones": dict(sorted(zones.items())), "nodes_used": len(nodes),
-            "max_per_node": max(nodes.values()), "extender": extra}
+    return {
+        "label": label,
+        "namespace": ns,
+        "pods": n_pods,
+        "create_s": t_created - t_create,
+        "create_rate": n_pods / (t_created - t_create),
+        "total_s": total,
+        "pods_per_s": n_pods / total,
+        "bind_window_s": window,
+        "bind_window_rate": (n_pods - 1) / window if window > 0 else float("inf"),
+        "zones": dict(sorted(zones.items())),
+        "nodes_used": len(nodes),
+        "max_per_node": max(nodes.values()),
+        "extender": extra,
+    }
 
 
 class PlainScheduler:
@@ -199,12 +238,26 @@ class PlainScheduler:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
         with open(self.workdir / f"{self.name}.log", "w") as out:
-            self.proc = subprocess.Popen([str(self.bins / "kube-scheduler"), "--config", str(conf),
-                                          "--bind-address", "127.0.0.1", "--secure-port", str(port),
-                                          "--cert-dir", str(self.workdir / f"{self.name}.certs"),
-                                          "--authentication-skip-lookup",
-                                          "--authorization-always-allow-paths", "/healthz,/readyz,/livez,/metrics"],
-                                         env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [
+                    str(self.bins / "kube-scheduler"),
+                    "--config",
+                    str(conf),
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--secure-port",
+                    str(port),
+                    "--cert-dir",
+                    str(self.workdir / f"{self.name}.certs"),
+                    "--authentication-skip-lookup",
+                    "--authorization-always-allow-paths",
+                    "/healthz,/readyz,/livez,/metrics",
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         ctx = ssl.create_default_context()
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
         deadline = time.monotonic() + timeout
@@ -215,7 +268,9 @@ class PlainScheduler:
             except OSError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not start: {(self.workdir / f'{self.name}.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"{self.name} did not start: {(self.workdir / f'{self.name}.log').read_text()[-2000:]}"
+                )
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -267,9 +322,11 @@ def extender_metrics(port: int) -> dict:
 def show(r: dict, queued: bool) -> None:
     zones = "/".join(str(v) for v in r["zones"].values())
     since = "the scheduler's start" if queued else "the first create"
-    print(f"  {r['label']:<34} {r['bind_window_rate']:6.1f} pods/s over the bind window ({r['bind_window_s']:.2f}s); "
-          f"{r['pods_per_s']:6.1f} pods/s from {since} ({r['total_s']:.2f}s); created at {r['create_rate']:.0f}/s; "
-          f"zones {zones}, {r['nodes_used']} nodes used, max {r['max_per_node']} per node")
+    print(
+        f"  {r['label']:<34} {r['bind_window_rate']:6.1f} pods/s over the bind window ({r['bind_window_s']:.2f}s); "
+        f"{r['pods_per_s']:6.1f} pods/s from {since} ({r['total_s']:.2f}s); created at {r['create_rate']:.0f}/s; "
+        f"zones {zones}, {r['nodes_used']} nodes used, max {r['max_per_node']} per node"
+    )
 
 
 def show_extender(m: dict) -> None:
@@ -280,9 +337,11 @@ def show_extender(m: dict) -> None:
             print(f"    {verb:<13} p50 {v['p50']:6.2f} ms  p99 {v['p99']:6.2f} ms  (n={v['count']})")
     waits = m.get("ecs_extender_inflight_waits_total", 0)
     wait_s = m.get("ecs_extender_inflight_wait_seconds_total", 0)
-    print(f"    in-flight waits {int(waits)} (mean {1000 * wait_s / waits if waits else 0:.2f} ms), "
-          f"timeouts {int(m.get('ecs_extender_inflight_timeouts_total', 0))}; binds assumed "
-          f"{int(m.get('ecs_extender_binds_assumed_total', 0))}")
+    print(
+        f"    in-flight waits {int(waits)} (mean {1000 * wait_s / waits if waits else 0:.2f} ms), "
+        f"timeouts {int(m.get('ecs_extender_inflight_timeouts_total', 0))}; binds assumed "
+        f"{int(m.get('ecs_extender_binds_assumed_total', 0))}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,11 +350,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pods", type=int, default=500)
     ap.add_argument("--mode", choices=["queued", "live"], default="queued")
     ap.add_argument("--no-bind", action="store_true", help="the ecs-scheduler without the extender's bind verb")
-    ap.add_argument("--no-inflight", action="store_true",
-                    help="the extender without in-flight tracking (ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT=0)")
+    ap.add_argument(
+        "--no-inflight",
+        action="store_true",
+        help="the extender without in-flight tracking (ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT=0)",
+    )
     ap.add_argument("--threads", type=int, default=8, help="parallel pod creators")
-    ap.add_argument("--kubeconfig", default=os.environ.get("ECS_OPERATOR_BENCH_KUBECONFIG"),
-                    help="reuse this cluster (default: start one)")
+    ap.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("ECS_OPERATOR_BENCH_KUBECONFIG"),
+        help="reuse this cluster (default: start one)",
+    )
     ap.add_argument("--name", default="ecs-sched-bench", help="name of the cluster started here")
     ap.add_argument("--keep", action="store_true", help="leave the started cluster running")
     ap.add_argument("--runs", default="a,b", help="which runs, in order: a (ecs-scheduler), b (plain/default)")
@@ -304,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     queued = args.mode == "queued"
     if args.no_inflight:
-        os.environ["ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"] = "0"   # inherited by the extender process
+        os.environ["ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"] = "0"  # inherited by the extender process
 
     specs = bench_nodes(args.nodes)
     zone_of = {s.name: s.zone for s in specs}
@@ -321,8 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     added_nodes: list[str] = []
     tmp = tempfile.TemporaryDirectory(prefix="sched-bench-")
     workdir = Path(tmp.name)
-    sched = EcsScheduler(kubeconfig=kubeconfig, bins=bin_dir(), workdir=workdir, cluster="bench",
-                         name=BENCH_SCHEDULER, bind=not args.no_bind)
+    sched = EcsScheduler(
+        kubeconfig=kubeconfig,
+        bins=bin_dir(),
+        workdir=workdir,
+        cluster="bench",
+        name=BENCH_SCHEDULER,
+        bind=not args.no_bind,
+    )
     plain = PlainScheduler(kubeconfig, bin_dir(), workdir)
     namespaces: list[str] = []
     try:
@@ -334,8 +405,12 @@ def main(argv: list[str] | None = None) -> int:
                     added_nodes.append(s.name)
             deadline = time.monotonic() + 120
             while True:
-                ready = sum(1 for n in core.list_node().items if n.metadata.name in zone_of and any(
-                    c.type == "Ready" and c.status == "True" for c in (n.status.conditions or [])))
+                ready = sum(
+                    1
+                    for n in core.list_node().items
+                    if n.metadata.name in zone_of
+                    and any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or []))
+                )
                 if ready == len(specs):
                     break
                 if time.monotonic() > deadline:
@@ -346,11 +421,13 @@ def main(argv: list[str] | None = None) -> int:
             log(f"note: {len(others)} other nodes in the cluster also take pods")
         template = pod_template()
         per_zone = Counter(s.zone for s in specs)
-        print(f"{len(specs)} KWOK m5.large nodes ({'/'.join(str(per_zone[z]) for z in ZONES)} per zone), "
-              f"{args.pods} pods per run: spread(zone), binpack(memory), 125m/256Mi; mode {args.mode}; "
-              f"ecs-scheduler {'without' if args.no_bind else 'with'} the bind verb"
-              f"{', without in-flight tracking' if args.no_inflight else ''}; "
-              f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"{len(specs)} KWOK m5.large nodes ({'/'.join(str(per_zone[z]) for z in ZONES)} per zone), "
+            f"{args.pods} pods per run: spread(zone), binpack(memory), 125m/256Mi; mode {args.mode}; "
+            f"ecs-scheduler {'without' if args.no_bind else 'with'} the bind verb"
+            f"{', without in-flight tracking' if args.no_inflight else ''}; "
+            f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}"
+        )
 
         def start_ecs():
             t = time.monotonic()
@@ -367,18 +444,37 @@ def main(argv: list[str] | None = None) -> int:
             if run == "a":
                 if not queued:
                     start_ecs()
-                r = run_phase("(a) ecs-scheduler + extender", core, template, args.pods, args.threads,
-                              BENCH_SCHEDULER, zone_of, args.timeout, start=start_ecs if queued else None)
+                r = run_phase(
+                    "(a) ecs-scheduler + extender",
+                    core,
+                    template,
+                    args.pods,
+                    args.threads,
+                    BENCH_SCHEDULER,
+                    zone_of,
+                    args.timeout,
+                    start=start_ecs if queued else None,
+                )
                 if not queued:
                     r["extender"] = extender_metrics(sched.extender_port)
                 sched.stop()
             elif queued:
-                r = run_phase("(b) plain kube-scheduler", core, template, args.pods, args.threads, plain.name,
-                              zone_of, args.timeout, start=start_plain)
+                r = run_phase(
+                    "(b) plain kube-scheduler",
+                    core,
+                    template,
+                    args.pods,
+                    args.threads,
+                    plain.name,
+                    zone_of,
+                    args.timeout,
+                    start=start_plain,
+                )
                 plain.stop()
             else:
-                r = run_phase("(b) default kube-scheduler", core, template, args.pods, args.threads, None,
-                              zone_of, args.timeout)
+                r = run_phase(
+                    "(b) default kube-scheduler", core, template, args.pods, args.threads, None, zone_of, args.timeout
+                )
             namespaces.append(r["namespace"])
             show(r, queued)
             if r["extender"]:
@@ -387,8 +483,10 @@ def main(argv: list[str] | None = None) -> int:
             wait_gone(core, namespaces)
         if "a" in results and "b" in results:
             a, b = results["a"], results["b"]
-            print(f"  ratio (a)/(b): {a['bind_window_rate'] / b['bind_window_rate']:.2f} over the bind windows, "
-                  f"{a['pods_per_s'] / b['pods_per_s']:.2f} from the start")
+            print(
+                f"  ratio (a)/(b): {a['bind_window_rate'] / b['bind_window_rate']:.2f} over the bind windows, "
+                f"{a['pods_per_s'] / b['pods_per_s']:.2f} from the start"
+            )
         print(json.dumps(results, default=str))
     finally:
         sched.stop()

@@ -18,7 +18,6 @@ import tracemalloc
 from pathlib import Path
 
 import yaml
-
 from ecs_operator.models.generated import RegisterTaskDefinitionRequest
 from ecs_operator.translate.taskdef import register_input_from_ecs_json, translate_task_definition
 
@@ -64,20 +63,26 @@ def main() -> int:
         return translate_task_definition(m, family=m.family or "x", revision=1)
 
     results = {}
-    for name, fn, items in (("baseline: pydantic validation", validate, docs),
-                            ("translation only", translate_only, models),
-                            ("validation + translation", full, docs)):
+    for name, fn, items in (
+        ("baseline: pydantic validation", validate, docs),
+        ("translation only", translate_only, models),
+        ("validation + translation", full, docs),
+    ):
         rates = [rate(fn, items, args.seconds) for _ in range(args.runs)]
         results[name] = statistics.median(rates)
-        print(f"{name:<32} median {statistics.median(rates):9.0f} task definitions/s "
-              f"(min {min(rates):.0f}, max {max(rates):.0f}, {args.runs} runs of {args.seconds}s, {len(items)} inputs)")
+        print(
+            f"{name:<32} median {statistics.median(rates):9.0f} task definitions/s "
+            f"(min {min(rates):.0f}, max {max(rates):.0f}, {args.runs} runs of {args.seconds}s, {len(items)} inputs)"
+        )
     tracemalloc.start()
     for d in docs:
         full(d)
     _, peak = tracemalloc.get_traced_memory()
     print(f"peak Python allocation translating all {len(docs)} inputs once: {peak / 1024:.0f} KiB")
-    print(f"translation costs {results['baseline: pydantic validation'] / results['translation only']:.2f}x "
-          "the time of validation")
+    print(
+        f"translation costs {results['baseline: pydantic validation'] / results['translation only']:.2f}x "
+        "the time of validation"
+    )
     return 0
 
 

@@ -12,12 +12,11 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import kubernetes
 import pytest
-
 from ecs_operator.dev.cluster import LocalCluster
 
 from .integration.kube import wait_for
@@ -35,8 +34,7 @@ def mark_tier(items, folder: str, marker) -> None:
 
 
 @contextlib.contextmanager
-def session_cluster(name: str, what: str, existing_env: str | None = None,
-                    **up) -> Iterator[LocalCluster | Existing]:
+def session_cluster(name: str, what: str, existing_env: str | None = None, **up) -> Iterator[LocalCluster | Existing]:
     """A fresh local cluster for a test session: whatever ran under ``name`` is removed first;
     torn down afterwards unless ECS_OPERATOR_KEEP_CLUSTER is set. Fails (never skips) when it
     cannot start. ``existing_env``: an environment variable that may name the kubeconfig of a
@@ -100,8 +98,9 @@ def kubectl(kubeconfig):
     exe = str(bin_dir() / "kubectl")
 
     def run(*args: str, input: str | None = None, check: bool = True):
-        proc = subprocess.run([exe, "--kubeconfig", kubeconfig, *args], input=input, text=True,
-                              capture_output=True, check=False)
+        proc = subprocess.run(
+            [exe, "--kubeconfig", kubeconfig, *args], input=input, text=True, capture_output=True, check=False
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
         return proc
@@ -118,7 +117,23 @@ def crds(kubectl):
         kubectl("apply", "--server-side", "--force-conflicts", "-f", str(f))
     for f in files:
         kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(f))
+    # Established is not served: until a new CRD's watch cache is initialised the API server
+    # answers its lists and watches with 429 "storage is (re)initializing", and an operator
+    # started then begins with retries. Start the tests when every kind lists.
+    plurals = [
+        kubectl("get", "-f", str(f), "-o", "jsonpath={.spec.names.plural}.{.spec.group}").stdout.strip() for f in files
+    ]
+    for plural in plurals:
+        wait_for(lambda: _lists(kubectl, plural), timeout=60, desc=f"{plural} served")
     return files
+
+
+def _lists(kubectl, resource: str) -> bool:
+    try:
+        kubectl("get", resource, "--all-namespaces", "--chunk-size=1", "-o", "name")
+    except AssertionError:
+        return False
+    return True
 
 
 @pytest.fixture
@@ -131,8 +146,11 @@ def make_namespace(core, request, prefix: str):
     name = f"{prefix}{uuid.uuid4().hex[:8]}"
     label = re.sub(r"[^A-Za-z0-9_.-]", "-", request.node.name)[:63].strip("-_.")
     core.create_namespace({"metadata": {"name": name, "labels": {"ecs-operator-test": label}}})
-    wait_for(lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
-             timeout=30, desc="default service account")
+    wait_for(
+        lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
+        timeout=30,
+        desc="default service account",
+    )
     yield name
     core.delete_namespace(name, propagation_policy="Background")
 
@@ -151,14 +169,16 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
 
 
 @contextlib.contextmanager
-def local_process(what: str, cmd: list[str], *, env: dict, log_path: Path, healthy: Callable[[], bool],
-                  timeout: float = 60.0) -> Iterator[subprocess.Popen]:
+def local_process(
+    what: str, cmd: list[str], *, env: dict, log_path: Path, healthy: Callable[[], bool], timeout: float = 60.0
+) -> Iterator[subprocess.Popen]:
     """Run ``cmd`` as a child process (output in ``log_path``) until the block ends; wait until
     ``healthy()``, failing with the log's tail if the process exits first. On exit: SIGTERM,
     SIGKILL after 20 s, and the log's tail on stderr."""
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
+
         def up():
             if proc.poll() is not None:
                 pytest.fail(f"{what} exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
@@ -177,20 +197,31 @@ def local_process(what: str, cmd: list[str], *, env: dict, log_path: Path, healt
 
 
 @contextlib.contextmanager
-def run_operator(kubeconfig: str | Path, log_path: Path, *, scheduler_name: str = "",
-                 namespaces: tuple[str, ...] = (), timeout: float = 60.0) -> Iterator[subprocess.Popen]:
+def run_operator(
+    kubeconfig: str | Path,
+    log_path: Path,
+    *,
+    scheduler_name: str = "",
+    namespaces: tuple[str, ...] = (),
+    timeout: float = 60.0,
+) -> Iterator[subprocess.Popen]:
     """ecs-operator as its own process, exactly as `ecs-operator run` would, with ``kubeconfig``'s
     identity; its pods name ``scheduler_name`` (ECS_OPERATOR_SCHEDULER_NAME; empty: the default
     scheduler); ``namespaces``: `-n` patterns (empty: all namespaces). Running (kopf's liveness
     endpoint answers) when the block starts."""
     port = _free_port()
-    env = dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONUNBUFFERED="1",
-               ECS_OPERATOR_SCHEDULER_NAME=scheduler_name)
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONUNBUFFERED="1", ECS_OPERATOR_SCHEDULER_NAME=scheduler_name)
     cmd = [sys.executable, "-m", "ecs_operator.cli", "run", "--liveness", f"http://127.0.0.1:{port}/healthz"]
     for pattern in namespaces:
         cmd += ["-n", pattern]
-    with local_process("operator", cmd, env=env, log_path=log_path, timeout=timeout,
-                       healthy=lambda: http_ok(f"http://127.0.0.1:{port}/healthz")) as proc:
+    with local_process(
+        "operator",
+        cmd,
+        env=env,
+        log_path=log_path,
+        timeout=timeout,
+        healthy=lambda: http_ok(f"http://127.0.0.1:{port}/healthz"),
+    ) as proc:
         yield proc
 
 
@@ -208,8 +239,12 @@ def ecs_scheduler(cluster, tmp_path_factory):
     if isinstance(cluster, LocalCluster):
         sched = cluster.ecs_scheduler()
     else:
-        sched = EcsScheduler(kubeconfig=cluster.kubeconfig, bins=bin_dir(),
-                             workdir=tmp_path_factory.mktemp("ecs-scheduler"), cluster=cluster.name)
+        sched = EcsScheduler(
+            kubeconfig=cluster.kubeconfig,
+            bins=bin_dir(),
+            workdir=tmp_path_factory.mktemp("ecs-scheduler"),
+            cluster=cluster.name,
+        )
     sched.start(log=lambda m: print(m, file=sys.stderr))
     try:
         yield sched
@@ -224,6 +259,10 @@ def operator(kubeconfig, crds, ecs_scheduler, tmp_path_factory):
     namespaces (``t-*``), so an operator a test runs itself (test_chart.py: the chart's
     identity, namespaces ``c-*``) never has a second operator acting on its objects."""
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
-    with run_operator(kubeconfig, log_path, namespaces=(f"{TEST_NAMESPACE_PREFIX}*",),
-                      scheduler_name=ecs_scheduler.name if ecs_scheduler is not None else "") as proc:
+    with run_operator(
+        kubeconfig,
+        log_path,
+        namespaces=(f"{TEST_NAMESPACE_PREFIX}*",),
+        scheduler_name=ecs_scheduler.name if ecs_scheduler is not None else "",
+    ) as proc:
         yield proc, log_path

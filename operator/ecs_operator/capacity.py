@@ -36,7 +36,7 @@ class Launch:
     #: every provider of the capacity provider strategy, in its order (empty without one)
     providers: tuple[str, ...] = ()
 
-    def for_provider(self, provider: str) -> "Launch":
+    def for_provider(self, provider: str) -> Launch:
         return Launch(self.launch_type, provider)
 
 
@@ -55,8 +55,9 @@ def validate_strategy(strategy: list | None, field_: str = "capacityProviderStra
         if not names[i]:
             raise LaunchError(f"{field_}[{i}].capacityProvider", "a capacity provider name is required")
         if names.index(names[i]) != i:
-            raise LaunchError(f"{field_}[{i}].capacityProvider",
-                              f"The capacity provider strategy contains {names[i]} more than once.")
+            raise LaunchError(
+                f"{field_}[{i}].capacityProvider", f"The capacity provider strategy contains {names[i]} more than once."
+            )
         base, weight = item.base or 0, item.weight or 0
         if not 0 <= base <= MAX_BASE:
             raise LaunchError(f"{field_}[{i}].base", f"base must be between 0 and {MAX_BASE}.")
@@ -64,12 +65,15 @@ def validate_strategy(strategy: list | None, field_: str = "capacityProviderStra
             raise LaunchError(f"{field_}[{i}].weight", f"weight must be between 0 and {MAX_WEIGHT}.")
     with_base = [i for i, item in enumerate(strategy) if item.base]
     if len(with_base) > 1:
-        raise LaunchError(f"{field_}[{with_base[1]}].base",
-                          "Only one capacity provider in a capacity provider strategy can have a base defined.")
+        raise LaunchError(
+            f"{field_}[{with_base[1]}].base",
+            "Only one capacity provider in a capacity provider strategy can have a base defined.",
+        )
     if len(strategy) > 1 and not any(item.weight for item in strategy):
-        raise LaunchError(f"{field_}",
-                          "At least one capacity provider in a capacity provider strategy must have a weight "
-                          "greater than zero.")
+        raise LaunchError(
+            f"{field_}",
+            "At least one capacity provider in a capacity provider strategy must have a weight greater than zero.",
+        )
 
 
 def assign_tasks(count: int, strategy: list) -> list[str]:
@@ -111,8 +115,7 @@ def split_tasks(count: int, strategy: list) -> list[tuple[str, int]]:
     return [(item.capacityProvider, assigned.count(item.capacityProvider)) for item in strategy]
 
 
-def resolve_launch(launch_type: str | None, strategy: list | None,
-                   compatibilities: list[str] | None) -> Launch:
+def resolve_launch(launch_type: str | None, strategy: list | None, compatibilities: list[str] | None) -> Launch:
     """ECS's choice of launch type, and its refusal when the task definition does not support it.
 
     ``strategy`` items have ``capacityProvider``, ``base`` and ``weight``. A strategy whose
@@ -130,9 +133,11 @@ def resolve_launch(launch_type: str | None, strategy: list | None,
         if all(n in FARGATE_PROVIDERS for n in names):
             launch = FARGATE
         elif any(n in FARGATE_PROVIDERS for n in names):
-            raise LaunchError("capacityProviderStrategy",
-                              "A capacity provider strategy cannot contain a mix of capacity providers using "
-                              "Auto Scaling groups and Fargate providers. Specify one or the other and try again.")
+            raise LaunchError(
+                "capacityProviderStrategy",
+                "A capacity provider strategy cannot contain a mix of capacity providers using "
+                "Auto Scaling groups and Fargate providers. Specify one or the other and try again.",
+            )
         else:
             launch = "EC2"
     else:
@@ -149,16 +154,21 @@ def resolve_launch(launch_type: str | None, strategy: list | None,
     return Launch(launch, provider, tuple(warnings), tuple(names))
 
 
-def pod_placement(launch: Launch, pools: dict[str, tuple[dict, list]] | None = None) -> tuple[dict[str, str], list[dict]]:
+def pod_placement(
+    launch: Launch, pools: dict[str, tuple[dict, list]] | None = None
+) -> tuple[dict[str, str], list[dict]]:
     """nodeSelector and tolerations that put a task on its launch type's nodes. ``pools``: the
     node pool (nodeSelector, tolerations) of each EC2-style capacity provider by name."""
     if launch.launch_type == FARGATE and launch.provider in FARGATE_PROVIDERS:
-        return ({LABEL_CAPACITY_PROVIDER: launch.provider},
-                [{"key": TAINT_VIRTUAL_NODE, "operator": "Equal", "value": launch.provider, "effect": "NoSchedule"}])
+        return (
+            {LABEL_CAPACITY_PROVIDER: launch.provider},
+            [{"key": TAINT_VIRTUAL_NODE, "operator": "Equal", "value": launch.provider, "effect": "NoSchedule"}],
+        )
     if launch.provider is not None:
         if not pools or launch.provider not in pools:
-            raise LaunchError("capacityProviderStrategy",
-                              f"The specified capacity provider {launch.provider} was not found.")
+            raise LaunchError(
+                "capacityProviderStrategy", f"The specified capacity provider {launch.provider} was not found."
+            )
         selector, tolerations = pools[launch.provider]
         return dict(selector), list(tolerations)
     return {}, []

@@ -33,8 +33,10 @@ def instance_terms(cluster: str, pools: list[dict[str, str]] | None) -> list[dic
         return [selector_term(p) for p in pools]
     mine = {"key": LABEL_NODE_CLUSTER, "operator": "In", "values": [cluster]}
     if cluster == DEFAULT:
-        return [{"matchExpressions": [mine]},
-                {"matchExpressions": [{"key": LABEL_NODE_CLUSTER, "operator": "DoesNotExist"}]}]
+        return [
+            {"matchExpressions": [mine]},
+            {"matchExpressions": [{"key": LABEL_NODE_CLUSTER, "operator": "DoesNotExist"}]},
+        ]
     return [{"matchExpressions": [mine]}]
 
 
@@ -46,7 +48,9 @@ def and_terms(existing: list[dict] | None, extra: list[dict]) -> list[dict]:
     for a in existing:
         for b in extra:
             term = copy.deepcopy(a)
-            term["matchExpressions"] = list(a.get("matchExpressions", [])) + copy.deepcopy(b.get("matchExpressions", []))
+            term["matchExpressions"] = list(a.get("matchExpressions", [])) + copy.deepcopy(
+                b.get("matchExpressions", [])
+            )
             out.append(term)
     return out
 

@@ -53,11 +53,16 @@ def ecs_documents(data) -> list[tuple[str, dict]]:
         return [("ECSService", _service_input(data["service"]))]
     if "containerDefinitions" in data or isinstance(data.get("taskDefinition"), dict):
         return [("TaskDefinition", register_input_from_ecs_json(data))]
-    if "taskDefinition" in data or "serviceName" in data or "desiredCount" in data or (
-            data and set(data) <= set(CreateServiceRequest.model_fields)):
+    if (
+        "taskDefinition" in data
+        or "serviceName" in data
+        or "desiredCount" in data
+        or (data and set(data) <= set(CreateServiceRequest.model_fields))
+    ):
         return [("ECSService", _service_input(data))]
-    raise ConvertError("not an ECS task definition or service: expected containerDefinitions, "
-                       "taskDefinition or serviceName")
+    raise ConvertError(
+        "not an ECS task definition or service: expected containerDefinitions, taskDefinition or serviceName"
+    )
 
 
 def to_resource(kind: str, spec: dict, namespace: str | None = None) -> dict:
@@ -124,8 +129,14 @@ def render(resources: list[dict]) -> tuple[list[dict], list[str]]:
         except TranslationError as e:
             raise ConvertError(str(e)) from e
         templates[family] = (t.template, f"{family}:1", model.requiresCompatibilities)
-        objects.append({"apiVersion": "v1", "kind": "PodTemplate",
-                        "metadata": {"name": dns_name(f"{family}-1", 253)}, "template": t.template})
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PodTemplate",
+                "metadata": {"name": dns_name(f"{family}-1", 253)},
+                "template": t.template,
+            }
+        )
         objects.extend(t.objects)
         warnings += [f"TaskDefinition {family}: {w.field}: {w.message}" for w in t.warnings]
     for r in resources:
@@ -142,11 +153,24 @@ def render(resources: list[dict]) -> tuple[list[dict], list[str]]:
         if family not in templates:
             raise ConvertError(f"taskDefinition: ECSService {name} uses {family!r}, which is not in the input")
         template, arn, compat = templates[family]
-        owner = {"apiVersion": API_VERSION, "kind": "ECSService", "name": name, "uid": "00000000-0000-0000-0000-000000000000",
-                 "controller": True, "blockOwnerDeletion": True}
+        owner = {
+            "apiVersion": API_VERSION,
+            "kind": "ECSService",
+            "name": name,
+            "uid": "00000000-0000-0000-0000-000000000000",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
         try:
-            wl = svc_tr.workload(svc, name=name, namespace=r["metadata"].get("namespace", "default"),
-                                 owner=owner, template=template, task_definition=arn, compatibilities=compat)
+            wl = svc_tr.workload(
+                svc,
+                name=name,
+                namespace=r["metadata"].get("namespace", "default"),
+                owner=owner,
+                template=template,
+                task_definition=arn,
+                compatibilities=compat,
+            )
         except svc_tr.ServiceError as e:
             raise ConvertError(str(e)) from e
         objects.append(wl.manifest)
@@ -155,8 +179,9 @@ def render(resources: list[dict]) -> tuple[list[dict], list[str]]:
 
 
 def main_convert(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="ecs-operator convert",
-                                description="ECS JSON -> TaskDefinition / ECSService YAML for kubectl apply")
+    p = argparse.ArgumentParser(
+        prog="ecs-operator convert", description="ECS JSON -> TaskDefinition / ECSService YAML for kubectl apply"
+    )
     p.add_argument("files", nargs="+", help="ECS JSON files ('-' for stdin)")
     p.add_argument("-n", "--namespace")
     args = p.parse_args(argv)
@@ -174,8 +199,9 @@ def main_convert(argv: list[str]) -> int:
 
 
 def main_render(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="ecs-operator render",
-                                description="print the Kubernetes objects ECS resources translate to (offline)")
+    p = argparse.ArgumentParser(
+        prog="ecs-operator render", description="print the Kubernetes objects ECS resources translate to (offline)"
+    )
     p.add_argument("files", nargs="+", help="CR YAML or ECS JSON files ('-' for stdin)")
     args = p.parse_args(argv)
     try:

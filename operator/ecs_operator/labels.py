@@ -7,19 +7,19 @@ from __future__ import annotations
 
 from . import GROUP
 
-SERVICE = f"{GROUP}/service"                  # label: the ECSService a pod belongs to
-TASK = f"{GROUP}/task"                        # label: the ECSTask a pod belongs to
-CLUSTER = f"{GROUP}/cluster"                  # label: the ECS cluster (pods; nodes: membership)
-FAMILY = f"{GROUP}/family"                    # label: task definition family
-REVISION = f"{GROUP}/revision"                # label: task definition revision
-TASK_GROUP = f"{GROUP}/group"                 # annotation: ECS task group (service:x, family:y)
+SERVICE = f"{GROUP}/service"  # label: the ECSService a pod belongs to
+TASK = f"{GROUP}/task"  # label: the ECSTask a pod belongs to
+CLUSTER = f"{GROUP}/cluster"  # label: the ECS cluster (pods; nodes: membership)
+FAMILY = f"{GROUP}/family"  # label: task definition family
+REVISION = f"{GROUP}/revision"  # label: task definition revision
+TASK_GROUP = f"{GROUP}/group"  # annotation: ECS task group (service:x, family:y)
 TASK_DEFINITION = f"{GROUP}/task-definition"  # annotation: family:revision
 PLACEMENT_CONSTRAINTS = f"{GROUP}/placement-constraints"
 PLACEMENT_STRATEGY = f"{GROUP}/placement-strategy"
 SCHEDULING_STRATEGY = f"{GROUP}/scheduling-strategy"
 CAPACITY_PROVIDER = f"{GROUP}/capacity-provider"  # node label: the Fargate provider a virtual node serves;
-                                                  # pod label: the provider of a split service's share
-VIRTUAL_NODE = f"{GROUP}/virtual-node"            # node taint key of virtual nodes
+# pod label: the provider of a split service's share
+VIRTUAL_NODE = f"{GROUP}/virtual-node"  # node taint key of virtual nodes
 INSTANCE_STATUS = f"{GROUP}/container-instance-status"  # node label: DRAINING while the node is cordoned
 
 

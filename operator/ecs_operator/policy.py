@@ -40,8 +40,10 @@ def violations(template: dict, policy: dict | None, *, cluster: str, fargate: bo
     out = []
     for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
         if (c.get("securityContext") or {}).get("privileged") and not policy.get("allowPrivileged"):
-            out.append(f"containerDefinitions[{names.get(c['name'], c['name'])}].privileged: privileged containers "
-                       f"are not allowed in {where}{hint('allowPrivileged')}")
+            out.append(
+                f"containerDefinitions[{names.get(c['name'], c['name'])}].privileged: privileged containers "
+                f"are not allowed in {where}{hint('allowPrivileged')}"
+            )
     if spec.get("hostNetwork") and not policy.get("allowHostNetwork"):
         out.append(f"networkMode: host networking is not allowed in {where}{hint('allowHostNetwork')}")
     if spec.get("hostPID") and not policy.get("allowHostPID"):
@@ -51,8 +53,9 @@ def violations(template: dict, policy: dict | None, *, cluster: str, fargate: bo
     if not policy.get("allowHostVolumes"):
         for v in spec.get("volumes") or []:
             if "hostPath" in v:
-                out.append(f"volumes[{v['name']}].host: host volumes are not allowed in {where}"
-                           f"{hint('allowHostVolumes')}")
+                out.append(
+                    f"volumes[{v['name']}].host: host volumes are not allowed in {where}{hint('allowHostVolumes')}"
+                )
     return out
 
 

@@ -58,7 +58,8 @@ def parse_reference(ref: str) -> TaskDefinitionRef:
     family, sep, rev = ref.partition(":")
     if not _FAMILY_RE.match(family):
         raise ReferenceError_(
-            f"taskDefinition: {ref!r} is not a valid family (up to 255 letters, numbers, hyphens and underscores)")
+            f"taskDefinition: {ref!r} is not a valid family (up to 255 letters, numbers, hyphens and underscores)"
+        )
     if not sep:
         return TaskDefinitionRef(family, None)
     if not rev.isdigit() or int(rev) < 1:
@@ -110,7 +111,7 @@ class Revision:
         return f"{self.family}:{self.revision}"
 
     @classmethod
-    def from_controller_revision(cls, cr: dict) -> "Revision":
+    def from_controller_revision(cls, cr: dict) -> Revision:
         md = cr["metadata"]
         labels = md.get("labels", {})
         annotations = md.get("annotations", {})
@@ -132,9 +133,14 @@ def family_selector(family: str) -> dict[str, str]:
 
 
 def revisions_from(controller_revisions: list[dict]) -> list[Revision]:
-    return sorted((Revision.from_controller_revision(cr) for cr in controller_revisions
-                   if cr["metadata"].get("labels", {}).get(LABEL_KIND) == KIND_VALUE),
-                  key=lambda r: r.revision)
+    return sorted(
+        (
+            Revision.from_controller_revision(cr)
+            for cr in controller_revisions
+            if cr["metadata"].get("labels", {}).get(LABEL_KIND) == KIND_VALUE
+        ),
+        key=lambda r: r.revision,
+    )
 
 
 @dataclass(frozen=True)
@@ -157,8 +163,9 @@ def plan_registration(existing: list[Revision], canonical_spec: dict) -> Registr
     return RegistrationPlan((latest.revision if latest else 0) + 1, create=True)
 
 
-def controller_revision(*, namespace: str, family: str, revision: int, canonical_spec: dict,
-                        registered_at: str, owner: dict | None) -> dict:
+def controller_revision(
+    *, namespace: str, family: str, revision: int, canonical_spec: dict, registered_at: str, owner: dict | None
+) -> dict:
     md: dict = {
         "name": revision_name(family, revision),
         "namespace": namespace,

@@ -19,7 +19,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration")
+        prefix=GROUP, key="last-handled-configuration"
+    )
     # Watch streams can stall silently without these: the server closes each watch after
     # server_timeout, and the client gives up on a silent connection shortly after.
     settings.watching.server_timeout = 270
@@ -33,16 +34,19 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
 
 
-def run_operator(namespaces: list[str], all_namespaces: bool, liveness: str | None = None,
-                 verbose: bool = False) -> int:
+def run_operator(
+    namespaces: list[str], all_namespaces: bool, liveness: str | None = None, verbose: bool = False
+) -> int:
     # kopf's own logging setup prefixes each object's messages with [namespace/name].
     kopf.configure(verbose=verbose, log_prefix=True)
     from . import handlers  # noqa: F401  (registers the handlers)
 
-    asyncio.run(kopf.operator(
-        clusterwide=all_namespaces,
-        namespaces=namespaces,
-        liveness_endpoint=liveness,
-        standalone=True,
-    ))
+    asyncio.run(
+        kopf.operator(
+            clusterwide=all_namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=liveness,
+            standalone=True,
+        )
+    )
     return 0

@@ -7,20 +7,18 @@ ECS side: each kind adds ECS's own fields; service events are worded as ECS word
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 MAX_EVENTS = 100  # ECS keeps the 100 most recent service events
 
 
 def now_iso(clock: datetime | None = None) -> str:
-    return (clock or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (clock or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def condition(type_: str, ok: bool | str, reason: str, message: str, generation: int | None,
-              now: str) -> dict:
+def condition(type_: str, ok: bool | str, reason: str, message: str, generation: int | None, now: str) -> dict:
     status = ok if isinstance(ok, str) else ("True" if ok else "False")
-    c = {"type": type_, "status": status, "reason": reason, "message": message[:32768],
-         "lastTransitionTime": now}
+    c = {"type": type_, "status": status, "reason": reason, "message": message[:32768], "lastTransitionTime": now}
     if generation is not None:
         c["observedGeneration"] = generation
     return c

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from ecs_operator.dev.cluster import LocalCluster
 
 from ..cluster_fixtures import (  # noqa: F401 - fixtures and helpers of this tier
@@ -42,8 +41,13 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def cluster():
     name = os.environ.get("ECS_OPERATOR_E2E_CLUSTER", "ecs-e2e")
-    with session_cluster(name, f"local control plane with {REAL_NODES} real node(s)",
-                         "ECS_OPERATOR_E2E_KUBECONFIG", nodes=[], real_nodes=REAL_NODES) as c:
+    with session_cluster(
+        name,
+        f"local control plane with {REAL_NODES} real node(s)",
+        "ECS_OPERATOR_E2E_KUBECONFIG",
+        nodes=[],
+        real_nodes=REAL_NODES,
+    ) as c:
         real = c.real_nodes(log=lambda m: None) if isinstance(c, LocalCluster) else None
         yield c
     if real is not None and not os.environ.get("ECS_OPERATOR_KEEP_CLUSTER"):
@@ -52,21 +56,26 @@ def cluster():
 
 
 @pytest.fixture
-def ecs_cluster_policy(custom, namespace):
+def ecs_cluster_policy(custom, namespace):  # noqa: F811 - the imported fixtures
     """``allow(allowHostVolumes=True, ...)``: the namespace's `default` ECSCluster with that
     securityPolicy (created before the tasks that need it)."""
     from kubernetes.client.exceptions import ApiException
 
     def allow(**policy: bool) -> None:
         spec = {"kubernetes": {"securityPolicy": policy}}
-        body = {"apiVersion": "ecs.seed.dev/v1alpha1", "kind": "ECSCluster", "metadata": {"name": "default"},
-                "spec": spec}
+        body = {
+            "apiVersion": "ecs.seed.dev/v1alpha1",
+            "kind": "ECSCluster",
+            "metadata": {"name": "default"},
+            "spec": spec,
+        }
         try:
             custom.create_namespaced_custom_object("ecs.seed.dev", "v1alpha1", namespace, "ecsclusters", body)
         except ApiException as e:
             if e.status != 409:
                 raise
-            custom.patch_namespaced_custom_object("ecs.seed.dev", "v1alpha1", namespace, "ecsclusters", "default",
-                                                  {"spec": spec})
+            custom.patch_namespaced_custom_object(
+                "ecs.seed.dev", "v1alpha1", namespace, "ecsclusters", "default", {"spec": spec}
+            )
 
     return allow

@@ -69,8 +69,11 @@ def build_and_push(registry: str, tag: str) -> str:
 
 def chart_pods(kubectl) -> dict[str, dict]:
     pods = json.loads(kubectl("get", "pods", "-n", NS, "-o", "json"))["items"]
-    return {p["metadata"]["labels"]["app.kubernetes.io/component"]: p for p in pods
-            if not p["metadata"].get("deletionTimestamp")}
+    return {
+        p["metadata"]["labels"]["app.kubernetes.io/component"]: p
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+    }
 
 
 def ready(pod: dict) -> bool:
@@ -100,9 +103,21 @@ def image_facts(image: str) -> tuple[str, str, str]:
     size = _run("buildah", "images", "--format", "{{.Size}}", image).strip().splitlines()[0]
     ctr = _run("buildah", "from", "--pull-never", image).strip()
     try:
-        found = subprocess.run(["buildah", "run", "--isolation", "chroot", ctr, "--", "/bin/sh", "-c",
-                                "for c in gcc cc g++ c++ clang make ld as; do command -v $c; done; true"],
-                               text=True, capture_output=True).stdout.strip()
+        found = subprocess.run(
+            [
+                "buildah",
+                "run",
+                "--isolation",
+                "chroot",
+                ctr,
+                "--",
+                "/bin/sh",
+                "-c",
+                "for c in gcc cc g++ c++ clang make ld as; do command -v $c; done; true",
+            ],
+            text=True,
+            capture_output=True,
+        ).stdout.strip()
     finally:
         subprocess.run(["buildah", "rm", ctr], capture_output=True)
     return user, size, found
@@ -115,11 +130,26 @@ def test_helm_install_upgrade_and_uninstall_on_a_real_node(tools, tmp_path):
     print(f"\nimage localhost/ecs-operator:e2e-1: {size}, user {user}", file=sys.stderr)
     assert user == "65532:65532" and not compilers, (user, compilers)
     kubectl("create", "namespace", NS)
-    kubectl("label", "namespace", NS, *(f"pod-security.kubernetes.io/{m}=restricted"
-                                         for m in ("enforce", "warn", "audit")))
+    kubectl(
+        "label", "namespace", NS, *(f"pod-security.kubernetes.io/{m}=restricted" for m in ("enforce", "warn", "audit"))
+    )
     t0 = time.monotonic()
-    out = helm("install", "ecs-operator", str(CHART), "-n", NS, "--set", f"image.repository={repo}",
-               "--set", "image.tag=e2e-1", "--set", "image.pullPolicy=Always", "--wait", "--timeout", "300s")
+    out = helm(
+        "install",
+        "ecs-operator",
+        str(CHART),
+        "-n",
+        NS,
+        "--set",
+        f"image.repository={repo}",
+        "--set",
+        "image.tag=e2e-1",
+        "--set",
+        "image.pullPolicy=Always",
+        "--wait",
+        "--timeout",
+        "300s",
+    )
     assert "STATUS: deployed" in out
     pods = chart_pods(kubectl)
     assert sorted(pods) == ["extender", "operator", "scheduler"]
@@ -146,18 +176,43 @@ def test_helm_install_upgrade_and_uninstall_on_a_real_node(tools, tmp_path):
 
     # helm upgrade to a new image tag rolls the operator, not the ECS service
     repo2 = build_and_push(registry, "e2e-2")
-    helm("upgrade", "ecs-operator", str(CHART), "-n", NS, "--set", f"image.repository={repo2}",
-         "--set", "image.tag=e2e-2", "--set", "image.pullPolicy=Always", "--wait", "--timeout", "300s")
-    wait_for(lambda: (lambda p: p.get("operator") and ready(p["operator"])
-                      and p["operator"]["spec"]["containers"][0]["image"].endswith(":e2e-2"))(chart_pods(kubectl)),
-             timeout=180, desc="the operator rolled to e2e-2")
+    helm(
+        "upgrade",
+        "ecs-operator",
+        str(CHART),
+        "-n",
+        NS,
+        "--set",
+        f"image.repository={repo2}",
+        "--set",
+        "image.tag=e2e-2",
+        "--set",
+        "image.pullPolicy=Always",
+        "--wait",
+        "--timeout",
+        "300s",
+    )
+    wait_for(
+        lambda: (
+            lambda p: (
+                p.get("operator")
+                and ready(p["operator"])
+                and p["operator"]["spec"]["containers"][0]["image"].endswith(":e2e-2")
+            )
+        )(chart_pods(kubectl)),
+        timeout=180,
+        desc="the operator rolled to e2e-2",
+    )
     after = service_pods(kubectl, app)
     assert {p["metadata"]["uid"] for p in after} == {p["metadata"]["uid"] for p in before}, "tasks undisturbed"
     assert all(p["status"]["containerStatuses"][0]["restartCount"] == 0 for p in after)
     # the new operator reconciles: scale the service
     kubectl("scale", "-n", app, "ecsservice/webserver", "--replicas=4")
-    wait_for(lambda: len([p for p in service_pods(kubectl, app) if ready(p)]) == 4, timeout=180,
-             desc="4 tasks after the upgrade")
+    wait_for(
+        lambda: len([p for p in service_pods(kubectl, app) if ready(p)]) == 4,
+        timeout=180,
+        desc="4 tasks after the upgrade",
+    )
 
     # helm uninstall: the chart's objects go; CRDs, ECS objects and their workloads stay
     helm("uninstall", "ecs-operator", "-n", NS, "--wait", "--timeout", "120s")

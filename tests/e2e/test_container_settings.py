@@ -24,26 +24,40 @@ exec sleep 3600
 
 def test_volumes_links_user_readonly_workdir_and_ulimits_seen_from_inside(custom, kubectl, namespace, operator):
     run_task(
-        custom, namespace, "settings",
-        {"name": "producer", "image": BUSYBOX, "essential": False,
-         "mountPoints": [{"sourceVolume": "data", "containerPath": "/data"}],
-         "command": sh("echo produced > /data/msg;"
-                       " while true; do echo hello-from-producer | nc -l -p 7000; done")},
-        {"name": "consumer", "image": BUSYBOX, "essential": True,
-         "volumesFrom": [{"sourceContainer": "producer", "readOnly": True}],
-         "links": ["producer:prod-alias"],
-         "extraHosts": [{"hostname": "db.internal", "ipAddress": "10.1.2.3"}],
-         "user": "1000:1000",
-         "readonlyRootFilesystem": True,
-         "workingDirectory": "/data",
-         "ulimits": [{"name": "nofile", "softLimit": 123, "hardLimit": 234}],
-         "entryPoint": ["sh", "-c"],
-         "command": ["sleep 2; " + REPORT]},
+        custom,
+        namespace,
+        "settings",
+        {
+            "name": "producer",
+            "image": BUSYBOX,
+            "essential": False,
+            "mountPoints": [{"sourceVolume": "data", "containerPath": "/data"}],
+            "command": sh("echo produced > /data/msg; while true; do echo hello-from-producer | nc -l -p 7000; done"),
+        },
+        {
+            "name": "consumer",
+            "image": BUSYBOX,
+            "essential": True,
+            "volumesFrom": [{"sourceContainer": "producer", "readOnly": True}],
+            "links": ["producer:prod-alias"],
+            "extraHosts": [{"hostname": "db.internal", "ipAddress": "10.1.2.3"}],
+            "user": "1000:1000",
+            "readonlyRootFilesystem": True,
+            "workingDirectory": "/data",
+            "ulimits": [{"name": "nofile", "softLimit": 123, "hardLimit": 234}],
+            "entryPoint": ["sh", "-c"],
+            "command": ["sleep 2; " + REPORT],
+        },
         volumes=[{"name": "data", "host": {}}],
     )
     wait_status(custom, namespace, "settings", "RUNNING", timeout=120)
-    out = wait_for(lambda: (lambda o: o if "END" in o else None)(
-        kubectl("logs", "-n", namespace, "settings-0", "-c", "consumer").stdout), timeout=60, desc="report")
+    out = wait_for(
+        lambda: (lambda o: o if "END" in o else None)(
+            kubectl("logs", "-n", namespace, "settings-0", "-c", "consumer").stdout
+        ),
+        timeout=60,
+        desc="report",
+    )
     seen = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     assert seen["msg"] == "produced", "volumesFrom shares the producer's volume"
     assert seen["uid"] == "1000 gid=1000"

@@ -42,6 +42,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def cluster():
     # ECS_OPERATOR_TEST_CLUSTER lets two test runs on one machine use separate clusters.
-    with session_cluster(os.environ.get("ECS_OPERATOR_TEST_CLUSTER", "ecs-test"), "local control plane",
-                         "ECS_OPERATOR_TEST_KUBECONFIG") as c:
+    with session_cluster(
+        os.environ.get("ECS_OPERATOR_TEST_CLUSTER", "ecs-test"), "local control plane", "ECS_OPERATOR_TEST_KUBECONFIG"
+    ) as c:
         yield c

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5,
-             desc: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5, desc: str = "condition"
+) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail with the last value seen."""
     deadline = time.monotonic() + timeout
     last: Any = None

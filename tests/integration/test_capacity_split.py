@@ -9,9 +9,15 @@ from .test_taskdefinition import G, V, get, td, wait_ready
 
 
 def provider(name: str, zone: str) -> dict:
-    return {"apiVersion": f"{G}/{V}", "kind": "CapacityProvider", "metadata": {"name": name},
-            "spec": {"autoScalingGroupProvider": {"autoScalingGroupArn": f"arn:aws:autoscaling:us-east-1:1:asg/{name}"},
-                     "kubernetes": {"nodeSelector": {"topology.kubernetes.io/zone": zone, "type": "kwok"}}}}
+    return {
+        "apiVersion": f"{G}/{V}",
+        "kind": "CapacityProvider",
+        "metadata": {"name": name},
+        "spec": {
+            "autoScalingGroupProvider": {"autoScalingGroupArn": f"arn:aws:autoscaling:us-east-1:1:asg/{name}"},
+            "kubernetes": {"nodeSelector": {"topology.kubernetes.io/zone": zone, "type": "kwok"}},
+        },
+    }
 
 
 def counts_by_node_label(core, namespace, name, label: str) -> dict[str, int]:
@@ -36,8 +42,9 @@ def test_base_and_weight_land_exactly_the_right_number_of_tasks_on_each_pool(cus
         custom.create_namespaced_custom_object(G, V, namespace, "capacityproviders", provider(name, zone))
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("split"))
     strategy = [{"capacityProvider": "pool-a", "base": 2, "weight": 1}, {"capacityProvider": "pool-c", "weight": 2}]
-    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices",
-                                           svc("split", "split", 7, capacityProviderStrategy=strategy))
+    custom.create_namespaced_custom_object(
+        G, V, namespace, "ecsservices", svc("split", "split", 7, capacityProviderStrategy=strategy)
+    )
     wait_ready(custom, namespace, "ecsservices", "split", timeout=120)
     # 2 for pool-a's base; the other 5 by weight 1:2 -> 2 and 3
     assert zone_counts(core, namespace, "split") == {"us-east-1a": 4, "us-east-1c": 3}
@@ -54,32 +61,66 @@ def test_base_and_weight_land_exactly_the_right_number_of_tasks_on_each_pool(cus
 
     # scaling out adds tasks where the rule puts them: 10 -> 5 and 5
     custom.patch_namespaced_custom_object(G, V, namespace, "ecsservices", "split", {"spec": {"desiredCount": 10}})
-    wait_for(lambda: zone_counts(core, namespace, "split") == {"us-east-1a": 5, "us-east-1c": 5}
-             and get(custom, namespace, "ecsservices", "split")["status"].get("runningCount") == 10,
-             timeout=90, desc="10 tasks split 5/5")
+    wait_for(
+        lambda: (
+            zone_counts(core, namespace, "split") == {"us-east-1a": 5, "us-east-1c": 5}
+            and get(custom, namespace, "ecsservices", "split")["status"].get("runningCount") == 10
+        ),
+        timeout=90,
+        desc="10 tasks split 5/5",
+    )
 
     # back to one provider: the per-provider Deployments go once the new one runs every task
-    custom.patch_namespaced_custom_object(G, V, namespace, "ecsservices", "split", {"spec": {
-        "desiredCount": 3, "capacityProviderStrategy": [{"capacityProvider": "pool-c", "weight": 1}]}})
+    custom.patch_namespaced_custom_object(
+        G,
+        V,
+        namespace,
+        "ecsservices",
+        "split",
+        {"spec": {"desiredCount": 3, "capacityProviderStrategy": [{"capacityProvider": "pool-c", "weight": 1}]}},
+    )
 
     def consolidated():
         s = get(custom, namespace, "ecsservices", "split").get("status", {})
         names = {d.metadata.name for d in apps.list_namespaced_deployment(namespace).items}
-        return (s.get("workloads") == ["Deployment/split"] and names == {"split"} and s.get("runningCount") == 3
-                and zone_counts(core, namespace, "split") == {"us-east-1c": 3})
+        return (
+            s.get("workloads") == ["Deployment/split"]
+            and names == {"split"}
+            and s.get("runningCount") == 3
+            and zone_counts(core, namespace, "split") == {"us-east-1c": 3}
+        )
 
     wait_for(consolidated, timeout=120, desc="one Deployment on pool-c")
     wait_ready(custom, namespace, "ecsservices", "split", timeout=60)
 
 
 def test_fargate_base_and_spot_weight_from_the_cluster_default_strategy(custom, core, namespace, operator):
-    custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
-        "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": "serverless"},
-        "spec": {"clusterName": "serverless", "capacityProviders": ["FARGATE", "FARGATE_SPOT"],
-                 "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE", "base": 1, "weight": 1},
-                                                     {"capacityProvider": "FARGATE_SPOT", "weight": 3}]}})
-    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td(
-        "fgs", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512"))
+    custom.create_namespaced_custom_object(
+        G,
+        V,
+        namespace,
+        "ecsclusters",
+        {
+            "apiVersion": f"{G}/{V}",
+            "kind": "ECSCluster",
+            "metadata": {"name": "serverless"},
+            "spec": {
+                "clusterName": "serverless",
+                "capacityProviders": ["FARGATE", "FARGATE_SPOT"],
+                "defaultCapacityProviderStrategy": [
+                    {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+                    {"capacityProvider": "FARGATE_SPOT", "weight": 3},
+                ],
+            },
+        },
+    )
+    custom.create_namespaced_custom_object(
+        G,
+        V,
+        namespace,
+        "taskdefinitions",
+        td("fgs", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512"),
+    )
     custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("fgs", "fgs", 5, cluster="serverless"))
     wait_ready(custom, namespace, "ecsservices", "fgs", timeout=120)
     # 1 for FARGATE's base; the other 4 by weight 1:3
@@ -88,15 +129,36 @@ def test_fargate_base_and_spot_weight_from_the_cluster_default_strategy(custom, 
     assert [i["capacityProvider"] for i in st["capacityProviderStrategy"]] == ["FARGATE", "FARGATE_SPOT"]
 
     # RunTask splits its tasks the same way
-    custom.create_namespaced_custom_object(G, V, namespace, "ecstasks", {
-        "apiVersion": f"{G}/{V}", "kind": "ECSTask", "metadata": {"name": "batch"},
-        "spec": {"taskDefinition": "fgs", "count": 4, "cluster": "serverless", "capacityProviderStrategy": [
-            {"capacityProvider": "FARGATE", "weight": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 1}]}})
+    custom.create_namespaced_custom_object(
+        G,
+        V,
+        namespace,
+        "ecstasks",
+        {
+            "apiVersion": f"{G}/{V}",
+            "kind": "ECSTask",
+            "metadata": {"name": "batch"},
+            "spec": {
+                "taskDefinition": "fgs",
+                "count": 4,
+                "cluster": "serverless",
+                "capacityProviderStrategy": [
+                    {"capacityProvider": "FARGATE", "weight": 1},
+                    {"capacityProvider": "FARGATE_SPOT", "weight": 1},
+                ],
+            },
+        },
+    )
 
     def tasks_by_provider():
-        nodes = {n.metadata.name: n.metadata.labels.get("ecs.seed.dev/capacity-provider") for n in core.list_node().items}
-        pods = [p for p in core.list_namespaced_pod(namespace).items
-                if (p.metadata.labels or {}).get("ecs.seed.dev/task") and p.spec.node_name]
+        nodes = {
+            n.metadata.name: n.metadata.labels.get("ecs.seed.dev/capacity-provider") for n in core.list_node().items
+        }
+        pods = [
+            p
+            for p in core.list_namespaced_pod(namespace).items
+            if (p.metadata.labels or {}).get("ecs.seed.dev/task") and p.spec.node_name
+        ]
         out: dict[str, int] = {}
         for p in pods:
             out[nodes[p.spec.node_name]] = out.get(nodes[p.spec.node_name], 0) + 1
@@ -108,10 +170,22 @@ def test_fargate_base_and_spot_weight_from_the_cluster_default_strategy(custom, 
     import kubernetes
 
     try:
-        custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
-            "twobases", "fgs", 2, cluster="serverless", capacityProviderStrategy=[
-                {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
-                {"capacityProvider": "FARGATE_SPOT", "base": 1, "weight": 1}]))
+        custom.create_namespaced_custom_object(
+            G,
+            V,
+            namespace,
+            "ecsservices",
+            svc(
+                "twobases",
+                "fgs",
+                2,
+                cluster="serverless",
+                capacityProviderStrategy=[
+                    {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+                    {"capacityProvider": "FARGATE_SPOT", "base": 1, "weight": 1},
+                ],
+            ),
+        )
         raise AssertionError("two bases should have been refused")
     except kubernetes.client.ApiException as e:
         assert e.status == 422 and "capacityProviderStrategy: Only one capacity provider" in e.body, e.body

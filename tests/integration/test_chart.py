@@ -42,6 +42,7 @@ def namespace(core, request):
     operator serves ``t-*``."""
     yield from make_namespace(core, request, "c-")
 
+
 WORKLOAD = """
 apiVersion: ecs.seed.dev/v1alpha1
 kind: TaskDefinition
@@ -131,13 +132,33 @@ def release(kubeconfig, kubectl, crds):
     suffix = uuid.uuid4().hex[:6]
     name, ns, scheduler = f"ecs-operator-{suffix}", f"ecs-system-{suffix}", f"ecs-scheduler-{suffix}"
     kubectl("create", "namespace", ns)
-    kubectl("label", "namespace", ns, *(f"pod-security.kubernetes.io/{mode}=restricted"
-                                         for mode in ("enforce", "warn", "audit")))
+    kubectl(
+        "label",
+        "namespace",
+        ns,
+        *(f"pod-security.kubernetes.io/{mode}=restricted" for mode in ("enforce", "warn", "audit")),
+    )
     helm = [_helm(), "--kubeconfig", kubeconfig]
-    proc = subprocess.run([*helm, "install", name, str(CHART), "-n", ns, "--skip-crds",
-                           "--set", "operator.replicas=0", "--set", f"scheduler.schedulerName={scheduler}",
-                           "--wait", "--timeout", "120s"],
-                          text=True, capture_output=True)
+    proc = subprocess.run(
+        [
+            *helm,
+            "install",
+            name,
+            str(CHART),
+            "-n",
+            ns,
+            "--skip-crds",
+            "--set",
+            "operator.replicas=0",
+            "--set",
+            f"scheduler.schedulerName={scheduler}",
+            "--wait",
+            "--timeout",
+            "120s",
+        ],
+        text=True,
+        capture_output=True,
+    )
     try:
         assert proc.returncode == 0, f"helm install failed:\n{proc.stdout}\n{proc.stderr}"
         rel = Release(name, ns, scheduler, proc.stdout)
@@ -146,8 +167,9 @@ def release(kubeconfig, kubectl, crds):
         assert sorted(rel.deployments) == ["extender", "operator", "scheduler"]
         yield rel
     finally:
-        subprocess.run([*helm, "uninstall", name, "-n", ns, "--wait", "--timeout", "60s"],
-                       text=True, capture_output=True)
+        subprocess.run(
+            [*helm, "uninstall", name, "-n", ns, "--wait", "--timeout", "60s"], text=True, capture_output=True
+        )
         kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
@@ -157,9 +179,18 @@ def _token_kubeconfig(kubectl, sa: str, ns: str, path: Path) -> Path:
     admin = json.loads(kubectl("config", "view", "--raw", "--minify", "--flatten", "-o", "json").stdout)
     cluster = admin["clusters"][0]["cluster"]
     cfg = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
-        "clusters": [{"name": "c", "cluster": {"server": cluster["server"],
-                                               "certificate-authority-data": cluster["certificate-authority-data"]}}],
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "sa",
+        "clusters": [
+            {
+                "name": "c",
+                "cluster": {
+                    "server": cluster["server"],
+                    "certificate-authority-data": cluster["certificate-authority-data"],
+                },
+            }
+        ],
         "users": [{"name": "sa", "user": {"token": token}}],
         "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "sa"}}],
     }
@@ -176,8 +207,10 @@ def workdir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def sa_kubeconfigs(release, kubectl, workdir) -> dict[str, Path]:
     """component -> a kubeconfig holding a TokenRequest token of the chart's ServiceAccount."""
-    return {c: _token_kubeconfig(kubectl, release.service_account(c), release.namespace, workdir / f"{c}.kubeconfig")
-            for c in ("operator", "extender", "scheduler")}
+    return {
+        c: _token_kubeconfig(kubectl, release.service_account(c), release.namespace, workdir / f"{c}.kubeconfig")
+        for c in ("operator", "extender", "scheduler")
+    }
 
 
 @dataclass
@@ -200,12 +233,22 @@ def placement(release, sa_kubeconfigs, kubectl, workdir):
     # The chart's extender command, listening locally.
     ext_cmd = release.deployments["extender"]["spec"]["template"]["spec"]["containers"][0]["command"]
     assert ext_cmd[:2] == ["ecs-operator", "extender"] and "--port" in ext_cmd
-    extender_cmd = [sys.executable, "-m", "ecs_operator.cli", "extender",
-                    "--kubeconfig", str(sa_kubeconfigs["extender"]), "--address", "127.0.0.1", "--port", str(ext_port)]
+    extender_cmd = [
+        sys.executable,
+        "-m",
+        "ecs_operator.cli",
+        "extender",
+        "--kubeconfig",
+        str(sa_kubeconfigs["extender"]),
+        "--address",
+        "127.0.0.1",
+        "--port",
+        str(ext_port),
+    ]
     # it binds only the pods of the chart's ecs-scheduler
     at = ext_cmd.index("--scheduler-name")
     assert ext_cmd[at + 1] == release.scheduler_name
-    extender_cmd += ext_cmd[at:at + 2]
+    extender_cmd += ext_cmd[at : at + 2]
 
     # The chart's KubeSchedulerConfiguration as installed, with only the client kubeconfig and the
     # extender URL pointing at the local processes.
@@ -224,19 +267,35 @@ def placement(release, sa_kubeconfigs, kubectl, workdir):
     container = release.deployments["scheduler"]["spec"]["template"]["spec"]["containers"][0]
     args = dict(a.split("=", 1) for a in container["args"])
     assert set(args) == {"--config", "--bind-address", "--secure-port", "--v"}, args
-    args.update({"--config": str(config_path), "--bind-address": "127.0.0.1", "--secure-port": str(secure_port),
-                 "--authentication-kubeconfig": str(sa_kubeconfigs["scheduler"]),
-                 "--authorization-kubeconfig": str(sa_kubeconfigs["scheduler"])})
+    args.update(
+        {
+            "--config": str(config_path),
+            "--bind-address": "127.0.0.1",
+            "--secure-port": str(secure_port),
+            "--authentication-kubeconfig": str(sa_kubeconfigs["scheduler"]),
+            "--authorization-kubeconfig": str(sa_kubeconfigs["scheduler"]),
+        }
+    )
     scheduler_cmd = [str(bin_dir() / "kube-scheduler"), *(f"{k}={v}" for k, v in args.items())]
 
     # Ready as the chart's readiness probes see it (the extender: once its cache has synced).
     ext_ready = _probe_path(release, "extender", "readinessProbe")
     sched_ready = _probe_path(release, "scheduler", "readinessProbe")
     ext_log, sched_log = workdir / "extender.log", workdir / "kube-scheduler.log"
-    with local_process("extender", extender_cmd, env=env, log_path=ext_log,
-                       healthy=lambda: http_ok(f"http://127.0.0.1:{ext_port}{ext_ready}")):
-        with local_process("kube-scheduler", scheduler_cmd, env=env, log_path=sched_log,
-                           healthy=lambda: http_ok(f"https://127.0.0.1:{secure_port}{sched_ready}")):
+    with local_process(
+        "extender",
+        extender_cmd,
+        env=env,
+        log_path=ext_log,
+        healthy=lambda: http_ok(f"http://127.0.0.1:{ext_port}{ext_ready}"),
+    ):
+        with local_process(
+            "kube-scheduler",
+            scheduler_cmd,
+            env=env,
+            log_path=sched_log,
+            healthy=lambda: http_ok(f"https://127.0.0.1:{secure_port}{sched_ready}"),
+        ):
             yield Placement(ext_log, sched_log, ext_port, secure_port)
 
 
@@ -264,35 +323,52 @@ def _can_i(kubeconfig: Path | str, *args: str, as_: str | None = None) -> bool:
     imp = []
     if as_:
         ns = as_.split(":")[2]
-        imp = [f"--as={as_}", "--as-group=system:serviceaccounts", f"--as-group=system:serviceaccounts:{ns}",
-               "--as-group=system:authenticated"]
-    proc = subprocess.run([_kubectl_exe(), "--kubeconfig", str(kubeconfig), "auth", "can-i", *imp, *args],
-                          text=True, capture_output=True)
+        imp = [
+            f"--as={as_}",
+            "--as-group=system:serviceaccounts",
+            f"--as-group=system:serviceaccounts:{ns}",
+            "--as-group=system:authenticated",
+        ]
+    proc = subprocess.run(
+        [_kubectl_exe(), "--kubeconfig", str(kubeconfig), "auth", "can-i", *imp, *args], text=True, capture_output=True
+    )
     assert proc.stdout.strip() in ("yes", "no"), f"can-i {args}: {proc.stdout} {proc.stderr}"
     return proc.stdout.strip() == "yes"
 
 
 def _refused(log: str) -> list[str]:
-    return [line for line in log.splitlines()
-            if "forbidden" in line.lower() or " 403" in line or "Not enough permissions" in line
-            or "Failed to post an event" in line]
+    return [
+        line
+        for line in log.splitlines()
+        if "forbidden" in line.lower()
+        or " 403" in line
+        or "Not enough permissions" in line
+        or "Failed to post an event" in line
+    ]
 
 
 # -- tests -----------------------------------------------------------------------------------------
+
 
 def test_chart_workloads_pass_the_restricted_pod_security_standard(release, kubectl):
     ns = release.namespace
     # helm --wait: the extender's and the scheduler's pods were admitted under enforce=restricted
     # and became Available (on KWOK nodes)
     for component in ("extender", "scheduler"):
-        dep = json.loads(kubectl("get", "deployment", release.deployments[component]["metadata"]["name"],
-                                 "-n", ns, "-o", "json").stdout)
+        dep = json.loads(
+            kubectl(
+                "get", "deployment", release.deployments[component]["metadata"]["name"], "-n", ns, "-o", "json"
+            ).stdout
+        )
         assert dep["status"].get("availableReplicas") == dep["spec"]["replicas"] >= 1, component
     # every pod template, operator included (replicas 0), as a server-side dry-run Pod
     for component, dep in release.deployments.items():
-        pod = {"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": f"pss-{component}", "namespace": ns},
-               "spec": dep["spec"]["template"]["spec"]}
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"pss-{component}", "namespace": ns},
+            "spec": dep["spec"]["template"]["spec"],
+        }
         proc = kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(pod), check=False)
         assert proc.returncode == 0 and "Warning" not in proc.stderr, f"{component}: {proc.stderr}"
     assert release.scheduler_name in release.notes  # NOTES.txt names the ecs-scheduler
@@ -302,65 +378,115 @@ def test_chart_service_accounts_are_least_privilege(release, sa_kubeconfigs, kub
     ns, op = release.namespace, sa_kubeconfigs["operator"]
 
     # The operator, with its own token: who it is, per the API server.
-    who = subprocess.run([_kubectl_exe(), "--kubeconfig", str(op), "auth", "whoami", "-o", "json"],
-                         text=True, capture_output=True)
+    who = subprocess.run(
+        [_kubectl_exe(), "--kubeconfig", str(op), "auth", "whoami", "-o", "json"], text=True, capture_output=True
+    )
     assert who.returncode == 0, who.stderr
     assert json.loads(who.stdout)["status"]["userInfo"]["username"] == release.subject("operator")
     # Denied: anything about Secrets, destructive node and RBAC calls.
-    for args in [("get", "secrets", "-A"), ("list", "secrets", "-A"), ("watch", "secrets", "-A"),
-                 ("get", "secrets", "-n", namespace), ("list", "secrets", "-n", ns),
-                 ("create", "secrets", "-n", namespace),
-                 ("delete", "nodes"), ("update", "nodes"), ("get", "configmaps", "-A"),
-                 ("create", "clusterrolebindings"), ("escalate", "clusterroles"),
-                 ("delete", "namespaces"), ("create", "pods", "--subresource=exec", "-n", namespace),
-                 ("delete", "customresourcedefinitions"), ("update", "deployments", "-n", namespace),
-                 ("list", "namespaces")]:  # cluster-wide mode: kopf needs no namespaces
+    for args in [
+        ("get", "secrets", "-A"),
+        ("list", "secrets", "-A"),
+        ("watch", "secrets", "-A"),
+        ("get", "secrets", "-n", namespace),
+        ("list", "secrets", "-n", ns),
+        ("create", "secrets", "-n", namespace),
+        ("delete", "nodes"),
+        ("update", "nodes"),
+        ("get", "configmaps", "-A"),
+        ("create", "clusterrolebindings"),
+        ("escalate", "clusterroles"),
+        ("delete", "namespaces"),
+        ("create", "pods", "--subresource=exec", "-n", namespace),
+        ("delete", "customresourcedefinitions"),
+        ("update", "deployments", "-n", namespace),
+        ("list", "namespaces"),
+    ]:  # cluster-wide mode: kopf needs no namespaces
         assert not _can_i(op, *args), f"the operator's ServiceAccount may {' '.join(args)}"
     # Allowed: what the flow needs.
-    for args in [("list", "customresourcedefinitions.apiextensions.k8s.io"), ("watch", "ecsservices.ecs.seed.dev", "-A"),
-                 ("patch", "ecsservices.ecs.seed.dev", "--subresource=status", "-n", namespace),
-                 ("patch", "taskdefinitions.ecs.seed.dev", "-n", namespace),
-                 ("create", "controllerrevisions.apps", "-n", namespace),
-                 ("create", "deployments.apps", "-n", namespace), ("patch", "deployments.apps", "-n", namespace),
-                 ("list", "replicasets.apps", "-n", namespace), ("watch", "pods", "-A"),
-                 ("create", "podtemplates", "-n", namespace), ("list", "nodes"),
-                 ("create", "events", "-n", namespace), ("create", "events.events.k8s.io", "-n", namespace)]:
+    for args in [
+        ("list", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("watch", "ecsservices.ecs.seed.dev", "-A"),
+        ("patch", "ecsservices.ecs.seed.dev", "--subresource=status", "-n", namespace),
+        ("patch", "taskdefinitions.ecs.seed.dev", "-n", namespace),
+        ("create", "controllerrevisions.apps", "-n", namespace),
+        ("create", "deployments.apps", "-n", namespace),
+        ("patch", "deployments.apps", "-n", namespace),
+        ("list", "replicasets.apps", "-n", namespace),
+        ("watch", "pods", "-A"),
+        ("create", "podtemplates", "-n", namespace),
+        ("list", "nodes"),
+        ("create", "events", "-n", namespace),
+        ("create", "events.events.k8s.io", "-n", namespace),
+    ]:
         assert _can_i(op, *args), f"the operator's ServiceAccount may not {' '.join(args)}"
 
     # The extender reads nodes and pods and binds pods (the scheduler's bindVerb), nothing else.
     ext = release.subject("extender")
-    for args in [("get", "nodes"), ("list", "nodes"), ("watch", "nodes"),
-                 ("get", "pods", "-n", namespace), ("list", "pods", "-A"), ("watch", "pods", "-A"),
-                 ("create", "pods", "--subresource=binding", "-n", namespace)]:
+    for args in [
+        ("get", "nodes"),
+        ("list", "nodes"),
+        ("watch", "nodes"),
+        ("get", "pods", "-n", namespace),
+        ("list", "pods", "-A"),
+        ("watch", "pods", "-A"),
+        ("create", "pods", "--subresource=binding", "-n", namespace),
+    ]:
         assert _can_i(kubeconfig, *args, as_=ext), f"the extender may not {' '.join(args)}"
-    for args in [("get", "secrets", "-A"), ("list", "secrets", "-n", ns), ("get", "configmaps", "-A"),
-                 ("create", "pods", "-n", namespace), ("patch", "pods", "-n", namespace),
-                 ("update", "pods", "-n", namespace), ("delete", "pods", "-n", namespace),
-                 ("create", "bindings", "-n", namespace), ("patch", "pods", "--subresource=status", "-n", namespace),
-                 ("create", "pods", "--subresource=eviction", "-n", namespace),
-                 ("patch", "nodes"), ("update", "nodes"), ("delete", "nodes"),
-                 ("list", "ecsservices.ecs.seed.dev", "-A"), ("list", "taskdefinitions.ecs.seed.dev", "-A"),
-                 ("list", "deployments.apps", "-A"), ("create", "events", "-n", ns),
-                 ("get", "leases.coordination.k8s.io", "-n", ns), ("list", "namespaces")]:
+    for args in [
+        ("get", "secrets", "-A"),
+        ("list", "secrets", "-n", ns),
+        ("get", "configmaps", "-A"),
+        ("create", "pods", "-n", namespace),
+        ("patch", "pods", "-n", namespace),
+        ("update", "pods", "-n", namespace),
+        ("delete", "pods", "-n", namespace),
+        ("create", "bindings", "-n", namespace),
+        ("patch", "pods", "--subresource=status", "-n", namespace),
+        ("create", "pods", "--subresource=eviction", "-n", namespace),
+        ("patch", "nodes"),
+        ("update", "nodes"),
+        ("delete", "nodes"),
+        ("list", "ecsservices.ecs.seed.dev", "-A"),
+        ("list", "taskdefinitions.ecs.seed.dev", "-A"),
+        ("list", "deployments.apps", "-A"),
+        ("create", "events", "-n", ns),
+        ("get", "leases.coordination.k8s.io", "-n", ns),
+        ("list", "namespaces"),
+    ]:
         assert not _can_i(kubeconfig, *args, as_=ext), f"the extender may {' '.join(args)}"
 
     # The ecs-scheduler: a kube-scheduler's rights, its own lease, no Secrets, no pod writes.
     sch, lease = release.subject("scheduler"), f"leases.coordination.k8s.io/{release.scheduler_name}"
-    for args in [("create", "pods", "--subresource=binding", "-n", namespace), ("watch", "pods", "-A"),
-                 ("list", "nodes"), ("patch", "pods", "--subresource=status", "-n", namespace),
-                 ("create", "events.events.k8s.io", "-n", namespace),
-                 ("list", "persistentvolumes"), ("list", "storageclasses.storage.k8s.io"),  # system:volume-scheduler
-                 ("create", "tokenreviews.authentication.k8s.io"),
-                 ("create", "subjectaccessreviews.authorization.k8s.io"),
-                 ("get", "configmaps/extension-apiserver-authentication", "-n", "kube-system"),
-                 ("create", "leases.coordination.k8s.io", "-n", ns),
-                 ("get", lease, "-n", ns), ("update", lease, "-n", ns)]:
+    for args in [
+        ("create", "pods", "--subresource=binding", "-n", namespace),
+        ("watch", "pods", "-A"),
+        ("list", "nodes"),
+        ("patch", "pods", "--subresource=status", "-n", namespace),
+        ("create", "events.events.k8s.io", "-n", namespace),
+        ("list", "persistentvolumes"),
+        ("list", "storageclasses.storage.k8s.io"),  # system:volume-scheduler
+        ("create", "tokenreviews.authentication.k8s.io"),
+        ("create", "subjectaccessreviews.authorization.k8s.io"),
+        ("get", "configmaps/extension-apiserver-authentication", "-n", "kube-system"),
+        ("create", "leases.coordination.k8s.io", "-n", ns),
+        ("get", lease, "-n", ns),
+        ("update", lease, "-n", ns),
+    ]:
         assert _can_i(kubeconfig, *args, as_=sch), f"the ecs-scheduler may not {' '.join(args)}"
-    for args in [("get", "secrets", "-A"), ("get", "configmaps", "-n", ns), ("list", "configmaps", "-n", "kube-system"),
-                 ("create", "pods", "-n", namespace), ("update", "pods", "-n", namespace),
-                 ("delete", "nodes"), ("patch", "nodes"), ("create", "deployments.apps", "-n", namespace),
-                 ("update", "leases.coordination.k8s.io/another-scheduler", "-n", ns),
-                 ("delete", lease, "-n", ns), ("list", "ecsservices.ecs.seed.dev", "-A")]:
+    for args in [
+        ("get", "secrets", "-A"),
+        ("get", "configmaps", "-n", ns),
+        ("list", "configmaps", "-n", "kube-system"),
+        ("create", "pods", "-n", namespace),
+        ("update", "pods", "-n", namespace),
+        ("delete", "nodes"),
+        ("patch", "nodes"),
+        ("create", "deployments.apps", "-n", namespace),
+        ("update", "leases.coordination.k8s.io/another-scheduler", "-n", ns),
+        ("delete", lease, "-n", ns),
+        ("list", "ecsservices.ecs.seed.dev", "-A"),
+    ]:
         assert not _can_i(kubeconfig, *args, as_=sch), f"the ecs-scheduler may {' '.join(args)}"
 
 
@@ -373,22 +499,28 @@ def test_chart_ecs_scheduler_holds_its_own_lease_and_probes_answer(release, plac
     # the default scheduler's lease is not the one taken
     assert release.scheduler_name != "kube-scheduler"
     # every probe of the chart answers, unauthenticated as the kubelet asks
-    for component, base in (("extender", f"http://127.0.0.1:{placement.extender_port}"),
-                            ("scheduler", f"https://127.0.0.1:{placement.secure_port}")):
+    for component, base in (
+        ("extender", f"http://127.0.0.1:{placement.extender_port}"),
+        ("scheduler", f"https://127.0.0.1:{placement.secure_port}"),
+    ):
         for probe in ("livenessProbe", "readinessProbe"):
             path = _probe_path(release, component, probe)
             assert http_ok(base + path), f"{component} {probe} {path}"
 
 
 def _pods(kubectl, ns: str, service: str) -> list[dict]:
-    return json.loads(kubectl("get", "pods", "-n", ns, "-l", f"ecs.seed.dev/service={service}",
-                              "-o", "json").stdout)["items"]
+    return json.loads(kubectl("get", "pods", "-n", ns, "-l", f"ecs.seed.dev/service={service}", "-o", "json").stdout)[
+        "items"
+    ]
 
 
 def _scheduled_by(kubectl, ns: str, pod: str) -> set[str]:
     """Who reported the pod's Scheduled events (kube-scheduler reports as its profile's name)."""
-    events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
-                                f"reason=Scheduled,involvedObject.name={pod}", "-o", "json").stdout)["items"]
+    events = json.loads(
+        kubectl(
+            "get", "events", "-n", ns, "--field-selector", f"reason=Scheduled,involvedObject.name={pod}", "-o", "json"
+        ).stdout
+    )["items"]
     return {e.get("reportingComponent") or (e.get("source") or {}).get("component") for e in events}
 
 
@@ -405,22 +537,28 @@ def _extender_binds(placement: Placement) -> dict[str, float]:
 
 
 def test_service_flow_as_the_chart_identities_on_the_chart_ecs_scheduler(
-        release, placement, chart_operator, kubectl, namespace):
+    release, placement, chart_operator, kubectl, namespace
+):
     kubectl("apply", "-n", namespace, "-f", "-", input=WORKLOAD)
 
     def ready():
         svc = json.loads(kubectl("get", "ecsservice", "web", "-n", namespace, "-o", "json").stdout)
         st = svc.get("status") or {}
         cond = next((c for c in st.get("conditions") or [] if c["type"] == "Ready"), {})
-        ok = (cond.get("status") == "True" and st.get("runningCount") == 2
-              and st.get("observedGeneration") == svc["metadata"]["generation"])
+        ok = (
+            cond.get("status") == "True"
+            and st.get("runningCount") == 2
+            and st.get("observedGeneration") == svc["metadata"]["generation"]
+        )
         return st if ok else None
 
     try:
         st = wait_for(ready, timeout=120, desc="ECSService web Ready with runningCount 2")
     except AssertionError as e:
-        raise AssertionError(f"{e}\n--- operator log ---\n{chart_operator.read_text()[-6000:]}\n"
-                             f"--- kube-scheduler log ---\n{placement.scheduler_log.read_text()[-4000:]}") from None
+        raise AssertionError(
+            f"{e}\n--- operator log ---\n{chart_operator.read_text()[-6000:]}\n"
+            f"--- kube-scheduler log ---\n{placement.scheduler_log.read_text()[-4000:]}"
+        ) from None
     assert st["desiredCount"] == 2 and st["taskDefinition"] == "web:1"
 
     # The tasks were placed by the chart's ecs-scheduler, on the KWOK nodes, and run.
@@ -429,8 +567,9 @@ def test_service_flow_as_the_chart_identities_on_the_chart_ecs_scheduler(
     for pod in pods:
         assert pod["spec"]["schedulerName"] == release.scheduler_name
         assert pod["spec"]["nodeName"] and pod["status"]["phase"] == "Running"
-        assert wait_for(lambda: _scheduled_by(kubectl, namespace, pod["metadata"]["name"]), timeout=30,
-                        desc="Scheduled event") == {release.scheduler_name}
+        assert wait_for(
+            lambda: _scheduled_by(kubectl, namespace, pod["metadata"]["name"]), timeout=30, desc="Scheduled event"
+        ) == {release.scheduler_name}
     # ... and bound by the extender (the chart's bindVerb), with its ServiceAccount
     config = yaml.safe_load((placement.scheduler_log.parent / "ecs-scheduler.yaml").read_text())
     if config["extenders"][0].get("bindVerb"):
@@ -439,20 +578,30 @@ def test_service_flow_as_the_chart_identities_on_the_chart_ecs_scheduler(
 
     kubectl("get", "service", "web", "-n", namespace)  # loadBalancers -> Service
     # taskRoleArn -> a ServiceAccount the operator created for the tasks
-    assert kubectl("get", "serviceaccount", "-n", namespace, "-l", "app.kubernetes.io/managed-by=ecs-operator",
-                   "-o", "name").stdout.strip()
+    assert kubectl(
+        "get", "serviceaccount", "-n", namespace, "-l", "app.kubernetes.io/managed-by=ecs-operator", "-o", "name"
+    ).stdout.strip()
     # kopf posted the TranslationWarning (disableNetworking) as an Event
-    wait_for(lambda: kubectl("get", "events", "-n", namespace, "--field-selector", "reason=TranslationWarning",
-                             "-o", "name").stdout.strip(), timeout=30, desc="TranslationWarning event")
+    wait_for(
+        lambda: kubectl(
+            "get", "events", "-n", namespace, "--field-selector", "reason=TranslationWarning", "-o", "name"
+        ).stdout.strip(),
+        timeout=30,
+        desc="TranslationWarning event",
+    )
 
     # Deleting the service drains it (finalizer, Foreground delete of the Deployment).
     kubectl("delete", "ecsservice", "web", "-n", namespace, "--wait=false")
-    wait_for(lambda: kubectl("get", "ecsservice", "web", "-n", namespace, check=False).returncode != 0,
-             timeout=90, desc="ECSService web deleted")
+    wait_for(
+        lambda: kubectl("get", "ecsservice", "web", "-n", namespace, check=False).returncode != 0,
+        timeout=90,
+        desc="ECSService web deleted",
+    )
 
 
 def test_chart_ecs_scheduler_enforces_constraints_only_the_extender_knows(
-        release, placement, chart_operator, kubectl, namespace):
+    release, placement, chart_operator, kubectl, namespace
+):
     nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
     zone_of = {n["metadata"]["name"]: n["metadata"]["labels"].get(ZONE) for n in nodes}
     kubectl("apply", "-n", namespace, "-f", "-", input=PLACED)
@@ -464,8 +613,9 @@ def test_chart_ecs_scheduler_enforces_constraints_only_the_extender_knows(
     pods = wait_for(zone_a_running, timeout=120, desc="zone-a: 3 tasks running")
     assert {zone_of[p["spec"]["nodeName"]] for p in pods} == {"us-east-1a"}, [p["spec"]["nodeName"] for p in pods]
     # (the pods' node affinity is the ECSCluster's, never the zone: `=~` is not compiled natively)
-    assert not any(ZONE in json.dumps(p["spec"].get("affinity") or {}) or "us-east-1a" in json.dumps(p["spec"])
-                   for p in pods), "the zone constraint reached the pod spec: the test would not prove the extender"
+    assert not any(
+        ZONE in json.dumps(p["spec"].get("affinity") or {}) or "us-east-1a" in json.dumps(p["spec"]) for p in pods
+    ), "the zone constraint reached the pod spec: the test would not prove the extender"
 
     # no c5 instance: the extender's reason reaches the pending pod, through the chart's config
     def unschedulable():
@@ -481,7 +631,10 @@ def test_chart_ecs_scheduler_enforces_constraints_only_the_extender_knows(
 
 def test_no_call_of_the_chart_identities_was_refused(placement, chart_operator):
     """Runs last: the logs of the whole module's flows."""
-    for what, path in (("operator", chart_operator), ("extender", placement.extender_log),
-                       ("kube-scheduler", placement.scheduler_log)):
+    for what, path in (
+        ("operator", chart_operator),
+        ("extender", placement.extender_log),
+        ("kube-scheduler", placement.scheduler_log),
+    ):
         refused = _refused(path.read_text())
         assert not refused, f"the {what} was refused calls:\n" + "\n".join(refused[:20])

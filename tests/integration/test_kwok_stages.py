@@ -25,16 +25,26 @@ def _containers(*specs: tuple[str, str]) -> list[dict]:
 
 
 def _pod(name: str, *containers: tuple[str, str], restart: str = "Always") -> dict:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"restartPolicy": restart, "containers": _containers(*containers)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"restartPolicy": restart, "containers": _containers(*containers)},
+    }
 
 
 def _deployment(name: str, replicas: int, *containers: tuple[str, str]) -> dict:
     labels = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": _containers(*containers)}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": _containers(*containers)}},
+        },
+    }
 
 
 def _status(pod, name: str):
@@ -76,8 +86,11 @@ def test_exit_image_makes_a_deployment_pod_crash_loop(core, apps, namespace):
 
     # The loop keeps going: restartCount keeps growing every few seconds.
     before = st.restart_count
-    wait_for(lambda: _status(core.read_namespaced_pod(pod.metadata.name, namespace), "app").restart_count
-             >= before + 2, timeout=30, desc="restartCount to keep growing")
+    wait_for(
+        lambda: _status(core.read_namespaced_pod(pod.metadata.name, namespace), "app").restart_count >= before + 2,
+        timeout=30,
+        desc="restartCount to keep growing",
+    )
     dep = apps.read_namespaced_deployment("crash", namespace)
     assert not dep.status.available_replicas and not dep.status.ready_replicas
 
@@ -88,8 +101,10 @@ def test_exit_image_makes_a_deployment_pod_crash_loop(core, apps, namespace):
 
 def test_never_restart_pods_end_failed_or_succeeded_with_the_exit_code(core, namespace):
     # Any registry path ending in kwok.local/exit:<code> counts (an ECR-style name here).
-    core.create_namespaced_pod(namespace, _pod(
-        "fails", ("app", "123456789012.dkr.ecr.us-east-1.amazonaws.com/kwok.local/exit:7"), restart="Never"))
+    core.create_namespaced_pod(
+        namespace,
+        _pod("fails", ("app", "123456789012.dkr.ecr.us-east-1.amazonaws.com/kwok.local/exit:7"), restart="Never"),
+    )
     core.create_namespaced_pod(namespace, _pod("succeeds", ("app", "kwok.local/exit:0"), restart="Never"))
     # restartPolicy OnFailure: exit 0 is not restarted either.
     core.create_namespaced_pod(namespace, _pod("onfailure", ("app", "kwok.local/exit:0"), restart="OnFailure"))
@@ -112,10 +127,13 @@ def test_never_restart_pods_end_failed_or_succeeded_with_the_exit_code(core, nam
 
 
 def test_only_the_exit_image_container_exits(core, namespace):
-    core.create_namespaced_pod(namespace, _pod(
-        "always", ("app", "kwok.local/exit:2"), ("sidecar", "public.ecr.aws/nginx/nginx:1.27")))
-    core.create_namespaced_pod(namespace, _pod(
-        "never", ("app", "kwok.local/exit:2"), ("sidecar", "public.ecr.aws/nginx/nginx:1.27"), restart="Never"))
+    core.create_namespaced_pod(
+        namespace, _pod("always", ("app", "kwok.local/exit:2"), ("sidecar", "public.ecr.aws/nginx/nginx:1.27"))
+    )
+    core.create_namespaced_pod(
+        namespace,
+        _pod("never", ("app", "kwok.local/exit:2"), ("sidecar", "public.ecr.aws/nginx/nginx:1.27"), restart="Never"),
+    )
 
     def crashed(name, restarts):
         pod = core.read_namespaced_pod(name, namespace)
@@ -144,12 +162,22 @@ def test_only_the_exit_image_container_exits(core, namespace):
 
 def test_job_pod_keeps_the_exit_code_of_its_exit_container(core, api, namespace):
     batch = kubernetes.client.BatchV1Api(api)
-    for name, containers in (("bad", [("app", "kwok.local/exit:4"), ("log", "fluent-bit")]),
-                             ("good", [("app", "busybox")])):
-        batch.create_namespaced_job(namespace, {
-            "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
-            "spec": {"backoffLimit": 0, "template": {"spec": {
-                "restartPolicy": "Never", "containers": _containers(*containers)}}}})
+    for name, containers in (
+        ("bad", [("app", "kwok.local/exit:4"), ("log", "fluent-bit")]),
+        ("good", [("app", "busybox")]),
+    ):
+        batch.create_namespaced_job(
+            namespace,
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": {"name": name},
+                "spec": {
+                    "backoffLimit": 0,
+                    "template": {"spec": {"restartPolicy": "Never", "containers": _containers(*containers)}},
+                },
+            },
+        )
 
     def job_pod(name, phase):
         pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={name}").items
@@ -159,13 +187,18 @@ def test_job_pod_keeps_the_exit_code_of_its_exit_container(core, api, namespace)
     assert _status(pod, "app").state.terminated.exit_code == 4
     assert _status(pod, "log").state.terminated.exit_code == 0  # completed by pod-complete
     wait_for(lambda: job_pod("good", "Succeeded"), timeout=60, desc="plain job pod Succeeded")
-    wait_for(lambda: batch.read_namespaced_job("good", namespace).status.succeeded == 1, timeout=60,
-             desc="plain job complete")
+    wait_for(
+        lambda: batch.read_namespaced_job("good", namespace).status.succeeded == 1,
+        timeout=60,
+        desc="plain job complete",
+    )
 
 
 def test_never_ready_image_runs_but_never_becomes_ready(core, apps, namespace):
-    apps.create_namespaced_deployment(namespace, _deployment(
-        "stuck", 2, ("app", "kwok.local/never-ready:latest"), ("proxy", "envoyproxy/envoy:v1.31")))
+    apps.create_namespaced_deployment(
+        namespace,
+        _deployment("stuck", 2, ("app", "kwok.local/never-ready:latest"), ("proxy", "envoyproxy/envoy:v1.31")),
+    )
 
     def running():
         pods = [p for p in _pods(core, namespace, "stuck") if p.status.phase == "Running"]
@@ -183,8 +216,9 @@ def test_never_ready_image_runs_but_never_becomes_ready(core, apps, namespace):
 
 
 def test_lookalike_images_keep_the_default_behaviour(core, namespace):
-    for i, image in enumerate(["kwok.local/exit:oops", "example.com/notkwok.local/exit:3",
-                               "kwok.local/exit", "nginx:1.27"]):
+    for i, image in enumerate(
+        ["kwok.local/exit:oops", "example.com/notkwok.local/exit:3", "kwok.local/exit", "nginx:1.27"]
+    ):
         core.create_namespaced_pod(namespace, _pod(f"p{i}", ("app", image)))
 
     def all_ready():

@@ -18,7 +18,6 @@ import math
 from collections import Counter
 
 import pytest
-
 from ecs_operator.dev.scheduler import SCHEDULER_NAME
 
 from .kube import wait_for
@@ -51,9 +50,14 @@ def sized_td(name: str, memory: int) -> dict:
 
 def scale_to(custom, core, ns, name, count, timeout=90):
     custom.patch_namespaced_custom_object(G, V, ns, "ecsservices", name, {"spec": {"desiredCount": count}})
-    wait_for(lambda: len(running_pods(core, ns, name)) == count and
-             get(custom, ns, "ecsservices", name)["status"].get("runningCount") == count,
-             timeout=timeout, desc=f"{name} running {count}")
+    wait_for(
+        lambda: (
+            len(running_pods(core, ns, name)) == count
+            and get(custom, ns, "ecsservices", name)["status"].get("runningCount") == count
+        ),
+        timeout=timeout,
+        desc=f"{name} running {count}",
+    )
     pods = running_pods(core, ns, name)
     assert {p.spec.scheduler_name for p in pods} == {SCHEDULER_NAME}
     return pods
@@ -62,8 +66,13 @@ def scale_to(custom, core, ns, name, count, timeout=90):
 def test_spread_by_zone_keeps_zones_within_one_task(custom, core, namespace, operator):
     labels = node_labels(core)
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("spread"))
-    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
-        "spread", "spread", 6, placementStrategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}]))
+    custom.create_namespaced_custom_object(
+        G,
+        V,
+        namespace,
+        "ecsservices",
+        svc("spread", "spread", 6, placementStrategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}]),
+    )
     wait_ready(custom, namespace, "ecsservices", "spread", timeout=90)
     for count in (6, 7, 10):
         pods = scale_to(custom, core, namespace, "spread", count)
@@ -80,37 +89,57 @@ def test_a_burst_is_placed_as_one_ecs_decision(custom, core, namespace, operator
     wait_ready(custom, namespace, "ecsservices", "burst", timeout=90)
     pods = running_pods(core, namespace, "burst")
     assert {p.spec.scheduler_name for p in pods} == {SCHEDULER_NAME}
-    assert Counter(p.spec.node_name for p in pods) == Counter({n: 2 for n in nodes})
+    assert Counter(p.spec.node_name for p in pods) == Counter(dict.fromkeys(nodes, 2))
 
 
 def test_binpack_memory_fills_one_instance_before_the_next(custom, core, namespace, operator):
     # m5.large: 8 GiB; 3 GiB tasks -> two fit per instance, a third does not.
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", sized_td("pack", 3072))
-    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
-        "pack", "pack", 5, placementStrategy=[{"type": "binpack", "field": "memory"}]))
+    custom.create_namespaced_custom_object(
+        G,
+        V,
+        namespace,
+        "ecsservices",
+        svc("pack", "pack", 5, placementStrategy=[{"type": "binpack", "field": "memory"}]),
+    )
     wait_ready(custom, namespace, "ecsservices", "pack", timeout=90)
     for count in (5, 6, 9):
         pods = scale_to(custom, core, namespace, "pack", count)
         per_node = Counter(p.spec.node_name for p in pods)
         assert len(per_node) == math.ceil(count / 2), (count, per_node)
-        assert sorted(per_node.values(), reverse=True)[:count // 2] == [2] * (count // 2), per_node
+        assert sorted(per_node.values(), reverse=True)[: count // 2] == [2] * (count // 2), per_node
 
 
 def test_member_of_an_absent_instance_type_leaves_tasks_pending(custom, core, namespace, operator):
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("nowhere"))
     # `==` is also compiled to node affinity; `=~` is the extender's alone.
-    for name, expression in (("c5", "attribute:ecs.instance-type == c5.large"),
-                             ("c5re", "attribute:ecs.instance-type =~ c5\\..*")):
-        custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
-            name, "nowhere", 2, placementConstraints=[{"type": "memberOf", "expression": expression}]))
+    for name, expression in (
+        ("c5", "attribute:ecs.instance-type == c5.large"),
+        ("c5re", "attribute:ecs.instance-type =~ c5\\..*"),
+    ):
+        custom.create_namespaced_custom_object(
+            G,
+            V,
+            namespace,
+            "ecsservices",
+            svc(name, "nowhere", 2, placementConstraints=[{"type": "memberOf", "expression": expression}]),
+        )
     for name in ("c5", "c5re"):
-        message = (f"(service {name}) was unable to place a task because no container instance met all of "
-                   "its requirements.")
+        message = (
+            f"(service {name}) was unable to place a task because no container instance met all of its requirements."
+        )
         # the event comes with the first unplaceable task; the status catches up with both
-        st = wait_for(lambda: (lambda st: st if any(e["message"] == message for e in st.get("events", []))
-                               and st.get("pendingCount") == 2 else None)(
-            get(custom, namespace, "ecsservices", name).get("status", {})), timeout=90,
-            desc=f"{name}: unable to place its 2 tasks")
+        st = wait_for(
+            lambda: (
+                lambda st: (
+                    st
+                    if any(e["message"] == message for e in st.get("events", [])) and st.get("pendingCount") == 2
+                    else None
+                )
+            )(get(custom, namespace, "ecsservices", name).get("status", {})),
+            timeout=90,
+            desc=f"{name}: unable to place its 2 tasks",
+        )
         pods = core.list_namespaced_pod(namespace, label_selector=f"ecs.seed.dev/service={name}").items
         assert len(pods) == 2
         assert all(p.status.phase == "Pending" and not p.spec.node_name for p in pods)
@@ -125,8 +154,9 @@ def test_member_of_an_absent_instance_type_leaves_tasks_pending(custom, core, na
 def test_distinct_instance_puts_every_task_on_its_own_instance(custom, core, namespace, operator):
     n = len(ec2_nodes(core))
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("solo"))
-    custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc(
-        "solo", "solo", n, placementConstraints=[{"type": "distinctInstance"}]))
+    custom.create_namespaced_custom_object(
+        G, V, namespace, "ecsservices", svc("solo", "solo", n, placementConstraints=[{"type": "distinctInstance"}])
+    )
     wait_ready(custom, namespace, "ecsservices", "solo", timeout=90)
     pods = running_pods(core, namespace, "solo")
     assert {p.spec.scheduler_name for p in pods} == {SCHEDULER_NAME}
@@ -135,9 +165,14 @@ def test_distinct_instance_puts_every_task_on_its_own_instance(custom, core, nam
     # one more than there are instances: it cannot be placed
     custom.patch_namespaced_custom_object(G, V, namespace, "ecsservices", "solo", {"spec": {"desiredCount": n + 1}})
     message = "(service solo) was unable to place a task because no container instance met all of its requirements."
-    wait_for(lambda: any(e["message"] == message for e in
-                         get(custom, namespace, "ecsservices", "solo").get("status", {}).get("events", [])),
-             timeout=90, desc="solo: unable to place event")
+    wait_for(
+        lambda: any(
+            e["message"] == message
+            for e in get(custom, namespace, "ecsservices", "solo").get("status", {}).get("events", [])
+        ),
+        timeout=90,
+        desc="solo: unable to place event",
+    )
     assert len({p.spec.node_name for p in running_pods(core, namespace, "solo")}) == n
 
 
@@ -152,4 +187,5 @@ def test_fargate_service_lands_only_on_fargate_virtual_nodes(custom, core, names
     assert {labels[p.spec.node_name].get(PROVIDER) for p in pods} == {"FARGATE"}
     # ECS spreads Fargate tasks over the zones: the default spread applies among the virtual nodes
     assert Counter(labels[p.spec.node_name][ZONE] for p in pods) == Counter(
-        {z: 2 for z in {lb[ZONE] for lb in labels.values()}})
+        dict.fromkeys({lb[ZONE] for lb in labels.values()}, 2)
+    )

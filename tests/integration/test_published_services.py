@@ -11,7 +11,6 @@ import json
 import re
 
 import kubernetes
-
 from ecs_operator.convert import ecs_documents
 from ecs_operator.translate.taskdef import register_input_from_ecs_json
 
@@ -24,9 +23,17 @@ PLACEHOLDER = re.compile(r"^(\$\{.*\}|<.*>)$")
 
 
 def _td(family: str, container: str, port: int) -> dict:
-    return {"family": family, "containerDefinitions": [
-        {"name": container, "image": "public.ecr.aws/docker/library/nginx:latest", "memory": 128,
-         "portMappings": [{"containerPort": port}]}]}
+    return {
+        "family": family,
+        "containerDefinitions": [
+            {
+                "name": container,
+                "image": "public.ecr.aws/docker/library/nginx:latest",
+                "memory": 128,
+                "portMappings": [{"containerPort": port}],
+            }
+        ],
+    }
 
 
 # service file -> (task definition spec to register, family the service should use)
@@ -74,16 +81,29 @@ def test_every_published_service_runs_with_a_suitable_task_definition(custom, co
     suitable = suitable_task_definitions(examples)
     files = sorted((examples / "services").glob("*.json"))
     assert set(suitable) == {f.name for f in files}, "a new published service needs a task definition here"
-    custom.create_namespaced_custom_object(G, V, namespace, "capacityproviders", {
-        "apiVersion": f"{G}/{V}", "kind": "CapacityProvider", "metadata": {"name": "ec2-pool"},
-        "spec": {"autoScalingGroupProvider": {"autoScalingGroupArn": "arn:aws:autoscaling:us-east-1:1:autoScalingGroup:x"},
-                 "kubernetes": {"nodeSelector": {"type": "kwok"}}}})
+    custom.create_namespaced_custom_object(
+        G,
+        V,
+        namespace,
+        "capacityproviders",
+        {
+            "apiVersion": f"{G}/{V}",
+            "kind": "CapacityProvider",
+            "metadata": {"name": "ec2-pool"},
+            "spec": {
+                "autoScalingGroupProvider": {
+                    "autoScalingGroupArn": "arn:aws:autoscaling:us-east-1:1:autoScalingGroup:x"
+                },
+                "kubernetes": {"nodeSelector": {"type": "kwok"}},
+            },
+        },
+    )
     names = {}
     clusters: set[str] = set()
     for f in files:
         td_spec = suitable[f.name]
         family = td_spec["family"]
-        (_, svc_spec), = ecs_documents(json.loads(f.read_text()))
+        ((_, svc_spec),) = ecs_documents(json.loads(f.read_text()))
         svc_spec = fill_placeholders(svc_spec, family)
         if svc_spec.get("desiredCount", 0) > 4:
             svc_spec["desiredCount"] = 4  # keep the local cluster small; the count itself is not under test
@@ -91,19 +111,38 @@ def test_every_published_service_runs_with_a_suitable_task_definition(custom, co
         names[f.name] = name
         td_name = re.sub(r"[^a-z0-9-]", "-", family.lower())
         try:
-            custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", {
-                "apiVersion": f"{G}/{V}", "kind": "TaskDefinition", "metadata": {"name": td_name}, "spec": td_spec})
+            custom.create_namespaced_custom_object(
+                G,
+                V,
+                namespace,
+                "taskdefinitions",
+                {"apiVersion": f"{G}/{V}", "kind": "TaskDefinition", "metadata": {"name": td_name}, "spec": td_spec},
+            )
         except Exception as e:  # the same family used twice
             assert "AlreadyExists" in str(e), e
         cluster = svc_spec.get("cluster") or "default"
         if cluster != "default" and cluster not in clusters:  # as a user creates the cluster first
             clusters.add(cluster)
-            custom.create_namespaced_custom_object(G, V, namespace, "ecsclusters", {
-                "apiVersion": f"{G}/{V}", "kind": "ECSCluster", "metadata": {"name": cluster},
-                "spec": {"clusterName": cluster}})
+            custom.create_namespaced_custom_object(
+                G,
+                V,
+                namespace,
+                "ecsclusters",
+                {
+                    "apiVersion": f"{G}/{V}",
+                    "kind": "ECSCluster",
+                    "metadata": {"name": cluster},
+                    "spec": {"clusterName": cluster},
+                },
+            )
         try:
-            custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", {
-                "apiVersion": f"{G}/{V}", "kind": "ECSService", "metadata": {"name": name}, "spec": svc_spec})
+            custom.create_namespaced_custom_object(
+                G,
+                V,
+                namespace,
+                "ecsservices",
+                {"apiVersion": f"{G}/{V}", "kind": "ECSService", "metadata": {"name": name}, "spec": svc_spec},
+            )
         except kubernetes.client.ApiException as e:
             # what CreateService refuses is refused at admission, naming the field
             assert f.name in REFUSED and e.status == 422 and REFUSED[f.name] in e.body, (f.name, e.body)
@@ -114,23 +153,47 @@ def test_every_published_service_runs_with_a_suitable_task_definition(custom, co
     unplaceable = "tfdocs-mongo-binpack-memberof-alb.json"
     msg = "(service mongodb) was unable to place a task because no container instance met all of its requirements."
     # (the event comes with the first unplaceable task; the status catches up with all three)
-    st = wait_for(lambda: (lambda st: st if any(e["message"] == msg for e in st.get("events", []))
-                           and st.get("pendingCount") == 3 else None)(
-        get(custom, namespace, "ecsservices", names[unplaceable]).get("status", {})), timeout=90,
-        desc="mongodb: unable to place its 3 tasks")
-    assert st["runningCount"] == 0 and st["pendingCount"] == 3 and ready(
-        get(custom, namespace, "ecsservices", names[unplaceable]))["status"] == "False"
+    st = wait_for(
+        lambda: (
+            lambda st: (
+                st if any(e["message"] == msg for e in st.get("events", [])) and st.get("pendingCount") == 3 else None
+            )
+        )(get(custom, namespace, "ecsservices", names[unplaceable]).get("status", {})),
+        timeout=90,
+        desc="mongodb: unable to place its 3 tasks",
+    )
+    assert (
+        st["runningCount"] == 0
+        and st["pendingCount"] == 3
+        and ready(get(custom, namespace, "ecsservices", names[unplaceable]))["status"] == "False"
+    )
     del names[unplaceable]
 
     outcomes = {}
     for fname, name in names.items():
-        c = wait_for(lambda: (lambda c: c if c and (c["status"] == "True" or c["reason"] != "NotSteady" and
-                                                    c["reason"] != "TaskDefinitionNotFound") else None)(
-            ready(get(custom, namespace, "ecsservices", name))), timeout=120, desc=f"{fname} settled")
+        c = wait_for(
+            lambda: (
+                lambda c: (
+                    c
+                    if c
+                    and (
+                        c["status"] == "True" or c["reason"] != "NotSteady" and c["reason"] != "TaskDefinitionNotFound"
+                    )
+                    else None
+                )
+            )(ready(get(custom, namespace, "ecsservices", name))),
+            timeout=120,
+            desc=f"{fname} settled",
+        )
         st = get(custom, namespace, "ecsservices", name)["status"]
         translated = next((x for x in st.get("conditions", []) if x["type"] == "Translated"), {})
-        outcomes[fname] = (c["status"], c["reason"], st.get("runningCount"), st.get("desiredCount"),
-                           translated.get("message", "")[:160])
+        outcomes[fname] = (
+            c["status"],
+            c["reason"],
+            st.get("runningCount"),
+            st.get("desiredCount"),
+            translated.get("message", "")[:160],
+        )
     print("\n" + "\n".join(f"  {k}: Ready={v[0]} ({v[1]}) running {v[2]}/{v[3]}; {v[4]}" for k, v in outcomes.items()))
     assert not set(REFUSED) & set(names), "refused services were created"
     for fname, (status, reason, running, desired, _) in outcomes.items():
@@ -140,6 +203,7 @@ def test_every_published_service_runs_with_a_suitable_task_definition(custom, co
     svcs = {s.metadata.name: s for s in core.list_namespaced_service(namespace).items}
     elb = svcs[names["botocore-create-service-elb.json"]]
     assert elb.spec.ports[0].target_port == 80 and elb.spec.selector == {
-        "ecs.seed.dev/service": names["botocore-create-service-elb.json"]}
+        "ecs.seed.dev/service": names["botocore-create-service-elb.json"]
+    }
     sd = svcs[names["awsdocs-ecs-service-discovery-fargate.json"][:53] + "-discovery"]
     assert sd.spec.cluster_ip == "None"

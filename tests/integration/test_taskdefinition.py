@@ -7,7 +7,6 @@ import json
 
 import kubernetes
 import pytest
-
 from ecs_operator.convert import to_resource
 from ecs_operator.translate.taskdef import register_input_from_ecs_json
 
@@ -17,9 +16,18 @@ G, V = "ecs.seed.dev", "v1alpha1"
 
 
 def td(name: str, image: str = "nginx:1.27", **extra) -> dict:
-    return {"apiVersion": f"{G}/{V}", "kind": "TaskDefinition", "metadata": {"name": name},
-            "spec": {"family": name, "containerDefinitions": [
-                {"name": "web", "image": image, "memory": 128, "portMappings": [{"containerPort": 80}]}], **extra}}
+    return {
+        "apiVersion": f"{G}/{V}",
+        "kind": "TaskDefinition",
+        "metadata": {"name": name},
+        "spec": {
+            "family": name,
+            "containerDefinitions": [
+                {"name": "web", "image": image, "memory": 128, "portMappings": [{"containerPort": 80}]}
+            ],
+            **extra,
+        },
+    }
 
 
 def get(custom, ns, plural, name):
@@ -36,13 +44,21 @@ def ready(obj) -> dict | None:
 def wait_ready(custom, ns, plural, name, status="True", timeout=60):
     def check():
         c = ready(get(custom, ns, plural, name))
-        return c if c and c["status"] == status and c.get("observedGeneration") == get(
-            custom, ns, plural, name)["metadata"]["generation"] else None
+        return (
+            c
+            if c
+            and c["status"] == status
+            and c.get("observedGeneration") == get(custom, ns, plural, name)["metadata"]["generation"]
+            else None
+        )
+
     return wait_for(check, timeout=timeout, desc=f"{plural}/{name} Ready={status}")
 
 
 def revisions_of(apps, ns, family):
-    crs = apps.list_namespaced_controller_revision(ns, label_selector=f"ecs.seed.dev/revision-of=taskdefinition,ecs.seed.dev/family={family}").items
+    crs = apps.list_namespaced_controller_revision(
+        ns, label_selector=f"ecs.seed.dev/revision-of=taskdefinition,ecs.seed.dev/family={family}"
+    ).items
     return sorted(cr.revision for cr in crs)
 
 
@@ -54,10 +70,19 @@ def test_each_spec_change_registers_the_next_immutable_revision(custom, apps, na
     assert st["registeredAt"]
     assert revisions_of(apps, namespace, "web") == [1]
 
-    custom.patch_namespaced_custom_object(G, V, namespace, "taskdefinitions", "web",
-                                          {"spec": {"containerDefinitions": [{"name": "web", "image": "nginx:1.28", "memory": 128}]}})
-    wait_for(lambda: get(custom, namespace, "taskdefinitions", "web")["status"].get("revision") == 2, timeout=60,
-             desc="revision 2")
+    custom.patch_namespaced_custom_object(
+        G,
+        V,
+        namespace,
+        "taskdefinitions",
+        "web",
+        {"spec": {"containerDefinitions": [{"name": "web", "image": "nginx:1.28", "memory": 128}]}},
+    )
+    wait_for(
+        lambda: get(custom, namespace, "taskdefinitions", "web")["status"].get("revision") == 2,
+        timeout=60,
+        desc="revision 2",
+    )
     assert revisions_of(apps, namespace, "web") == [1, 2]
     cr1 = apps.read_namespaced_controller_revision("web-1", namespace)
     assert cr1.data["spec"]["containerDefinitions"][0]["image"] == "nginx:1.27", "revision 1 kept unchanged"
@@ -69,7 +94,9 @@ def test_each_spec_change_registers_the_next_immutable_revision(custom, apps, na
     assert e.value.status == 422
 
     # a label change (not spec) registers nothing
-    custom.patch_namespaced_custom_object(G, V, namespace, "taskdefinitions", "web", {"metadata": {"labels": {"x": "y"}}})
+    custom.patch_namespaced_custom_object(
+        G, V, namespace, "taskdefinitions", "web", {"metadata": {"labels": {"x": "y"}}}
+    )
     wait_ready(custom, namespace, "taskdefinitions", "web")
     assert revisions_of(apps, namespace, "web") == [1, 2]
 
@@ -79,8 +106,11 @@ def test_deregistered_revision_shows_inactive(custom, apps, namespace, operator,
     wait_ready(custom, namespace, "taskdefinitions", "api")
     # DeregisterTaskDefinition: label the revision INACTIVE (documented in the README)
     kubectl("-n", namespace, "label", "controllerrevision", "api-1", "ecs.seed.dev/status=INACTIVE", "--overwrite")
-    wait_for(lambda: get(custom, namespace, "taskdefinitions", "api")["status"].get("status") == "INACTIVE",
-             timeout=30, desc="status INACTIVE")
+    wait_for(
+        lambda: get(custom, namespace, "taskdefinitions", "api")["status"].get("status") == "INACTIVE",
+        timeout=30,
+        desc="status INACTIVE",
+    )
     assert get(custom, namespace, "taskdefinitions", "api")["status"]["revisions"][0]["status"] == "INACTIVE"
 
 
@@ -103,7 +133,8 @@ def _example_resources(examples):
 
 
 def test_every_published_task_definition_is_registered_or_refused_with_the_field(
-        custom, namespace, operator, examples, kubectl):
+    custom, namespace, operator, examples, kubectl
+):
     outcomes = {}
     for fname, name, spec in _example_resources(examples):
         res = to_resource("TaskDefinition", spec, namespace)
@@ -119,8 +150,9 @@ def test_every_published_task_definition_is_registered_or_refused_with_the_field
         if name.startswith("refused"):
             results[fname] = name
             continue
-        c = wait_for(lambda: ready(get(custom, namespace, "taskdefinitions", name)), timeout=60,
-                     desc=f"{name} reconciled")
+        c = wait_for(
+            lambda: ready(get(custom, namespace, "taskdefinitions", name)), timeout=60, desc=f"{name} reconciled"
+        )
         if c["status"] == "True":
             st = get(custom, namespace, "taskdefinitions", name)["status"]
             results[fname] = f"registered {st['taskDefinitionArn']} ({len(st.get('warnings', []))} warnings)"

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, given, settings
-from pydantic import ValidationError
-
 from ecs_operator import k8s
 from ecs_operator.models.generated import RegisterTaskDefinitionRequest
 from ecs_operator.translate.taskdef import TranslationError, translate_task_definition
+from hypothesis import HealthCheck, given, settings
+from pydantic import ValidationError
 
 from ..unit.test_translate_taskdef_hypothesis import task_definitions, wild_task_definitions
 
@@ -25,8 +24,14 @@ def _dry_run(d: dict, namespace: str) -> None:
     except (ValidationError, TranslationError):
         return  # refused before reaching Kubernetes, with the field named (unit-tested)
     try:
-        k8s.dry_run_create({"apiVersion": "v1", "kind": "PodTemplate",
-                            "metadata": {"name": "generated-1", "namespace": namespace}, "template": t.template})
+        k8s.dry_run_create(
+            {
+                "apiVersion": "v1",
+                "kind": "PodTemplate",
+                "metadata": {"name": "generated-1", "namespace": namespace},
+                "template": t.template,
+            }
+        )
         for obj in t.objects:
             k8s.dry_run_create({**obj, "metadata": {**obj["metadata"], "namespace": namespace}})
     except k8s.ApiError as e:

@@ -23,6 +23,7 @@ VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 
 # -- CRDs ------------------------------------------------------------------------------------------
 
+
 def test_chart_crds_are_byte_identical_copies_of_the_top_level_crds():
     top = {p.name: p.read_bytes() for p in (REPO / "crds").glob("*.yaml")}
     chart = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
@@ -34,11 +35,16 @@ def test_chart_crds_are_byte_identical_copies_of_the_top_level_crds():
 
 def test_chart_metadata():
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
-    assert (chart["apiVersion"], chart["name"], chart["version"], str(chart["appVersion"])) == \
-        ("v2", "ecs-operator", "0.1.0", "0.1.0")
+    assert (chart["apiVersion"], chart["name"], chart["version"], str(chart["appVersion"])) == (
+        "v2",
+        "ecs-operator",
+        "0.1.0",
+        "0.1.0",
+    )
 
 
 # -- values.schema.json ----------------------------------------------------------------------------
+
 
 def _errors(schema: dict, value, path: str = "") -> list[str]:
     """A tiny validator for the JSON Schema subset values.schema.json uses (no dependency)."""
@@ -46,10 +52,10 @@ def _errors(schema: dict, value, path: str = "") -> list[str]:
     types = schema.get("type")
     if types is not None:
         types = [types] if isinstance(types, str) else types
-        py = {"object": dict, "array": list, "string": str, "boolean": bool,
-              "integer": int, "number": (int, float)}
-        ok = any(isinstance(value, py[t]) and not (t in ("integer", "number") and isinstance(value, bool))
-                 for t in types)
+        py = {"object": dict, "array": list, "string": str, "boolean": bool, "integer": int, "number": (int, float)}
+        ok = any(
+            isinstance(value, py[t]) and not (t in ("integer", "number") and isinstance(value, bool)) for t in types
+        )
         if not ok:
             return [f"{where}: {value!r} is not of type {types}"]
     errs: list[str] = []
@@ -106,20 +112,23 @@ def test_values_files_satisfy_the_schema(path):
     assert _errors(SCHEMA, yaml.safe_load(path.read_text()) or {}) == []
 
 
-@pytest.mark.parametrize("override", [
-    {"replicaCount": 2},
-    {"image": {"repository": "x", "tga": "typo"}},
-    {"operator": {"replica": 0}},
-    {"resources": {"limits": {"cpu": "1", "gpu": 1}}},
-    {"serviceAccount": {"create": True, "annotation": {}}},
-    {"extender": {"enabled": False, "prot": 8888}},
-    {"extender": {"enabled": True, "image": {"repo": "x"}}},
-    {"extender": {"enabled": True, "resources": {"requests": {"cpus": 1}}}},
-    {"scheduler": {"schedulerName": "ecs-scheduler", "wieght": 150}},
-    {"scheduler": {"leaderElection": {"leaderElection": True}}},
-    {"scheduler": {"serviceAccount": {"create": True, "annotation": {}}}},
-    {"schedulers": {}},
-])
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"replicaCount": 2},
+        {"image": {"repository": "x", "tga": "typo"}},
+        {"operator": {"replica": 0}},
+        {"resources": {"limits": {"cpu": "1", "gpu": 1}}},
+        {"serviceAccount": {"create": True, "annotation": {}}},
+        {"extender": {"enabled": False, "prot": 8888}},
+        {"extender": {"enabled": True, "image": {"repo": "x"}}},
+        {"extender": {"enabled": True, "resources": {"requests": {"cpus": 1}}}},
+        {"scheduler": {"schedulerName": "ecs-scheduler", "wieght": 150}},
+        {"scheduler": {"leaderElection": {"leaderElection": True}}},
+        {"scheduler": {"serviceAccount": {"create": True, "annotation": {}}}},
+        {"schedulers": {}},
+    ],
+)
 def test_schema_rejects_unknown_keys(override):
     values = {**VALUES, **override}
     assert any("unknown key" in e for e in _errors(SCHEMA, values)), override
@@ -145,6 +154,7 @@ def test_readme_lists_every_value():
 
 
 # -- helm lint / template --------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def helm() -> str:
@@ -213,17 +223,22 @@ def _check_restricted(doc: dict) -> None:
 
 def _values(path: Path) -> dict:
     """values.yaml overlaid with a values file (maps merged, other values replaced)."""
+
     def merge(a, b):
         if isinstance(a, dict) and isinstance(b, dict):
             return {k: merge(a.get(k), b[k]) if k in b else a[k] for k in {**a, **b}}
         return b
+
     return merge(VALUES, yaml.safe_load(path.read_text()) or {})
 
 
 def _one(docs: list[dict], kind: str, component: str | None = None) -> dict:
-    found = [d for d in docs if d["kind"] == kind
-             and (component is None
-                  or d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component)]
+    found = [
+        d
+        for d in docs
+        if d["kind"] == kind
+        and (component is None or d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component)
+    ]
     assert len(found) == 1, f"{len(found)} {kind} of component {component}"
     return found[0]
 
@@ -238,9 +253,19 @@ def _matches(selector: dict, labels: dict) -> bool:
 
 BASE_KINDS = ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"]
 EXTENDER_KINDS = [
-    "ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount",  # extender
-    "ClusterRoleBinding", "ClusterRoleBinding", "ConfigMap", "Deployment", "Role", "RoleBinding",
-    "RoleBinding", "ServiceAccount",  # ecs-scheduler
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Deployment",
+    "Service",
+    "ServiceAccount",  # extender
+    "ClusterRoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Deployment",
+    "Role",
+    "RoleBinding",
+    "RoleBinding",
+    "ServiceAccount",  # ecs-scheduler
 ]
 
 
@@ -260,8 +285,10 @@ def test_rendered_chart(helm, values):
         # no workload's selector picks another workload's pods
         for other in workloads:
             if other is not w:
-                assert not _matches(w["spec"]["selector"], other["spec"]["template"]["metadata"]["labels"]), \
-                    (w["metadata"]["name"], other["metadata"]["name"])
+                assert not _matches(w["spec"]["selector"], other["spec"]["template"]["metadata"]["labels"]), (
+                    w["metadata"]["name"],
+                    other["metadata"]["name"],
+                )
         assert _matches(w["spec"]["selector"], w["spec"]["template"]["metadata"]["labels"])
     dep = _one(docs, "Deployment", "operator")
     assert dep["spec"]["replicas"] in (0, 1)
@@ -272,8 +299,9 @@ def test_rendered_chart(helm, values):
     sa = _one(docs, "ServiceAccount", "operator")
     assert dep["spec"]["template"]["spec"]["serviceAccountName"] == sa["metadata"]["name"]
     binding = _one(docs, "ClusterRoleBinding", "operator")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
-                                    "namespace": "ecs-system"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "ecs-system"}
+    ]
     env = _env(c)
     if not enabled:
         assert "ECS_OPERATOR_SCHEDULER_NAME" not in env
@@ -320,8 +348,9 @@ def test_rendered_chart(helm, values):
     ext_binding = _one(docs, "ClusterRoleBinding", "extender")
     ext_role = _one(docs, "ClusterRole", "extender")
     assert ext_binding["roleRef"]["name"] == ext_role["metadata"]["name"]
-    assert ext_binding["subjects"] == [{"kind": "ServiceAccount", "name": ext_sa["metadata"]["name"],
-                                        "namespace": "ecs-system"}]
+    assert ext_binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": ext_sa["metadata"]["name"], "namespace": "ecs-system"}
+    ]
 
     # The ecs-scheduler: ConfigMap mounted at --config, probes on the secure port over HTTPS.
     sched = _one(docs, "Deployment", "scheduler")
@@ -331,8 +360,12 @@ def test_rendered_chart(helm, values):
     assert kc["command"] == ["kube-scheduler"]
     args = dict(a.split("=", 1) for a in kc["args"])
     secure = vals["scheduler"]["securePort"]
-    assert args == {"--config": "/etc/ecs-scheduler/config.yaml", "--bind-address": "0.0.0.0",
-                    "--secure-port": str(secure), "--v": str(vals["scheduler"]["logLevel"])}
+    assert args == {
+        "--config": "/etc/ecs-scheduler/config.yaml",
+        "--bind-address": "0.0.0.0",
+        "--secure-port": str(secure),
+        "--v": str(vals["scheduler"]["logLevel"]),
+    }
     assert kc["ports"] == [{"name": "https", "containerPort": secure, "protocol": "TCP"}]
     assert kc["livenessProbe"]["httpGet"] == {"scheme": "HTTPS", "path": "/healthz", "port": "https"}
     assert kc["readinessProbe"]["httpGet"] == {"scheme": "HTTPS", "path": "/readyz", "port": "https"}
@@ -344,22 +377,29 @@ def test_rendered_chart(helm, values):
     assert sched["spec"]["strategy"]["type"] == "RollingUpdate"  # leader election on in every ci file
     cfg = yaml.safe_load(cm["data"]["config.yaml"])
     assert cfg["profiles"] == [{"schedulerName": sched_name}]
-    assert cfg["extenders"][0]["urlPrefix"] == \
-        f"http://{svc['metadata']['name']}.ecs-system.svc:{ext_port}"
+    assert cfg["extenders"][0]["urlPrefix"] == f"http://{svc['metadata']['name']}.ecs-system.svc:{ext_port}"
     assert cfg["extenders"][0]["weight"] == vals["scheduler"]["weight"]
     assert cfg["extenders"][0]["httpTimeout"] == vals["scheduler"]["httpTimeout"]
     assert cfg["extenders"][0].get("bindVerb") == ("bind" if vals["extender"]["bind"] else None)
     ext_rules = _one(docs, "ClusterRole", "extender")["rules"]
-    assert ({"apiGroups": [""], "resources": ["pods/binding"], "verbs": ["create"]} in ext_rules) \
-        == vals["extender"]["bind"]
+    assert ({"apiGroups": [""], "resources": ["pods/binding"], "verbs": ["create"]} in ext_rules) == vals["extender"][
+        "bind"
+    ]
     le = vals["scheduler"]["leaderElection"]
     assert cfg["leaderElection"] == {
-        "leaderElect": le["leaderElect"], "resourceLock": "leases",
-        "resourceName": sched_name, "resourceNamespace": "ecs-system",
-        "leaseDuration": le["leaseDuration"], "renewDeadline": le["renewDeadline"],
-        "retryPeriod": le["retryPeriod"]}
-    assert cfg["clientConnection"] == {"kubeconfig": "", "qps": vals["scheduler"]["qps"],
-                                       "burst": vals["scheduler"]["burst"]}
+        "leaderElect": le["leaderElect"],
+        "resourceLock": "leases",
+        "resourceName": sched_name,
+        "resourceNamespace": "ecs-system",
+        "leaseDuration": le["leaseDuration"],
+        "renewDeadline": le["renewDeadline"],
+        "retryPeriod": le["retryPeriod"],
+    }
+    assert cfg["clientConnection"] == {
+        "kubeconfig": "",
+        "qps": vals["scheduler"]["qps"],
+        "burst": vals["scheduler"]["burst"],
+    }
     sched_sa = _one(docs, "ServiceAccount", "scheduler")
     assert pod["serviceAccountName"] == sched_sa["metadata"]["name"]
     assert len({sa["metadata"]["name"], ext_sa["metadata"]["name"], sched_sa["metadata"]["name"]}) == 3
@@ -368,24 +408,35 @@ def test_rendered_chart(helm, values):
 
 def _check_scheduler_rbac(docs: list[dict], sa: str, lease: str) -> None:
     subject = [{"kind": "ServiceAccount", "name": sa, "namespace": "ecs-system"}]
-    bindings = [d for d in docs if d["kind"] in ("ClusterRoleBinding", "RoleBinding")
-                and d["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"]
-    refs = sorted((b["kind"], b["metadata"].get("namespace"), b["roleRef"]["kind"], b["roleRef"]["name"])
-                  for b in bindings)
+    bindings = [
+        d
+        for d in docs
+        if d["kind"] in ("ClusterRoleBinding", "RoleBinding")
+        and d["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"
+    ]
+    refs = sorted(
+        (b["kind"], b["metadata"].get("namespace"), b["roleRef"]["kind"], b["roleRef"]["name"]) for b in bindings
+    )
     role = _one(docs, "Role", "scheduler")
-    assert refs == sorted([
-        ("ClusterRoleBinding", None, "ClusterRole", "system:kube-scheduler"),
-        ("ClusterRoleBinding", None, "ClusterRole", "system:volume-scheduler"),
-        ("RoleBinding", "kube-system", "Role", "extension-apiserver-authentication-reader"),
-        ("RoleBinding", "ecs-system", "Role", role["metadata"]["name"]),
-    ]), refs
+    assert refs == sorted(
+        [
+            ("ClusterRoleBinding", None, "ClusterRole", "system:kube-scheduler"),
+            ("ClusterRoleBinding", None, "ClusterRole", "system:volume-scheduler"),
+            ("RoleBinding", "kube-system", "Role", "extension-apiserver-authentication-reader"),
+            ("RoleBinding", "ecs-system", "Role", role["metadata"]["name"]),
+        ]
+    ), refs
     for b in bindings:
         assert b["subjects"] == subject, b["metadata"]["name"]
     assert role["metadata"]["namespace"] == "ecs-system"
     assert role["rules"] == [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": [lease],
-         "verbs": ["get", "update"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [lease],
+            "verbs": ["get", "update"],
+        },
     ]
 
 
@@ -400,8 +451,16 @@ def test_default_render_is_the_documented_one(helm):
     ext = _one(docs, "Deployment", "extender")
     assert ext["metadata"]["name"] == "ecs-operator-extender"
     assert ext["spec"]["template"]["spec"]["containers"][0]["image"] == "ecs-operator:0.1.0"
-    assert ext["spec"]["template"]["spec"]["containers"][0]["command"] == \
-        ["ecs-operator", "extender", "--address", "0.0.0.0", "--port", "8888", "--scheduler-name", "ecs-scheduler"]
+    assert ext["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "ecs-operator",
+        "extender",
+        "--address",
+        "0.0.0.0",
+        "--port",
+        "8888",
+        "--scheduler-name",
+        "ecs-scheduler",
+    ]
     sched = _one(docs, "Deployment", "scheduler")
     assert sched["metadata"]["name"] == "ecs-operator-scheduler"
     assert sched["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.k8s.io/kube-scheduler:v1.36.3"
@@ -424,8 +483,16 @@ def test_helm_refuses_unknown_values_and_racing_schedulers(helm):
     assert proc.returncode != 0 and "wieght" in proc.stderr
     proc = _run(helm, "template", "x", str(CHART), "--set", "scheduler.weight=0")
     assert proc.returncode != 0 and "weight" in proc.stderr
-    proc = _run(helm, "template", "x", str(CHART), "--set", "scheduler.leaderElection.leaderElect=false",
-                "--set", "scheduler.replicas=2")
+    proc = _run(
+        helm,
+        "template",
+        "x",
+        str(CHART),
+        "--set",
+        "scheduler.leaderElection.leaderElect=false",
+        "--set",
+        "scheduler.replicas=2",
+    )
     assert proc.returncode != 0 and "leaderElect" in proc.stderr
     # one scheduler without leader election is fine (and is never rolled side by side)
     docs = _render(helm, "--set", "scheduler.leaderElection.leaderElect=false")
@@ -454,6 +521,7 @@ def test_long_release_names_stay_valid(helm):
 
 
 # -- the ecs-scheduler's configuration vs the local control plane's --------------------------------
+
 
 def _chart_scheduler_config(helm: str, *args: str) -> dict:
     return yaml.safe_load(_one(_render(helm, *args), "ConfigMap", "scheduler")["data"]["config.yaml"])
@@ -491,16 +559,24 @@ def _kube_scheduler_effective_config(config: dict, tmp_path: Path) -> dict:
     from ecs_operator.dev.cluster import bin_dir
 
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "users": [{"name": "u", "user": {"token": "unused"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "unused"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     config = {**config, "clientConnection": {**config["clientConnection"], "kubeconfig": str(kubeconfig)}}
     src, out = tmp_path / f"in-{id(config)}.yaml", tmp_path / f"out-{id(config)}.yaml"
     src.write_text(yaml.safe_dump(config))
-    proc = _run(str(bin_dir() / "kube-scheduler"), "--config", str(src), "--secure-port", "0",
-                "--write-config-to", str(out))
+    proc = _run(
+        str(bin_dir() / "kube-scheduler"), "--config", str(src), "--secure-port", "0", "--write-config-to", str(out)
+    )
     assert proc.returncode == 0 and out.exists(), proc.stdout + proc.stderr
     return yaml.safe_load(out.read_text())
 
@@ -515,7 +591,8 @@ def test_kube_scheduler_accepts_the_chart_config_as_it_accepts_the_dev_one(helm,
     assert chart["leaderElection"]["resourceName"] == "ecs-scheduler"
     assert chart["leaderElection"]["resourceNamespace"] == "ecs-system"
     custom = _kube_scheduler_effective_config(
-        _chart_scheduler_config(helm, "-f", str(CHART / "ci" / "extender-enabled-values.yaml")), tmp_path)
+        _chart_scheduler_config(helm, "-f", str(CHART / "ci" / "extender-enabled-values.yaml")), tmp_path
+    )
     assert [p["schedulerName"] for p in custom["profiles"]] == ["ecs-placement"]
     assert custom["extenders"][0]["weight"] == 200 and custom["extenders"][0]["httpTimeout"] == "10s"
 
@@ -545,8 +622,10 @@ def test_cluster_role_is_least_privilege(helm):
     from ecs_operator import k8s
 
     known = {("" if av == "v1" else av.split("/")[0], plural) for (av, _), plural in k8s._PLURALS.items()}
-    unused = {("", "configmaps"),  # in the plural table, never called by a handler
-              ("", "namespaces")}  # kopf reads them only when it serves a list of namespaces
+    unused = {
+        ("", "configmaps"),  # in the plural table, never called by a handler
+        ("", "namespaces"),
+    }  # kopf reads them only when it serves a list of namespaces
     assert known - unused <= set(granted), sorted(known - unused - set(granted))
 
 
@@ -566,11 +645,15 @@ def test_extender_cluster_role_reads_nodes_and_pods_and_only_binds(helm):
     role = _one(_render(helm, "--set", "extender.bind=false"), "ClusterRole", "extender")
     assert role["rules"] == [read]
     # The scheduler gets no chart-defined ClusterRole: only the built-in ones (see test_rendered_chart).
-    assert not [d for d in _render(helm) if d["kind"] == "ClusterRole"
-                and d["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"]
+    assert not [
+        d
+        for d in _render(helm)
+        if d["kind"] == "ClusterRole" and d["metadata"]["labels"]["app.kubernetes.io/component"] == "scheduler"
+    ]
 
 
 # -- Dockerfile ------------------------------------------------------------------------------------
+
 
 def _stages(text: str) -> list[list[str]]:
     lines, joined = [], ""

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ecs_operator.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +42,13 @@ def test_every_published_service_converts_or_names_the_field(capsys, path):
         assert line.count("\n") == 0 and line.startswith("error: ")
         field = line.split(": ")[2]
         assert field.split(".")[0].split("[")[0] in {
-            "taskDefinition", "desiredCount", "serviceName", "launchType", "deploymentConfiguration", "cluster"}, line
+            "taskDefinition",
+            "desiredCount",
+            "serviceName",
+            "launchType",
+            "deploymentConfiguration",
+            "cluster",
+        }, line
     print(f"{path.name}: {'converted' if code == 0 else err.strip()}")
 
 
@@ -59,18 +64,37 @@ def test_render_example_prints_pod_template_and_deployment(capsys):
 
 def test_render_reports_warnings_on_stderr(capsys, tmp_path):
     f = tmp_path / "td.json"
-    f.write_text(json.dumps({"family": "w", "containerDefinitions": [
-        {"name": "a", "image": "x", "memory": 64, "ulimits": [{"name": "nofile", "softLimit": 1, "hardLimit": 2}]}]}))
+    f.write_text(
+        json.dumps(
+            {
+                "family": "w",
+                "containerDefinitions": [
+                    {
+                        "name": "a",
+                        "image": "x",
+                        "memory": 64,
+                        "ulimits": [{"name": "nofile", "softLimit": 1, "hardLimit": 2}],
+                    }
+                ],
+            }
+        )
+    )
     code, out, err = run(capsys, "render", str(f))
     assert code == 0
     assert "warning: TaskDefinition w: containerDefinitions[a].ulimits" in err
 
 
-@pytest.mark.parametrize("content,field", [
-    ({"family": "w", "containerDefinitions": [{"name": "a", "image": "x", "bogus": 1}]}, "containerDefinitions.0.bogus"),
-    ({"family": "w", "containerDefinitions": []}, "containerDefinitions"),
-    ({"hello": 1}, "not an ECS task definition or service"),
-])
+@pytest.mark.parametrize(
+    "content,field",
+    [
+        (
+            {"family": "w", "containerDefinitions": [{"name": "a", "image": "x", "bogus": 1}]},
+            "containerDefinitions.0.bogus",
+        ),
+        ({"family": "w", "containerDefinitions": []}, "containerDefinitions"),
+        ({"hello": 1}, "not an ECS task definition or service"),
+    ],
+)
 def test_invalid_input_exits_1_with_one_line_naming_the_field(capsys, tmp_path, content, field):
     f = tmp_path / "bad.json"
     f.write_text(json.dumps(content))

@@ -21,15 +21,26 @@ def test_capacity_provider_pools_define_the_instances():
 
 
 def test_restriction_is_anded_with_existing_affinity():
-    spec = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]},
-        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]}]}}}}
+    spec = {
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]},
+                        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]},
+                    ]
+                }
+            }
+        }
+    }
     out = c.restrict_to_cluster(spec, "default", None)
     terms = out["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert len(terms) == 4  # (a or b) and (mine or unclaimed)
     assert all(len(t["matchExpressions"]) == 2 for t in terms)
-    assert spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0] == \
-        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}, "input not mutated"
+    assert spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][
+        0
+    ] == {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}, "input not mutated"
     plain = c.restrict_to_cluster({}, "prod", None)
     assert plain["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == [
-        {"matchExpressions": [{"key": "ecs.seed.dev/cluster", "operator": "In", "values": ["prod"]}]}]
+        {"matchExpressions": [{"key": "ecs.seed.dev/cluster", "operator": "In", "values": ["prod"]}]}
+    ]

@@ -40,8 +40,8 @@ def test_a_poke_during_a_run_schedules_one_more_and_keys_are_independent():
     c = Coalescer(fn, delay=0.01)
     c.poke("a")
     assert started.wait(5)
-    c.poke("a")       # arrives while "a" runs: one more run
-    c.poke("b")       # another key is not held up by "a"
+    c.poke("a")  # arrives while "a" runs: one more run
+    c.poke("b")  # another key is not held up by "a"
     _wait(lambda: "b" in runs)
     release.set()
     _wait(lambda: runs.count("a") == 2)

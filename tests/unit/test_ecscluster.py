@@ -1,5 +1,4 @@
 import pytest
-
 from ecs_operator.dev.cluster import NodeSpec, node_manifest, virtual_node
 from ecs_operator.handlers.ecscluster import container_instances, counts
 
@@ -14,10 +13,19 @@ def test_container_instances_as_ecs_shows_them():
     cordoned = _ready(node_manifest(NodeSpec(name="ip-2", zone="us-east-1b")))
     cordoned["spec"]["unschedulable"] = True
     fargate = _ready(node_manifest(virtual_node("FARGATE", "us-east-1a")))
-    pod = {"metadata": {"name": "t", "namespace": "n", "labels": {"ecs.seed.dev/service": "web"},
-                        "annotations": {"ecs.seed.dev/group": "service:web"}},
-           "spec": {"nodeName": "ip-1", "containers": [{"name": "c", "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}}}]},
-           "status": {"phase": "Running"}}
+    pod = {
+        "metadata": {
+            "name": "t",
+            "namespace": "n",
+            "labels": {"ecs.seed.dev/service": "web"},
+            "annotations": {"ecs.seed.dev/group": "service:web"},
+        },
+        "spec": {
+            "nodeName": "ip-1",
+            "containers": [{"name": "c", "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}}}],
+        },
+        "status": {"phase": "Running"},
+    }
     out = container_instances([ec2, cordoned, fargate], [pod])
     assert [ci["ec2InstanceId"] for ci in out] == ["ip-1", "ip-2"], "virtual nodes are not container instances"
     one = out[0]
@@ -49,16 +57,30 @@ def test_every_create_cluster_field_is_classified_and_unexpressible_ones_are_rep
     classified = set(c.TRANSLATED) | set(c.WARNED) | set(c.IGNORED)
     assert set(ClusterSpec.model_fields) - classified == set(), "new CreateCluster fields must be classified"
     assert not set(c.TRANSLATED) & set(c.WARNED)
-    spec = {"clusterName": "x", "settings": [{"name": "containerInsights", "value": "enabled"}],
-            "serviceConnectDefaults": {"namespace": "ns"}, "tags": [{"key": "a", "value": "b"}]}
+    spec = {
+        "clusterName": "x",
+        "settings": [{"name": "containerInsights", "value": "enabled"}],
+        "serviceConnectDefaults": {"namespace": "ns"},
+        "tags": [{"key": "a", "value": "b"}],
+    }
     assert [w.field for w in c.cluster_warnings(spec)] == ["settings", "serviceConnectDefaults"]
     assert c.cluster_warnings({"clusterName": "x"}) == []
 
 
-@pytest.mark.parametrize("name, ok", [
-    ("default", True), ("prod_1-A", True), ("a" * 255, True),
-    ("my cluster", False), ("prod.eu", False), ("a" * 256, False), ("", False), ("c/d", False), ("é", False),
-])
+@pytest.mark.parametrize(
+    "name, ok",
+    [
+        ("default", True),
+        ("prod_1-A", True),
+        ("a" * 255, True),
+        ("my cluster", False),
+        ("prod.eu", False),
+        ("a" * 256, False),
+        ("", False),
+        ("c/d", False),
+        ("é", False),
+    ],
+)
 def test_cluster_names_follow_create_cluster_rule(name, ok):
     import re
 

@@ -10,10 +10,19 @@ import threading
 import time
 
 import pytest
-
 from ecs_operator.extender import model
-from ecs_operator.extender.cache import (NODES, PODS, POD_FIELD_SELECTOR, Backoff, Gone, KubeSource, NotSynced,
-                                         Reflector, WatchCache, WatchError)
+from ecs_operator.extender.cache import (
+    NODES,
+    POD_FIELD_SELECTOR,
+    PODS,
+    Backoff,
+    Gone,
+    KubeSource,
+    NotSynced,
+    Reflector,
+    WatchCache,
+    WatchError,
+)
 from ecs_operator.extender.model import slim_node, slim_pod
 from ecs_operator.extender.server import Extender, InMemoryClusterView, make_server
 from ecs_operator.extender.synthetic import cluster, node, pod
@@ -30,8 +39,17 @@ def bookmark(rv: str) -> dict:
 
 
 def error(code: int, message: str = "too old resource version") -> dict:
-    return {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                        "message": message, "reason": "Expired", "code": code}}
+    return {
+        "type": "ERROR",
+        "object": {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "message": message,
+            "reason": "Expired",
+            "code": code,
+        },
+    }
 
 
 def reflectors(view=None):
@@ -48,7 +66,8 @@ def test_slim_objects_keep_exactly_what_placement_reads():
     pods.append(pod("init", node=nodes[0]["metadata"]["name"], service="web"))
     pods[-1]["spec"]["initContainers"] = [
         {"name": "big", "image": "x", "resources": {"requests": {"cpu": "3", "memory": "1Gi"}}},
-        {"name": "side", "image": "y", "restartPolicy": "Always", "resources": {"requests": {"cpu": "100m"}}}]
+        {"name": "side", "image": "y", "restartPolicy": "Always", "resources": {"requests": {"cpu": "100m"}}},
+    ]
     pods[-1]["spec"]["overhead"] = {"cpu": "10m", "memory": "1Mi"}
     pods[-1]["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = "{" + "x" * 5000 + "}"
     full = model.build_instances(nodes, pods)
@@ -76,7 +95,7 @@ def test_list_then_added_modified_deleted():
     s = view.snapshot()
     assert set(s.instances) == {"n1", "n2"} and s.instances["n1"].task_groups == {"service:web": 1}
 
-    rp.apply(ev("ADDED", pod("w2", service="web", phase="Pending"), "102"))          # not bound yet
+    rp.apply(ev("ADDED", pod("w2", service="web", phase="Pending"), "102"))  # not bound yet
     assert view.snapshot().instances["n2"].task_groups == {}
     rp.apply(ev("MODIFIED", pod("w2", node="n2", service="web", phase="Pending"), "103"))  # bound
     s = view.snapshot()
@@ -214,23 +233,30 @@ def wait_until(pred, timeout=5.0):
 
 def test_loop_lists_watches_resumes_and_relists_on_410():
     src = FakeSource(
-        lists={NODES: [([node("n1")], "10")],
-               PODS: [([pod("a", node="n1", service="web")], "10"),
-                      ([pod("a", node="n1", service="web"), pod("c", node="n1", service="web")], "40")]},
-        watches={NODES: [],
-                 PODS: [[ev("ADDED", pod("b", node="n1", service="web"), "11"), bookmark("20")],  # server timeout
-                        [ConnectionResetError("reset by peer")],                                     # -> backoff
-                        [ev("DELETED", pod("b", node="n1", service="web"), "21"), Gone("too old")],  # -> relist
-                        ]})
+        lists={
+            NODES: [([node("n1")], "10")],
+            PODS: [
+                ([pod("a", node="n1", service="web")], "10"),
+                ([pod("a", node="n1", service="web"), pod("c", node="n1", service="web")], "40"),
+            ],
+        },
+        watches={
+            NODES: [],
+            PODS: [
+                [ev("ADDED", pod("b", node="n1", service="web"), "11"), bookmark("20")],  # server timeout
+                [ConnectionResetError("reset by peer")],  # -> backoff
+                [ev("DELETED", pod("b", node="n1", service="web"), "21"), Gone("too old")],  # -> relist
+            ],
+        },
+    )
     cache = WatchCache(src, backoff=fast_backoff, min_timeout=1, max_timeout=1).start()
     try:
         assert cache.wait_synced(5)
         wait_until(lambda: len(src.of(PODS)) >= 6)
-        assert src.of(PODS) == ["list", ("watch", "10"), ("watch", "20"), ("watch", "20"), "list",
-                                ("watch", "40")]
+        assert src.of(PODS) == ["list", ("watch", "10"), ("watch", "20"), ("watch", "20"), "list", ("watch", "40")]
         assert src.of(NODES) == ["list", ("watch", "10")]
         s = cache.snapshot()
-        assert s.instances["n1"].task_groups == {"service:web": 2}      # a and c; b deleted
+        assert s.instances["n1"].task_groups == {"service:web": 2}  # a and c; b deleted
         st = cache.status()
         assert st[PODS]["relists"] == 1 and st[PODS]["resourceVersion"] == "40" and st[PODS]["error"] is None
         assert st[NODES]["objects"] == 1 and st[PODS]["objects"] == 2
@@ -247,8 +273,10 @@ def test_not_ready_until_both_are_listed_and_list_errors_back_off():
                 gate.wait(5)
             return super().list(kind)
 
-    src = SlowSource(lists={NODES: [RuntimeError("connection refused"), ([node("n1")], "5")],
-                            PODS: [([], "5")]}, watches={NODES: [], PODS: []})
+    src = SlowSource(
+        lists={NODES: [RuntimeError("connection refused"), ([node("n1")], "5")], PODS: [([], "5")]},
+        watches={NODES: [], PODS: []},
+    )
     cache = WatchCache(src, backoff=fast_backoff)
     srv = make_server(cache, "127.0.0.1", 0)
     t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -272,7 +300,7 @@ def test_not_ready_until_both_are_listed_and_list_errors_back_off():
         assert get("/healthz")[0] == 503 and get("/livez") == (200, "ok")
         out = Extender(cache).filter({"Pod": pod("w", service="web"), "NodeNames": ["n1"]})
         assert out["NodeNames"] == [] and "not listed yet" in out["Error"]
-        wait_until(lambda: cache.reflectors[NODES].synced)          # after one failed list
+        wait_until(lambda: cache.reflectors[NODES].synced)  # after one failed list
         assert not cache.ready()
         gate.set()
         assert cache.wait_synced(5)
@@ -353,16 +381,18 @@ def test_kube_source_watch_parses_raw_events_and_raises_gone_on_410():
         for e in src.watch(PODS, "4", 30, threading.Event()):
             got.append(e)
     assert [e["type"] for e in got] == ["ADDED", "BOOKMARK"]
-    assert got[0]["object"]["metadata"]["name"] == "a"            # a plain dict, not a model
+    assert got[0]["object"]["metadata"]["name"] == "a"  # a plain dict, not a model
     kw = api.calls[0]
     assert kw["watch"] is True and kw["resource_version"] == "4" and kw["allow_watch_bookmarks"] is True
-    assert kw["timeout_seconds"] == 30 and kw["_request_timeout"][1] > 30     # client timeout > server's
+    assert kw["timeout_seconds"] == 30 and kw["_request_timeout"][1] > 30  # client timeout > server's
     assert kw["field_selector"] == POD_FIELD_SELECTOR
 
 
 def test_kube_source_lists_every_page():
-    pages = [{"metadata": {"resourceVersion": "77", "continue": "tok"}, "items": [pod("a")]},
-             {"metadata": {"resourceVersion": "77"}, "items": [pod("b")]}]
+    pages = [
+        {"metadata": {"resourceVersion": "77", "continue": "tok"}, "items": [pod("a")]},
+        {"metadata": {"resourceVersion": "77"}, "items": [pod("b")]},
+    ]
     api = FakeApi([], pages)
     items, rv = kube_source(api).list(PODS)
     assert [p["metadata"]["name"] for p in items] == ["a", "b"] and rv == "77"
@@ -384,8 +414,9 @@ class Clock:
 
 def test_assumed_pod_counts_until_the_binding_is_seen():
     clock = Clock()
-    view = InMemoryClusterView([node("n1"), node("n2")], [pod("w", service="web", uid="u1", phase="Pending")],
-                               clock=clock)
+    view = InMemoryClusterView(
+        [node("n1"), node("n2")], [pod("w", service="web", uid="u1", phase="Pending")], clock=clock
+    )
     assert view.assume_pod("default", "w", "u1", "n2")
     assert view.snapshot().instances["n2"].task_groups == {"service:web": 1}
     # an update of the still-unbound pod (as the watch may deliver) keeps the assumption
@@ -403,7 +434,7 @@ def test_assumption_expires_is_forgotten_and_needs_a_pod():
     view = InMemoryClusterView([node("n1")], [pod("w", service="web", uid="u1", phase="Pending")], clock=clock)
     assert not view.assume_pod("default", "unknown", "u9", "n1")
     hint = slim_pod(pod("unknown", service="web", uid="u9", phase="Pending"))
-    assert view.assume_pod("default", "unknown", "u9", "n1", hint)      # from the filter call
+    assert view.assume_pod("default", "unknown", "u9", "n1", hint)  # from the filter call
     assert view.assume_pod("default", "w", "u1", "n1", ttl=30)
     assert view.snapshot().instances["n1"].task_groups == {"service:web": 2}
     view.forget_pod("default", "unknown", "u9")
@@ -414,11 +445,13 @@ def test_assumption_expires_is_forgotten_and_needs_a_pod():
 
 
 def test_relist_keeps_assumptions_of_listed_pods_only():
-    view = InMemoryClusterView([node("n1")], [pod("a", service="web", uid="ua", phase="Pending"),
-                                              pod("b", service="web", uid="ub", phase="Pending")])
+    view = InMemoryClusterView(
+        [node("n1")],
+        [pod("a", service="web", uid="ua", phase="Pending"), pod("b", service="web", uid="ub", phase="Pending")],
+    )
     view.assume_pod("default", "a", "ua", "n1")
     view.assume_pod("default", "b", "ub", "n1")
-    view.replace_pods([pod("a", service="web", uid="ua", phase="Pending")])     # b was deleted
+    view.replace_pods([pod("a", service="web", uid="ua", phase="Pending")])  # b was deleted
     assert view.assumed() == {("default", "a"): "n1"}
     assert view.snapshot().instances["n1"].task_groups == {"service:web": 1}
 
@@ -441,8 +474,9 @@ def test_pod_listener_hears_bound_and_deleted_pods_only():
 
 
 def spread_pod(name):
-    return pod(name, service="web", phase="Pending",
-               strategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}])
+    return pod(
+        name, service="web", phase="Pending", strategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}]
+    )
 
 
 ZONE_NODES = [node("a", zone="us-east-1a"), node("b", zone="us-east-1b"), node("c", zone="us-east-1c")]
@@ -466,8 +500,9 @@ def test_bind_assumes_then_binds_and_reports_errors():
     p1 = spread_pod("w1")
     assert ext.filter({"Pod": p1, "NodeNames": ["a", "b", "c"]})["NodeNames"] == ["a", "b", "c"]
     # the pod is unknown to the view (watch behind): the filter's copy is assumed
-    assert ext.bind({"PodName": "w1", "PodNamespace": "default", "PodUID": p1["metadata"]["uid"], "Node": "b"}) \
-        == {"Error": ""}
+    assert ext.bind({"PodName": "w1", "PodNamespace": "default", "PodUID": p1["metadata"]["uid"], "Node": "b"}) == {
+        "Error": ""
+    }
     assert bound == [("default", "w1", p1["metadata"]["uid"], "b")]
     assert view.snapshot().instances["b"].task_groups == {"service:web": 1}
     assert best(ext.prioritize({"Pod": spread_pod("w2"), "NodeNames": ["a", "b", "c"]})) == ["a", "c"]
@@ -476,7 +511,7 @@ def test_bind_assumes_then_binds_and_reports_errors():
     view.upsert_pod(p3)
     out = ext.bind({"PodName": "w3", "PodNamespace": "default", "PodUID": p3["metadata"]["uid"], "Node": "a"})
     assert "409 pod already assigned" in out["Error"]
-    assert view.snapshot().instances["a"].task_groups == {}            # the assumption is dropped
+    assert view.snapshot().instances["a"].task_groups == {}  # the assumption is dropped
     assert ext.counters["bind_errors"] == 1
 
 
@@ -486,6 +521,7 @@ def test_bind_over_http_and_bad_arguments():
     t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     try:
+
         def post(body):
             conn = http.client.HTTPConnection(*srv.server_address[:2], timeout=5)
             conn.request("POST", "/scheduler/bind", body=json.dumps(body))
@@ -494,8 +530,10 @@ def test_bind_over_http_and_bad_arguments():
             conn.close()
             return out
 
-        assert post({"PodName": "w", "PodNamespace": "default", "PodUID": "uid-default-w", "Node": "c"}) == \
-            (200, {"Error": ""})
+        assert post({"PodName": "w", "PodNamespace": "default", "PodUID": "uid-default-w", "Node": "c"}) == (
+            200,
+            {"Error": ""},
+        )
         assert view.snapshot().instances["c"].task_groups == {"service:web": 1}
         status, body = post({"PodName": "w"})
         assert status == 400 and "Node" in body["Error"]
@@ -521,7 +559,7 @@ def test_next_pod_waits_for_the_bind_of_the_previous_one():
     t = threading.Thread(target=second)
     t.start()
     time.sleep(0.2)
-    assert t.is_alive()                       # waiting for w1's bind
+    assert t.is_alive()  # waiting for w1's bind
     ext.bind({"PodName": "w1", "PodNamespace": "default", "PodUID": p1["metadata"]["uid"], "Node": "a"})
     t.join(5)
     assert best(result["scores"]) == ["b", "c"] and ext.inflight() == 0
@@ -530,7 +568,7 @@ def test_next_pod_waits_for_the_bind_of_the_previous_one():
 
 def test_in_flight_pod_settled_by_the_watch_or_given_up_after_the_timeout():
     view = InMemoryClusterView(ZONE_NODES)
-    ext = Extender(view, None, inflight_timeout=0.3)      # no bind verb: the watch settles pods
+    ext = Extender(view, None, inflight_timeout=0.3)  # no bind verb: the watch settles pods
     p1 = spread_pod("w1")
     ext.filter({"Pod": p1, "NodeNames": ["a", "b", "c"]})
     threading.Timer(0.1, view.upsert_pod, args=(pod("w1", node="c", service="web"),)).start()
@@ -589,8 +627,12 @@ def test_kube_binder_posts_the_binding():
     binder_with(api)("ns", "w", "u1", "n1")
     ns, name, body, kw = api.bodies[0]
     assert (ns, name) == ("ns", "w") and kw["_request_timeout"] < 5
-    assert body == {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "w", "namespace": "ns", "uid": "u1"},
-                    "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}
+    assert body == {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "w", "namespace": "ns", "uid": "u1"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"},
+    }
 
 
 def test_kube_binder_failure_that_bound_anyway_is_a_success():
@@ -604,13 +646,13 @@ def test_kube_binder_failure_that_bound_anyway_is_a_success():
     binder_with(FakeBindingApi(conflict, bound_there))("default", "w", "u1", "n1")
     with pytest.raises(RuntimeError):
         binder_with(FakeBindingApi(conflict, bound_there))("default", "w", "u1", "n2")
-    with pytest.raises(RuntimeError):   # another pod of that name
+    with pytest.raises(RuntimeError):  # another pod of that name
         binder_with(FakeBindingApi(ConnectionResetError("reset"), bound_there))("default", "w", "u2", "n1")
     # an error that cannot hide a binding is reported as is, without reading the pod
     forbidden = ApiException(status=403, reason="Forbidden")
-    forbidden.body = json.dumps({"message": "pods \"w\" is forbidden: cannot create pods/binding"})
+    forbidden.body = json.dumps({"message": 'pods "w" is forbidden: cannot create pods/binding'})
     api = FakeBindingApi(forbidden, bound_there)
-    with pytest.raises(RuntimeError, match="403 pods \"w\" is forbidden"):
+    with pytest.raises(RuntimeError, match='403 pods "w" is forbidden'):
         binder_with(api)("default", "w", "u1", "n1")
     assert api.reads == 0
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fractions import Fraction
 
 import pytest
-
 from ecs_operator.extender import model
 from ecs_operator.extender.synthetic import node, pod
 
@@ -25,14 +24,21 @@ def test_builtin_attributes_from_well_known_labels():
 
 
 def test_custom_attributes_from_prefixed_labels():
-    n = node("n1", labels={"attribute.ecs.seed.dev/stack": "prod", "attribute.ecs.seed.dev/gpu": "",
-                           "attribute.ecs.seed.dev/ecs.instance-type": "ignored", "unrelated": "x",
-                           "attribute.ecs.seed.dev/ecs.vpc-id": "vpc-1234abcd"})
+    n = node(
+        "n1",
+        labels={
+            "attribute.ecs.seed.dev/stack": "prod",
+            "attribute.ecs.seed.dev/gpu": "",
+            "attribute.ecs.seed.dev/ecs.instance-type": "ignored",
+            "unrelated": "x",
+            "attribute.ecs.seed.dev/ecs.vpc-id": "vpc-1234abcd",
+        },
+    )
     attrs = model.build_instance(n).attributes
     assert attrs["stack"] == "prod"
-    assert attrs["gpu"] == ""              # attribute without a value
+    assert attrs["gpu"] == ""  # attribute without a value
     assert attrs["ecs.vpc-id"] == "vpc-1234abcd"
-    assert attrs["ecs.instance-type"] == "m5.large"   # label-backed built-ins come from their labels
+    assert attrs["ecs.instance-type"] == "m5.large"  # label-backed built-ins come from their labels
     assert "unrelated" not in attrs
 
 
@@ -45,7 +51,7 @@ def test_node_without_labels():
 def test_instance_id_and_registration():
     inst = model.build_instance(node("ip-10-0-0-1", created="2024-05-01T10:00:00Z", kubelet="v1.36.3"))
     assert inst.ec2_instance_id == inst.instance_id == "ip-10-0-0-1"
-    assert inst.registered_at == datetime(2024, 5, 1, 10, tzinfo=timezone.utc)
+    assert inst.registered_at == datetime(2024, 5, 1, 10, tzinfo=UTC)
     assert inst.agent_version == "v1.36.3"
     labelled = model.build_instance(node("ip-10-0-0-2", labels={"ecs.seed.dev/instance-id": "i-0abc"}))
     assert labelled.ec2_instance_id == "i-0abc" and labelled.name == "ip-10-0-0-2"
@@ -58,11 +64,22 @@ def test_status_and_agent():
     assert model.build_instance(node("a", ready=False)).agent_connected is False
 
 
-@pytest.mark.parametrize("text, value", [
-    ("1", Fraction(1)), ("1500m", Fraction(3, 2)), ("0.5", Fraction(1, 2)), ("2Gi", Fraction(2 * 2**30)),
-    ("7901164Ki", Fraction(7901164 * 1024)), ("512M", Fraction(512 * 10**6)), ("1e3", Fraction(1000)),
-    ("1.5k", Fraction(1500)), ("100n", Fraction(1, 10**7)), (3, Fraction(3)), ("+2", Fraction(2)),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("1", Fraction(1)),
+        ("1500m", Fraction(3, 2)),
+        ("0.5", Fraction(1, 2)),
+        ("2Gi", Fraction(2 * 2**30)),
+        ("7901164Ki", Fraction(7901164 * 1024)),
+        ("512M", Fraction(512 * 10**6)),
+        ("1e3", Fraction(1000)),
+        ("1.5k", Fraction(1500)),
+        ("100n", Fraction(1, 10**7)),
+        (3, Fraction(3)),
+        ("+2", Fraction(2)),
+    ],
+)
 def test_parse_quantity(text, value):
     assert model.parse_quantity(text) == value
 
@@ -84,7 +101,7 @@ def test_registered_and_remaining_resources():
     n = node("n1", cpu="2", memory="8Gi")
     pods = [
         pod("a", node="n1", service="web", cpu="500m", memory="1Gi"),
-        pod("b", node="n1", cpu="250m", memory="512Mi", namespace="kube-system"),   # non-ECS pods count too
+        pod("b", node="n1", cpu="250m", memory="512Mi", namespace="kube-system"),  # non-ECS pods count too
         pod("done", node="n1", service="web", cpu="1", memory="4Gi", phase="Succeeded"),  # terminated: not
     ]
     inst = model.build_instance(n, pods)
@@ -93,15 +110,22 @@ def test_registered_and_remaining_resources():
 
 
 def test_pod_requests_init_sidecar_overhead_and_limits_only():
-    p = {"spec": {
-        "containers": [{"resources": {"requests": {"cpu": "100m", "memory": "100Mi"}}},
-                       {"resources": {"limits": {"cpu": "200m", "memory": "200Mi"}}}],
-        "initContainers": [{"resources": {"requests": {"cpu": "1", "memory": "50Mi"}}},
-                           {"restartPolicy": "Always", "resources": {"requests": {"cpu": "50m", "memory": "10Mi"}}}],
-        "overhead": {"cpu": "10m", "memory": "1Mi"}}}
+    p = {
+        "spec": {
+            "containers": [
+                {"resources": {"requests": {"cpu": "100m", "memory": "100Mi"}}},
+                {"resources": {"limits": {"cpu": "200m", "memory": "200Mi"}}},
+            ],
+            "initContainers": [
+                {"resources": {"requests": {"cpu": "1", "memory": "50Mi"}}},
+                {"restartPolicy": "Always", "resources": {"requests": {"cpu": "50m", "memory": "10Mi"}}},
+            ],
+            "overhead": {"cpu": "10m", "memory": "1Mi"},
+        }
+    }
     cpu, mem = model.pod_requests(p)
-    assert cpu == 1010                                              # millicores: the init container dominates
-    assert mem == (300 + 10 + 1) * 2**20                            # app + sidecar + overhead
+    assert cpu == 1010  # millicores: the init container dominates
+    assert mem == (300 + 10 + 1) * 2**20  # app + sidecar + overhead
     assert model.pod_requests_ecs(p) == (1035, 311)
 
 
@@ -132,8 +156,12 @@ def test_task_group_fallbacks():
 
 def test_build_instances_groups_pods_by_node():
     nodes = [node("n1"), node("n2")]
-    pods = [pod("a", node="n1", service="web"), pod("b", node="n2", service="web"),
-            pod("c", node="n2", service="web"), pod("unbound", service="web")]
+    pods = [
+        pod("a", node="n1", service="web"),
+        pod("b", node="n2", service="web"),
+        pod("c", node="n2", service="web"),
+        pod("unbound", service="web"),
+    ]
     insts = model.build_instances(nodes, pods)
     assert set(insts) == {"n1", "n2"}
     assert insts["n1"].running_tasks_count == 1 and insts["n2"].running_tasks_count == 2

@@ -6,13 +6,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
-
 from ecs_operator.extender import model
 from ecs_operator.extender.native import compile_native
 from ecs_operator.extender.query import parse
 from ecs_operator.extender.synthetic import node
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 
 def member(expr):
@@ -47,43 +46,62 @@ def selects(node_obj, result) -> bool:
     for t in terms(result):
         if not t:
             continue
-        if all(_req_matches(r, labels, name) for r in t.get("matchExpressions", ())) and \
-                all(_req_matches(r, labels, name, fields=True) for r in t.get("matchFields", ())):
+        if all(_req_matches(r, labels, name) for r in t.get("matchExpressions", ())) and all(
+            _req_matches(r, labels, name, fields=True) for r in t.get("matchFields", ())
+        ):
             return True
     return False
 
 
 def test_equality_and_in():
     r = compile_native(member("attribute:ecs.instance-type == t2.small"))
-    assert terms(r) == [{"matchExpressions": [
-        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["t2.small"]}]}]
+    assert terms(r) == [
+        {"matchExpressions": [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["t2.small"]}]}
+    ]
     assert r.compiled == ["memberOf(attribute:ecs.instance-type == t2.small)"] and not r.not_compiled
-    r = compile_native(member("attribute:ecs.availability-zone in [us-east-1a, us-east-1b] and "
-                              "attribute:stack == prod"))
-    assert terms(r) == [{"matchExpressions": [
-        {"key": "attribute.ecs.seed.dev/stack", "operator": "In", "values": ["prod"]},
-        {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-east-1a", "us-east-1b"]}]}]
+    r = compile_native(
+        member("attribute:ecs.availability-zone in [us-east-1a, us-east-1b] and attribute:stack == prod")
+    )
+    assert terms(r) == [
+        {
+            "matchExpressions": [
+                {"key": "attribute.ecs.seed.dev/stack", "operator": "In", "values": ["prod"]},
+                {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-east-1a", "us-east-1b"]},
+            ]
+        }
+    ]
 
 
 def test_not_equal_needs_existence_but_not_equal_does_not():
     r = compile_native(member("attribute:stack != prod"))
-    assert terms(r) == [{"matchExpressions": [
-        {"key": "attribute.ecs.seed.dev/stack", "operator": "Exists"},
-        {"key": "attribute.ecs.seed.dev/stack", "operator": "NotIn", "values": ["prod"]}]}]
+    assert terms(r) == [
+        {
+            "matchExpressions": [
+                {"key": "attribute.ecs.seed.dev/stack", "operator": "Exists"},
+                {"key": "attribute.ecs.seed.dev/stack", "operator": "NotIn", "values": ["prod"]},
+            ]
+        }
+    ]
     r = compile_native(member("not(attribute:stack == prod)"))
-    assert terms(r) == [{"matchExpressions": [
-        {"key": "attribute.ecs.seed.dev/stack", "operator": "NotIn", "values": ["prod"]}]}]
+    assert terms(r) == [
+        {"matchExpressions": [{"key": "attribute.ecs.seed.dev/stack", "operator": "NotIn", "values": ["prod"]}]}
+    ]
 
 
 def test_cpu_architecture_values_are_mapped_to_kubernetes_names():
     r = compile_native(member("attribute:ecs.cpu-architecture == x86_64"))
-    assert terms(r)[0]["matchExpressions"][0] == {"key": "kubernetes.io/arch", "operator": "In",
-                                                  "values": ["amd64", "x86_64"]}
+    assert terms(r)[0]["matchExpressions"][0] == {
+        "key": "kubernetes.io/arch",
+        "operator": "In",
+        "values": ["amd64", "x86_64"],
+    }
 
 
 def test_or_becomes_several_terms_and_constraints_are_anded():
-    r = compile_native(member("attribute:ecs.instance-type == t2.small or attribute:gpu exists")
-                       + member("attribute:ecs.os-type == linux"))
+    r = compile_native(
+        member("attribute:ecs.instance-type == t2.small or attribute:gpu exists")
+        + member("attribute:ecs.os-type == linux")
+    )
     assert len(terms(r)) == 2
     for t in terms(r):
         assert {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]} in t["matchExpressions"]
@@ -92,24 +110,32 @@ def test_or_becomes_several_terms_and_constraints_are_anded():
 def test_ec2_instance_id_uses_label_or_node_name():
     r = compile_native(member("ec2InstanceId in ['i-abcd1234', 'i-wxyz5678']"))
     t = terms(r)
-    assert {"matchExpressions": [{"key": "ecs.seed.dev/instance-id", "operator": "In",
-                                  "values": ["i-abcd1234", "i-wxyz5678"]}]} in t
-    assert {"matchExpressions": [{"key": "ecs.seed.dev/instance-id", "operator": "DoesNotExist"}],
-            "matchFields": [{"key": "metadata.name", "operator": "In", "values": ["i-abcd1234"]}]} in t
+    assert {
+        "matchExpressions": [
+            {"key": "ecs.seed.dev/instance-id", "operator": "In", "values": ["i-abcd1234", "i-wxyz5678"]}
+        ]
+    } in t
+    assert {
+        "matchExpressions": [{"key": "ecs.seed.dev/instance-id", "operator": "DoesNotExist"}],
+        "matchFields": [{"key": "metadata.name", "operator": "In", "values": ["i-abcd1234"]}],
+    } in t
     # matchFields take exactly one value each
     assert all(len(f["values"]) == 1 for term in t for f in term.get("matchFields", ()))
 
 
-@pytest.mark.parametrize("expr, reason", [
-    ("task:group == databases", "task:group is not a node label"),
-    ("runningTasksCount == 0", "runningTasksCount is not a node label"),
-    ("agentConnected == true", "not a node label"),
-    ("attribute:ecs.instance-type =~ t2.*", "wildcard or pattern"),
-    ("attribute:ecs.instance-type == t2.*", "wildcard or pattern"),
-    ("attribute:size > 3", "operator '>'"),
-    ("attribute:ecs.os-family == LINUX", "derived"),
-    ("attribute:a/b == c", "cannot be a label name"),
-])
+@pytest.mark.parametrize(
+    "expr, reason",
+    [
+        ("task:group == databases", "task:group is not a node label"),
+        ("runningTasksCount == 0", "runningTasksCount is not a node label"),
+        ("agentConnected == true", "not a node label"),
+        ("attribute:ecs.instance-type =~ t2.*", "wildcard or pattern"),
+        ("attribute:ecs.instance-type == t2.*", "wildcard or pattern"),
+        ("attribute:size > 3", "operator '>'"),
+        ("attribute:ecs.os-family == LINUX", "derived"),
+        ("attribute:a/b == c", "cannot be a label name"),
+    ],
+)
 def test_not_compiled_with_reason(expr, reason):
     r = compile_native(member(expr))
     assert r.node_affinity is None and r.compiled == []
@@ -117,21 +143,31 @@ def test_not_compiled_with_reason(expr, reason):
 
 
 def test_partial_compilation_keeps_the_compilable_constraints():
-    r = compile_native(member("task:group != db") + member("attribute:ecs.os-type == linux")
-                       + [{"type": "distinctInstance"}], group="service:web",
-                       pod_labels={"ecs.seed.dev/service": "web", "ecs.seed.dev/cluster": "default"})
+    r = compile_native(
+        member("task:group != db") + member("attribute:ecs.os-type == linux") + [{"type": "distinctInstance"}],
+        group="service:web",
+        pod_labels={"ecs.seed.dev/service": "web", "ecs.seed.dev/cluster": "default"},
+    )
     assert r.compiled == ["memberOf(attribute:ecs.os-type == linux)", "distinctInstance"]
     assert [c for c, _ in r.not_compiled] == ["memberOf(task:group != db)"]
     aff = r.affinity()
     assert set(aff) == {"nodeAffinity", "podAntiAffinity"}
-    assert aff["podAntiAffinity"] == {"requiredDuringSchedulingIgnoredDuringExecution": [{
-        "labelSelector": {"matchLabels": {"ecs.seed.dev/service": "web", "ecs.seed.dev/cluster": "default"}},
-        "topologyKey": "kubernetes.io/hostname"}]}
+    assert aff["podAntiAffinity"] == {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {
+                "labelSelector": {"matchLabels": {"ecs.seed.dev/service": "web", "ecs.seed.dev/cluster": "default"}},
+                "topologyKey": "kubernetes.io/hostname",
+            }
+        ]
+    }
 
 
 def test_distinct_instance_for_standalone_family_and_custom_groups():
-    r = compile_native([{"type": "distinctInstance"}], group="family:batch",
-                       pod_labels={"ecs.seed.dev/family": "batch", "ecs.seed.dev/task": "t-1"})
+    r = compile_native(
+        [{"type": "distinctInstance"}],
+        group="family:batch",
+        pod_labels={"ecs.seed.dev/family": "batch", "ecs.seed.dev/task": "t-1"},
+    )
     sel = r.pod_anti_affinity["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"]
     assert sel["matchLabels"] == {"ecs.seed.dev/family": "batch"}
     r = compile_native('[{"type": "distinctInstance"}]', group="my-group", pod_labels={})
@@ -164,9 +200,15 @@ EXPRESSIONS = [
 
 def _nodes():
     out = []
-    for i, (stack, zone, itype, gpu, iid) in enumerate(itertools.product(
-            [None, "prod", "dev", "qa"], ["us-east-1a", "us-east-1b"], ["t2.small", "m6g.large"],
-            [False, True], [None, "i-0002"])):
+    for i, (stack, zone, itype, gpu, iid) in enumerate(
+        itertools.product(
+            [None, "prod", "dev", "qa"],
+            ["us-east-1a", "us-east-1b"],
+            ["t2.small", "m6g.large"],
+            [False, True],
+            [None, "i-0002"],
+        )
+    ):
         labels = {}
         if stack:
             labels["attribute.ecs.seed.dev/stack"] = stack
@@ -188,23 +230,36 @@ def test_compiled_terms_select_exactly_what_the_extender_selects(expr):
 
 
 _ATOMS = st.one_of(
-    st.builds(lambda a, op, v: f"attribute:{a} {op} {v}",
-              st.sampled_from(["stack", "ecs.availability-zone", "ecs.cpu-architecture", "ecs.instance-type"]),
-              st.sampled_from(["==", "!="]),
-              st.sampled_from(["prod", "dev", "us-east-1a", "x86_64", "arm64", "amd64", "t2.small", "'no way'"])),
-    st.builds(lambda a, op, vs: f"attribute:{a} {op} [{', '.join(vs)}]",
-              st.sampled_from(["stack", "ecs.availability-zone", "ecs.cpu-architecture"]),
-              st.sampled_from(["in", "!in"]),
-              st.lists(st.sampled_from(["prod", "qa", "us-east-1b", "x86_64", "arm64"]), min_size=1, max_size=3)),
-    st.builds(lambda a, op: f"attribute:{a} {op}", st.sampled_from(["gpu", "stack"]),
-              st.sampled_from(["exists", "!exists"])),
-    st.builds(lambda op, vs: f"ec2InstanceId {op} [{', '.join(vs)}]", st.sampled_from(["in", "!in"]),
-              st.lists(st.sampled_from(["n0", "n1", "i-0002"]), min_size=1, max_size=2)),
+    st.builds(
+        lambda a, op, v: f"attribute:{a} {op} {v}",
+        st.sampled_from(["stack", "ecs.availability-zone", "ecs.cpu-architecture", "ecs.instance-type"]),
+        st.sampled_from(["==", "!="]),
+        st.sampled_from(["prod", "dev", "us-east-1a", "x86_64", "arm64", "amd64", "t2.small", "'no way'"]),
+    ),
+    st.builds(
+        lambda a, op, vs: f"attribute:{a} {op} [{', '.join(vs)}]",
+        st.sampled_from(["stack", "ecs.availability-zone", "ecs.cpu-architecture"]),
+        st.sampled_from(["in", "!in"]),
+        st.lists(st.sampled_from(["prod", "qa", "us-east-1b", "x86_64", "arm64"]), min_size=1, max_size=3),
+    ),
+    st.builds(
+        lambda a, op: f"attribute:{a} {op}", st.sampled_from(["gpu", "stack"]), st.sampled_from(["exists", "!exists"])
+    ),
+    st.builds(
+        lambda op, vs: f"ec2InstanceId {op} [{', '.join(vs)}]",
+        st.sampled_from(["in", "!in"]),
+        st.lists(st.sampled_from(["n0", "n1", "i-0002"]), min_size=1, max_size=2),
+    ),
 )
-_EXPRS = st.recursive(_ATOMS, lambda inner: st.one_of(
-    st.builds(lambda a, b: f"({a}) and ({b})", inner, inner),
-    st.builds(lambda a, b: f"({a}) or ({b})", inner, inner),
-    st.builds(lambda a: f"not({a})", inner)), max_leaves=5)
+_EXPRS = st.recursive(
+    _ATOMS,
+    lambda inner: st.one_of(
+        st.builds(lambda a, b: f"({a}) and ({b})", inner, inner),
+        st.builds(lambda a, b: f"({a}) or ({b})", inner, inner),
+        st.builds(lambda a: f"not({a})", inner),
+    ),
+    max_leaves=5,
+)
 _GRID = _nodes()
 _GRID_INSTANCES = [model.build_instance(n) for n in _GRID]
 
@@ -216,9 +271,9 @@ def test_compiled_affinity_is_exact_for_generated_expressions(exprs):
     r = compile_native(constraints)
     assume(not any("more than" in why for _, why in r.not_compiled))
     parsed = [parse(e) for e in exprs]
-    for n, inst in zip(_GRID, _GRID_INSTANCES):
+    for n, inst in zip(_GRID, _GRID_INSTANCES, strict=True):
         want = all(p.evaluate(inst) for p in parsed)
-        if r.not_compiled:   # only when together unsatisfiable
+        if r.not_compiled:  # only when together unsatisfiable
             assert not want
         else:
             assert selects(n, r) == want, (exprs, n["metadata"]["labels"])

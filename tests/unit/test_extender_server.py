@@ -7,18 +7,25 @@ import json
 import threading
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from ecs_operator.cli import build_parser
 from ecs_operator.extender.server import Extender, InMemoryClusterView, make_server
 from ecs_operator.extender.synthetic import node, pod
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-NODES = [node("a0", zone="us-east-1a", instance_type="t2.small"), node("a1", zone="us-east-1a"),
-         node("b0", zone="us-east-1b", instance_type="t2.small"), node("c0", zone="us-east-1c"),
-         node("cordoned", zone="us-east-1c", unschedulable=True)]
-PODS = [pod("w1", node="a0", service="web"), pod("w2", node="a1", service="web"),
-        pod("w3", node="b0", service="web"), pod("sys", node="c0", namespace="kube-system")]
+NODES = [
+    node("a0", zone="us-east-1a", instance_type="t2.small"),
+    node("a1", zone="us-east-1a"),
+    node("b0", zone="us-east-1b", instance_type="t2.small"),
+    node("c0", zone="us-east-1c"),
+    node("cordoned", zone="us-east-1c", unschedulable=True),
+]
+PODS = [
+    pod("w1", node="a0", service="web"),
+    pod("w2", node="a1", service="web"),
+    pod("w3", node="b0", service="web"),
+    pod("sys", node="c0", namespace="kube-system"),
+]
 
 
 @pytest.fixture()
@@ -51,12 +58,13 @@ def call(srv, method, path, body=None, raw=None):
 
 
 NAMES = ["a0", "a1", "b0", "c0", "cordoned"]
-DISTINCT_T2 = [{"type": "distinctInstance"},
-               {"type": "memberOf", "expression": "attribute:ecs.instance-type =~ t2.*"}]
+DISTINCT_T2 = [{"type": "distinctInstance"}, {"type": "memberOf", "expression": "attribute:ecs.instance-type =~ t2.*"}]
 
 
 def test_filter_node_names_form(server):
-    p = pod("w4", service="web", constraints=[{"type": "memberOf", "expression": "attribute:ecs.instance-type != t2.small"}])
+    p = pod(
+        "w4", service="web", constraints=[{"type": "memberOf", "expression": "attribute:ecs.instance-type != t2.small"}]
+    )
     status, body = call(server, "POST", "/filter", {"Pod": p, "NodeNames": NAMES})
     assert status == 200
     assert set(body) == {"Nodes", "NodeNames", "FailedNodes", "FailedAndUnresolvableNodes", "Error"}
@@ -72,7 +80,7 @@ def test_filter_nodes_form_returns_node_objects(server):
     status, body = call(server, "POST", "/filter", {"Pod": p, "Nodes": {"items": NODES}})
     assert status == 200 and body["NodeNames"] is None and body["Error"] == ""
     assert body["Nodes"]["kind"] == "NodeList"
-    assert body["Nodes"]["items"] == []   # every t2 runs a web task already
+    assert body["Nodes"]["items"] == []  # every t2 runs a web task already
     assert set(body["FailedNodes"]) == {"a0", "b0"}
     assert "distinctInstance" in body["FailedNodes"]["a0"]
     # a1 runs a web task too, but it is no t2: preemption would not help
@@ -118,11 +126,15 @@ def test_filter_unknown_node_names_fail_resolvably(server):
 
 
 def test_prioritize_node_names_and_nodes_forms(server):
-    p = pod("w4", service="web")          # service default: spread zone, then instance
+    p = pod("w4", service="web")  # service default: spread zone, then instance
     status, body = call(server, "POST", "/prioritize", {"Pod": p, "NodeNames": ["a0", "a1", "b0", "c0"]})
     assert status == 200
-    assert body == [{"Host": "a0", "Score": 8}, {"Host": "a1", "Score": 8}, {"Host": "b0", "Score": 9},
-                    {"Host": "c0", "Score": 10}]
+    assert body == [
+        {"Host": "a0", "Score": 8},
+        {"Host": "a1", "Score": 8},
+        {"Host": "b0", "Score": 9},
+        {"Host": "c0", "Score": 10},
+    ]
     _, body2 = call(server, "POST", "/prioritize", {"Pod": p, "Nodes": {"items": NODES[:4]}})
     assert body2 == body
     for h in body:
@@ -132,7 +144,7 @@ def test_prioritize_node_names_and_nodes_forms(server):
 def test_prioritize_binpack_and_unmanaged(server):
     p = pod("t", task_family="f", memory="1Gi", strategy=[{"type": "binpack", "field": "memory"}])
     _, body = call(server, "POST", "/prioritize", {"Pod": p, "NodeNames": ["a0", "c0"]})
-    assert max(body, key=lambda h: h["Score"])["Host"] == "a0"   # t2.small has the least memory left
+    assert max(body, key=lambda h: h["Score"])["Host"] == "a0"  # t2.small has the least memory left
     _, body = call(server, "POST", "/prioritize", {"Pod": pod("plain"), "NodeNames": ["a0", "c0"]})
     assert body == [{"Host": "a0", "Score": 0}, {"Host": "c0", "Score": 0}]
 
@@ -163,8 +175,9 @@ def test_keep_alive_connection_serves_many_requests(server):
     conn = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
     try:
         for _ in range(5):
-            conn.request("POST", "/prioritize", body=json.dumps({"Pod": pod("w", service="web"),
-                                                                  "NodeNames": ["a0", "c0"]}))
+            conn.request(
+                "POST", "/prioritize", body=json.dumps({"Pod": pod("w", service="web"), "NodeNames": ["a0", "c0"]})
+            )
             resp = conn.getresponse()
             assert resp.status == 200 and len(json.loads(resp.read())) == 2
     finally:
@@ -188,10 +201,10 @@ def test_in_memory_view_updates_incrementally():
     v.upsert_pod(pod("w2", node="n2", service="web"))
     s2 = v.snapshot()
     assert s2 is not s1 and s2.instances["n2"].running_tasks_count == 1
-    assert s2.instances["n1"] is s1.instances["n1"]           # untouched node not rebuilt
+    assert s2.instances["n1"] is s1.instances["n1"]  # untouched node not rebuilt
     v.upsert_pod(pod("w2", node="n2", service="web", phase="Succeeded"))
     assert v.snapshot().instances["n2"].running_tasks_count == 0
-    v.upsert_pod(pod("w1", node="n2", service="web"))           # moved (re-created) to n2
+    v.upsert_pod(pod("w1", node="n2", service="web"))  # moved (re-created) to n2
     s3 = v.snapshot()
     assert s3.instances["n1"].running_tasks_count == 0 and s3.instances["n2"].running_tasks_count == 1
     v.delete_pod("default", "w1")
@@ -213,13 +226,24 @@ def test_cli_has_the_extender_subcommand_and_keeps_the_others():
 
 _ANNOTATION_TEXT = st.one_of(
     st.text(max_size=40),
-    st.lists(st.fixed_dictionaries({}, optional={
-        "type": st.sampled_from(["memberOf", "distinctInstance", "spread", "binpack", "random", "x", 3]),
-        "expression": st.one_of(st.text(max_size=30), st.sampled_from([
-            "attribute:ecs.instance-type =~ t2.*", "task:group == service:web", "runningTasksCount < 2"])),
-        "field": st.sampled_from(["instanceId", "host", "cpu", "memory", "attribute:ecs.availability-zone", "",
-                                  None]),
-    }), max_size=4).map(json.dumps),
+    st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "type": st.sampled_from(["memberOf", "distinctInstance", "spread", "binpack", "random", "x", 3]),
+                "expression": st.one_of(
+                    st.text(max_size=30),
+                    st.sampled_from(
+                        ["attribute:ecs.instance-type =~ t2.*", "task:group == service:web", "runningTasksCount < 2"]
+                    ),
+                ),
+                "field": st.sampled_from(
+                    ["instanceId", "host", "cpu", "memory", "attribute:ecs.availability-zone", "", None]
+                ),
+            },
+        ),
+        max_size=4,
+    ).map(json.dumps),
 )
 
 
@@ -244,10 +268,19 @@ def test_scheduler_config_delegates_binding_to_the_extender():
     from ecs_operator.dev.scheduler import scheduler_config
 
     cfg = scheduler_config("/kc", 8888)
-    assert cfg["extenders"] == [{
-        "urlPrefix": "http://127.0.0.1:8888", "filterVerb": "filter", "prioritizeVerb": "prioritize",
-        "weight": 150, "nodeCacheCapable": True, "ignorable": False, "enableHTTPS": False, "httpTimeout": "5s",
-        "bindVerb": "bind"}]
+    assert cfg["extenders"] == [
+        {
+            "urlPrefix": "http://127.0.0.1:8888",
+            "filterVerb": "filter",
+            "prioritizeVerb": "prioritize",
+            "weight": 150,
+            "nodeCacheCapable": True,
+            "ignorable": False,
+            "enableHTTPS": False,
+            "httpTimeout": "5s",
+            "bindVerb": "bind",
+        }
+    ]
     without = scheduler_config("/kc", 8888, bind=False)
     assert "bindVerb" not in without["extenders"][0]
     assert {**without["extenders"][0], "bindVerb": "bind"} == cfg["extenders"][0]
@@ -261,12 +294,16 @@ def test_bind_refuses_pods_of_other_schedulers_bound_or_unknown_pods():
         spec = {"schedulerName": scheduler, "containers": [{"name": "c"}]}
         if node:
             spec["nodeName"] = node
-        return {"metadata": {"name": name, "namespace": "ns", "uid": uid or f"u-{name}"}, "spec": spec,
-                "status": {"phase": "Pending"}}
+        return {
+            "metadata": {"name": name, "namespace": "ns", "uid": uid or f"u-{name}"},
+            "spec": spec,
+            "status": {"phase": "Pending"},
+        }
 
     node = {"metadata": {"name": "n1", "labels": {}}, "status": {"allocatable": {"cpu": "2", "memory": "4Gi"}}}
-    view = InMemoryClusterView(nodes=[node], pods=[pod("mine"), pod("other", scheduler="default-scheduler"),
-                                                   pod("bound", node="n1")])
+    view = InMemoryClusterView(
+        nodes=[node], pods=[pod("mine"), pod("other", scheduler="default-scheduler"), pod("bound", node="n1")]
+    )
     bound = []
     ext = Extender(view, lambda ns, name, uid, n: bound.append(name), scheduler_names=["ecs-scheduler"])
 

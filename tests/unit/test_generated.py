@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
-from pydantic import ValidationError
-
 from ecs_operator.models import gen, kinds
 from ecs_operator.models.generated import (
     CapacityProviderSpec,
@@ -18,16 +17,25 @@ from ecs_operator.models.generated import (
     RegisterTaskDefinitionRequest,
     RunTaskRequest,
 )
+from pydantic import ValidationError
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_TASKDEFS = REPO.parent / "shared" / "ecs-examples" / "taskdefs"
 REGENERATE = "run `python -m ecs_operator.models.gen` and commit the result"
 
 # Keys DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
-DESCRIBE_ONLY_KEYS = frozenset({
-    "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
-    "registeredAt", "registeredBy", "deregisteredAt",
-})
+DESCRIBE_ONLY_KEYS = frozenset(
+    {
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "requiresAttributes",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+        "deregisteredAt",
+    }
+)
 
 # Where a CRD may hold a node without `type` or with preserve-unknown-fields (path suffixes).
 INT_OR_STRING_PATHS = {
@@ -36,7 +44,10 @@ INT_OR_STRING_PATHS = {
 }
 FREE_FORM_SUFFIXES = (
     ".hookDetails",  # botocore `document` shape (any JSON)
-    "status.deployments[]", "status.events[]", "status.containerInstances[]", "status.tasks[]",
+    "status.deployments[]",
+    "status.events[]",
+    "status.containerInstances[]",
+    "status.tasks[]",
     "spec.kubernetes.tolerations[]",
 )
 
@@ -160,9 +171,14 @@ def test_crd_metadata(crds: dict[str, dict[str, Any]], kind: gen.Kind) -> None:
     (version,) = spec["versions"]
     assert version["name"] == "v1alpha1" and version["served"] and version["storage"]
     if kind.kind == "ECSService":  # kubectl scale / HPA set desiredCount
-        assert version["subresources"] == {"status": {}, "scale": {
-            "specReplicasPath": ".spec.desiredCount", "statusReplicasPath": ".status.runningCount",
-            "labelSelectorPath": ".status.selector"}}
+        assert version["subresources"] == {
+            "status": {},
+            "scale": {
+                "specReplicasPath": ".spec.desiredCount",
+                "statusReplicasPath": ".status.runningCount",
+                "labelSelectorPath": ".status.selector",
+            },
+        }
         assert status_props(version)["selector"]["type"] == "string"
     else:
         assert version["subresources"] == {"status": {}}
@@ -213,8 +229,16 @@ def test_task_definition_rules_reference_bounded_fields(crds: dict[str, dict[str
     rules = td["x-kubernetes-validations"]
     assert len(rules) >= 10
     text = " ".join(r["rule"] for r in rules)
-    for needle in ("exists_one", "dependsOn", "portMappings", "FARGATE", "privileged", "links", "devices",
-                   "dockerVolumeConfiguration"):
+    for needle in (
+        "exists_one",
+        "dependsOn",
+        "portMappings",
+        "FARGATE",
+        "privileged",
+        "links",
+        "devices",
+        "dockerVolumeConfiguration",
+    ):
         assert needle in text
     # Every message names the field first, the way ECS's ClientException does.
     for rule in rules:
@@ -246,7 +270,8 @@ def test_kinds_table_matches_generator() -> None:
 
 def test_models_basics() -> None:
     td = RegisterTaskDefinitionRequest.model_validate(
-        {"containerDefinitions": [{"name": "web", "image": "nginx"}], "cpu": 256, "memory": "0.5 GB"})
+        {"containerDefinitions": [{"name": "web", "image": "nginx"}], "cpu": 256, "memory": "0.5 GB"}
+    )
     assert td.cpu == "256" and td.memory == "0.5 GB" and td.family is None
     with pytest.raises(ValidationError, match="bogus"):
         RegisterTaskDefinitionRequest.model_validate({"containerDefinitions": [{"name": "a", "bogus": 1}]})
@@ -260,8 +285,9 @@ def test_models_basics() -> None:
     with pytest.raises(ValidationError, match="taskDefinition"):
         RunTaskRequest.model_validate({})
     assert CreateServiceRequest.model_validate({}).serviceName is None
-    cp = CapacityProviderSpec.model_validate({"kubernetes": {"nodeSelector": {"pool": "a"},
-                                                             "tolerations": [{"key": "k", "operator": "Exists"}]}})
+    cp = CapacityProviderSpec.model_validate(
+        {"kubernetes": {"nodeSelector": {"pool": "a"}, "tolerations": [{"key": "k", "operator": "Exists"}]}}
+    )
     assert cp.kubernetes.nodeSelector == {"pool": "a"}
 
 
@@ -297,8 +323,10 @@ def test_example_task_definitions(capsys: pytest.CaptureFixture[str]) -> None:
         else:
             report.append(f"  validates  {path.name}")
     with capsys.disabled():
-        print(f"\nexample task definitions vs RegisterTaskDefinitionRequest "
-              f"({len(files) - len(failures)}/{len(files)} validate):")
+        print(
+            f"\nexample task definitions vs RegisterTaskDefinitionRequest "
+            f"({len(files) - len(failures)}/{len(files)} validate):"
+        )
         print("\n".join(report))
     assert len(failures) <= len(files) // 2, f"most examples should validate; failing: {failures}"
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ecs_operator.dev import images as im
 
 HOST_FILES = (im.BUSYBOX, im.BASH, im.NGINX, im.APACHE, im.MIME_TYPES)
@@ -112,9 +111,7 @@ def filesystems(images: dict[str, im.Image]) -> dict[str, dict[str, Node]]:
 def test_two_builds_give_identical_digests(images: dict[str, im.Image], pause_binary: Path) -> None:
     again = im.build_images(pause_binary)
     assert {n: i.digest for n, i in again.items()} == {n: i.digest for n, i in images.items()}
-    assert {n: i.config_digest for n, i in again.items()} == {
-        n: i.config_digest for n, i in images.items()
-    }
+    assert {n: i.config_digest for n, i in again.items()} == {n: i.config_digest for n, i in images.items()}
 
 
 def test_common_layer_is_shared_and_pause_has_its_own(images: dict[str, im.Image]) -> None:
@@ -229,11 +226,9 @@ def test_no_curl_anywhere(filesystems: dict[str, dict[str, Node]], name: str) ->
         ("httpd", "usr/lib/x86_64-linux-gnu/libapr-1.so.0", "file", None),
     ],
 )
-def test_image_paths(
-    filesystems: dict[str, dict[str, Node]], name: str, path: str, kind: str, check: object
-) -> None:
+def test_image_paths(filesystems: dict[str, dict[str, Node]], name: str, path: str, kind: str, check: object) -> None:
     node = node_at(filesystems[name], path)
-    assert (node.info.isfile() if kind == "file" else node.info.isdir()), f"{path} is not a {kind}"
+    assert node.info.isfile() if kind == "file" else node.info.isdir(), f"{path} is not a {kind}"
     if isinstance(check, str):
         assert check in node.data.decode(errors="replace")
     elif isinstance(check, int):
@@ -423,7 +418,7 @@ class FakeRegistry(ThreadingHTTPServer):
 class FakeRegistryHandler(BaseHTTPRequestHandler):
     server: FakeRegistry
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _reply(self, status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from ecs_operator.dev import realnode as rn
 from ecs_operator.dev.cluster import kwokctl_config
 
@@ -46,11 +45,14 @@ def test_containerd_config_is_valid_toml_with_everything_under_the_node_folder(t
     assert cri["registry"]["config_path"] == f"{tmp_path}/certs.d"
 
 
-@pytest.mark.parametrize("upstream, server", [
-    ("docker.io", "https://registry-1.docker.io"),
-    ("public.ecr.aws", "https://public.ecr.aws"),
-    ("registry.k8s.io", "https://registry.k8s.io"),
-])
+@pytest.mark.parametrize(
+    "upstream, server",
+    [
+        ("docker.io", "https://registry-1.docker.io"),
+        ("public.ecr.aws", "https://public.ecr.aws"),
+        ("registry.k8s.io", "https://registry.k8s.io"),
+    ],
+)
 def test_registry_mirror_hosts_toml(upstream, server):
     conf = tomllib.loads(rn.registry_hosts_toml(upstream, "172.31.20.1:5000"))
     assert conf["server"] == server
@@ -82,11 +84,27 @@ def test_node_kubeconfig_inlines_credentials_and_points_at_the_node_network(tmp_
     (tmp_path / "admin.crt").write_bytes(b"CERT")
     (tmp_path / "admin.key").write_bytes(b"KEY")
     kc_file = tmp_path / "kubeconfig"
-    kc_file.write_text(yaml.safe_dump({
-        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:34567",
-                                                "certificate-authority": str(tmp_path / "ca.crt")}}],
-        "users": [{"name": "u", "user": {"client-certificate": "admin.crt", "client-key": str(tmp_path / "admin.key")}}],
-    }))
+    kc_file.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            "server": "https://127.0.0.1:34567",
+                            "certificate-authority": str(tmp_path / "ca.crt"),
+                        },
+                    }
+                ],
+                "users": [
+                    {
+                        "name": "u",
+                        "user": {"client-certificate": "admin.crt", "client-key": str(tmp_path / "admin.key")},
+                    }
+                ],
+            }
+        )
+    )
     kc = rn.node_kubeconfig(kc_file, "172.31.20.1")
     cluster, user = kc["clusters"][0]["cluster"], kc["users"][0]["user"]
     assert cluster["server"] == "https://172.31.20.1:34567"
@@ -100,8 +118,10 @@ def test_kwokctl_config_lets_real_kubelets_join():
     (ctl,) = [d for d in docs if d and d.get("kind") == "KwokctlConfiguration"]
     assert ctl["options"]["kubeApiserverCertSANs"] == [rn.host_ip("ecs-e2e"), "10.0.0.1"]
     patches = {p["name"]: {a["key"]: a["value"] for a in p["extraArgs"]} for p in ctl["componentsPatches"]}
-    assert patches["kwok-controller"] == {"manage-all-nodes": "false",
-                                          "manage-nodes-with-annotation-selector": "kwok.x-k8s.io/node=fake"}
+    assert patches["kwok-controller"] == {
+        "manage-all-nodes": "false",
+        "manage-nodes-with-annotation-selector": "kwok.x-k8s.io/node=fake",
+    }
     api = patches["kube-apiserver"]
     assert api["advertise-address"] == rn.host_ip("ecs-e2e"), "pods on real nodes reach the API server"
     assert api["kubelet-preferred-address-types"].startswith("InternalIP")

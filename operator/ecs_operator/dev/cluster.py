@@ -63,17 +63,23 @@ def kwokctl_config(cluster: str, kwok_workdir: Path) -> str:
         # pods on real nodes use to reach the API server.
         "options": {"kubeApiserverCertSANs": [host_ip(cluster), "10.0.0.1"]},
         "componentsPatches": [
-            {"name": "kube-apiserver", "extraArgs": [
-                # the `kubernetes` Service's endpoint: an address pods on real nodes can reach
-                {"key": "advertise-address", "value": host_ip(cluster)},
-                {"key": "kubelet-preferred-address-types", "value": "InternalIP,Hostname"},
-                {"key": "kubelet-client-certificate", "value": str(pki / "admin.crt")},
-                {"key": "kubelet-client-key", "value": str(pki / "admin.key")},
-            ]},
-            {"name": "kwok-controller", "extraArgs": [
-                {"key": "manage-all-nodes", "value": "false"},
-                {"key": "manage-nodes-with-annotation-selector", "value": "kwok.x-k8s.io/node=fake"},
-            ]},
+            {
+                "name": "kube-apiserver",
+                "extraArgs": [
+                    # the `kubernetes` Service's endpoint: an address pods on real nodes can reach
+                    {"key": "advertise-address", "value": host_ip(cluster)},
+                    {"key": "kubelet-preferred-address-types", "value": "InternalIP,Hostname"},
+                    {"key": "kubelet-client-certificate", "value": str(pki / "admin.crt")},
+                    {"key": "kubelet-client-key", "value": str(pki / "admin.key")},
+                ],
+            },
+            {
+                "name": "kwok-controller",
+                "extraArgs": [
+                    {"key": "manage-all-nodes", "value": "false"},
+                    {"key": "manage-nodes-with-annotation-selector", "value": "kwok.x-k8s.io/node=fake"},
+                ],
+            },
         ],
     }
     return STAGES_FILE.read_text().rstrip() + "\n---\n" + yaml.safe_dump(options, sort_keys=False)
@@ -106,9 +112,7 @@ def bin_dir() -> Path:
         return Path(explicit)
     root = repo_root()
     if root is None:
-        raise ClusterError(
-            "cannot find hack/build-bins.sh; run from a source checkout or set ECS_OPERATOR_BIN_DIR"
-        )
+        raise ClusterError("cannot find hack/build-bins.sh; run from a source checkout or set ECS_OPERATOR_BIN_DIR")
     proc = subprocess.run(
         ["bash", str(root / "hack" / "build-bins.sh")],
         stdout=subprocess.PIPE,
@@ -132,20 +136,22 @@ class NodeSpec:
 def virtual_node(provider: str, zone: str) -> NodeSpec:
     """A virtual node that serves a Fargate capacity provider in one zone."""
     return NodeSpec(
-        name=f"{provider.lower().replace('_', '-')}-{zone}", zone=zone, instance_type="fargate",
-        labels={LABEL_CAPACITY_PROVIDER: provider, "type": "virtual-kubelet",
-                "eks.amazonaws.com/compute-type": "fargate"},
-        taints=({"key": TAINT_VIRTUAL_NODE, "value": provider, "effect": "NoSchedule"},))
+        name=f"{provider.lower().replace('_', '-')}-{zone}",
+        zone=zone,
+        instance_type="fargate",
+        labels={
+            LABEL_CAPACITY_PROVIDER: provider,
+            "type": "virtual-kubelet",
+            "eks.amazonaws.com/compute-type": "fargate",
+        },
+        taints=({"key": TAINT_VIRTUAL_NODE, "value": provider, "effect": "NoSchedule"},),
+    )
 
 
 def default_nodes(per_zone: int = 2, fargate: bool = True) -> list[NodeSpec]:
     """EC2-style container instances (m5.large, ``per_zone`` in each zone) and, with
     ``fargate``, one FARGATE and one FARGATE_SPOT virtual node per zone."""
-    nodes = [
-        NodeSpec(name=f"ip-10-0-{z}-{i + 1}", zone=zone)
-        for z, zone in enumerate(ZONES)
-        for i in range(per_zone)
-    ]
+    nodes = [NodeSpec(name=f"ip-10-0-{z}-{i + 1}", zone=zone) for z, zone in enumerate(ZONES) for i in range(per_zone)]
     if fargate:
         nodes += [virtual_node(p, zone) for p in FARGATE_PROVIDERS for zone in ZONES]
     return nodes
@@ -238,8 +244,9 @@ class LocalCluster:
         return proc
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True):
-        return self._run(str(self._bins() / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args,
-                         input=input, check=check)
+        return self._run(
+            str(self._bins() / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args, input=input, check=check
+        )
 
     def kwokctl(self, *args: str, check: bool = True, capture: bool = True):
         return self._run(str(self._bins() / "kwokctl"), *args, check=check, capture=capture)
@@ -251,8 +258,7 @@ class LocalCluster:
         out = self.kwokctl("get", "clusters", check=False).stdout or ""
         return self.name in out.split()
 
-    def up(self, nodes: list[NodeSpec] | None = None, timeout: float = 180.0, log=print,
-           real_nodes: int = 0) -> Path:
+    def up(self, nodes: list[NodeSpec] | None = None, timeout: float = 180.0, log=print, real_nodes: int = 0) -> Path:
         """Start the cluster (or reuse a healthy one), create the nodes, wait until all Ready.
         ``real_nodes``: that many real kubelet nodes beside the fake ones (dev/realnode.py;
         needs root); 0 removes any this cluster had."""
@@ -273,21 +279,32 @@ class LocalCluster:
             digest = stages_digest(self.name, self.workdir / "kwok")
             log(f"starting cluster {self.name!r} (kube-apiserver, etcd, controller-manager, scheduler, kwok)")
             self.kwokctl(
-                "create", "cluster",
-                "--name", self.name,
+                "create",
+                "cluster",
+                "--name",
+                self.name,
                 # Stages in --config replace kwokctl's built-in ones (the file has the full set).
-                "--config", str(config_file),
-                "--runtime", "binary",
-                "--kube-apiserver-binary", str(bins / "kube-apiserver"),
-                "--kube-controller-manager-binary", str(bins / "kube-controller-manager"),
-                "--kube-scheduler-binary", str(bins / "kube-scheduler"),
-                "--kwok-controller-binary", str(bins / "kwok"),
-                "--etcd-binary", str(bins / "etcd"),
+                "--config",
+                str(config_file),
+                "--runtime",
+                "binary",
+                "--kube-apiserver-binary",
+                str(bins / "kube-apiserver"),
+                "--kube-controller-manager-binary",
+                str(bins / "kube-controller-manager"),
+                "--kube-scheduler-binary",
+                str(bins / "kube-scheduler"),
+                "--kwok-controller-binary",
+                str(bins / "kwok"),
+                "--etcd-binary",
+                str(bins / "etcd"),
                 "--kube-authorization",
                 "--kube-admission",
                 "--disable-qps-limits",
-                "--kubeconfig", str(self.kubeconfig),
-                "--wait", f"{int(timeout)}s",
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--wait",
+                f"{int(timeout)}s",
                 "--quiet-pull",
             )
             self._stages_stamp.write_text(digest + "\n")
@@ -305,10 +322,18 @@ class LocalCluster:
         from .realnode import RealNodes
 
         pki = self.workdir / "kwok" / "clusters" / self.name / "pki"
-        return RealNodes(cluster=self.name, bins=self.bins or Path("."), workdir=self.workdir,
-                         kubeconfig=self.kubeconfig, ca_file=pki / "ca.crt",
-                         images_cache=cache_root() / "images", zones=ZONES, region=REGION,
-                         instance_type=DEFAULT_INSTANCE_TYPE, log=log)
+        return RealNodes(
+            cluster=self.name,
+            bins=self.bins or Path("."),
+            workdir=self.workdir,
+            kubeconfig=self.kubeconfig,
+            ca_file=pki / "ca.crt",
+            images_cache=cache_root() / "images",
+            zones=ZONES,
+            region=REGION,
+            instance_type=DEFAULT_INSTANCE_TYPE,
+            log=log,
+        )
 
     def remove_real_nodes(self, log=print) -> None:
         real = self.real_nodes(log=log)
@@ -321,8 +346,9 @@ class LocalCluster:
         docs = [node_manifest(n) for n in nodes]
         if not docs:
             return
-        self.kubectl("apply", "--server-side", "--field-manager", "ecs-operator-dev", "-f", "-",
-                     input=yaml.safe_dump_all(docs))
+        self.kubectl(
+            "apply", "--server-side", "--field-manager", "ecs-operator-dev", "-f", "-", input=yaml.safe_dump_all(docs)
+        )
 
     def node_names(self) -> list[str]:
         out = self.kubectl("get", "nodes", "-o", "json").stdout
@@ -335,8 +361,9 @@ class LocalCluster:
             not_ready = [
                 n["metadata"]["name"]
                 for n in items
-                if not any(c["type"] == "Ready" and c["status"] == "True"
-                           for c in n.get("status", {}).get("conditions", []))
+                if not any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", [])
+                )
             ]
             if items and not not_ready:
                 return
@@ -355,8 +382,7 @@ class LocalCluster:
         """The :class:`~ecs_operator.dev.scheduler.EcsScheduler` of this cluster (not started)."""
         from .scheduler import EcsScheduler
 
-        return EcsScheduler(kubeconfig=self.kubeconfig, bins=self._bins(), workdir=self.workdir,
-                            cluster=self.name)
+        return EcsScheduler(kubeconfig=self.kubeconfig, bins=self._bins(), workdir=self.workdir, cluster=self.name)
 
     def start_ecs_scheduler(self, timeout: float = 60.0, log=print):
         """Start (or reuse) the extender and the second kube-scheduler ``ecs-scheduler``."""
@@ -366,8 +392,9 @@ class LocalCluster:
         """Stop the ecs-scheduler processes recorded for this cluster (any process started them)."""
         from .scheduler import EcsScheduler
 
-        sched = EcsScheduler(kubeconfig=self.kubeconfig, bins=self.bins or Path("."), workdir=self.workdir,
-                             cluster=self.name)
+        sched = EcsScheduler(
+            kubeconfig=self.kubeconfig, bins=self.bins or Path("."), workdir=self.workdir, cluster=self.name
+        )
         if clean:
             sched.clean()
         else:
@@ -389,14 +416,17 @@ class LocalCluster:
             info["healthy"] = self.healthy()
             if info["healthy"]:
                 info["nodes"] = self.node_names()
-                info["version"] = json.loads(self.kubectl("version", "-o", "json").stdout).get(
-                    "serverVersion", {}).get("gitVersion")
+                info["version"] = (
+                    json.loads(self.kubectl("version", "-o", "json").stdout).get("serverVersion", {}).get("gitVersion")
+                )
         from .scheduler import EcsScheduler
 
         sched = EcsScheduler(kubeconfig=self.kubeconfig, bins=Path("."), workdir=self.workdir, cluster=self.name)
-        info["ecsScheduler"] = ({"running": True, "extenderPort": sched.extender_port,
-                                 "securePort": sched.secure_port, "pids": sched.pids}
-                                if sched.load() else {"running": False})
+        info["ecsScheduler"] = (
+            {"running": True, "extenderPort": sched.extender_port, "securePort": sched.secure_port, "pids": sched.pids}
+            if sched.load()
+            else {"running": False}
+        )
         return info
 
 
@@ -411,11 +441,19 @@ def main(argv: list[str]) -> int:
     p.add_argument("action", choices=["up", "down", "status", "kubeconfig"])
     p.add_argument("--name", default=DEFAULT_NAME)
     p.add_argument("--nodes-per-zone", type=int, default=2)
-    p.add_argument("--real-nodes", type=int, default=0, metavar="N",
-                   help="also start N real worker nodes (kubelet, containerd, runc, CNI, kube-proxy, "
-                        "CoreDNS; needs root) and the local image registry")
-    p.add_argument("--no-ecs-scheduler", action="store_true",
-                   help="do not start the ecs-scheduler (second kube-scheduler + ECS placement extender)")
+    p.add_argument(
+        "--real-nodes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also start N real worker nodes (kubelet, containerd, runc, CNI, kube-proxy, "
+        "CoreDNS; needs root) and the local image registry",
+    )
+    p.add_argument(
+        "--no-ecs-scheduler",
+        action="store_true",
+        help="do not start the ecs-scheduler (second kube-scheduler + ECS placement extender)",
+    )
     args = p.parse_args(argv)
     cluster = LocalCluster(name=args.name)
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731

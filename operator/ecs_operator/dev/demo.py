@@ -41,11 +41,13 @@ def _wait(predicate, timeout: float, what: str):
 
 
 def start_operator(cluster: LocalCluster, log_path: Path, scheduler_name: str = "") -> subprocess.Popen:
-    env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), PYTHONUNBUFFERED="1",
-               ECS_OPERATOR_SCHEDULER_NAME=scheduler_name)
-    log = open(log_path, "w")  # noqa: SIM115 (owned by the child for its lifetime)
-    return subprocess.Popen([sys.executable, "-m", "ecs_operator.cli", "run"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    env = dict(
+        os.environ, KUBECONFIG=str(cluster.kubeconfig), PYTHONUNBUFFERED="1", ECS_OPERATOR_SCHEDULER_NAME=scheduler_name
+    )
+    log = open(log_path, "w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "ecs_operator.cli", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def _real_nodes_unavailable(root: Path) -> str | None:
@@ -54,8 +56,9 @@ def _real_nodes_unavailable(root: Path) -> str | None:
         return "real nodes need Linux"
     if os.geteuid() != 0:
         return "real nodes need root (network namespaces, mounts, cgroups, containerd)"
-    proc = subprocess.run(["bash", str(root / "hack" / "install-node-packages.sh")], text=True,
-                          capture_output=True, check=False)
+    proc = subprocess.run(
+        ["bash", str(root / "hack" / "install-node-packages.sh")], text=True, capture_output=True, check=False
+    )
     if proc.returncode != 0:
         return f"installing the real nodes' Debian packages failed: {proc.stderr.strip()[-500:]}"
     return None
@@ -63,8 +66,18 @@ def _real_nodes_unavailable(root: Path) -> str | None:
 
 def _show_status(status: dict) -> None:
     _say("the service as ECS describes it (kubectl get ecsservice webserver -o jsonpath='{.status}')")
-    shown = {k: status.get(k) for k in ("serviceName", "status", "desiredCount", "runningCount",
-                                        "pendingCount", "taskDefinition", "rolloutState")}
+    shown = {
+        k: status.get(k)
+        for k in (
+            "serviceName",
+            "status",
+            "desiredCount",
+            "runningCount",
+            "pendingCount",
+            "taskDefinition",
+            "rolloutState",
+        )
+    }
     shown["deployments"] = status.get("deployments", [])
     shown["events"] = status.get("events", [])[:3]
     print(json.dumps(shown, indent=2), flush=True)
@@ -109,17 +122,38 @@ def real_demo(cluster: LocalCluster, root: Path, timeout: float, keep: bool, t0:
     print(cluster.kubectl("get", "nodes", "-o", "wide").stdout, flush=True)
     registry = cluster.real_nodes().registry
     _say(f"building the operator image from the Dockerfile (buildah) and pushing it to {registry}")
-    proc = subprocess.run(["bash", str(root / "hack" / "build-image.sh"), "--tag", "demo", "--push", registry],
-                          text=True, stdout=subprocess.PIPE, check=False)
+    proc = subprocess.run(
+        ["bash", str(root / "hack" / "build-image.sh"), "--tag", "demo", "--push", registry],
+        text=True,
+        stdout=subprocess.PIPE,
+        check=False,
+    )
     if proc.returncode != 0:
         raise ClusterError("hack/build-image.sh failed")
     _say("helm install charts/ecs-operator (operator, extender, ecs-scheduler) into ecs-system (restricted PSS)")
     cluster.kubectl("create", "namespace", ns)
     cluster.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
     helm = [str(cluster._bins() / "helm"), "--kubeconfig", str(cluster.kubeconfig)]
-    proc = subprocess.run([*helm, "install", "ecs-operator", str(root / "charts" / "ecs-operator"), "-n", ns,
-                           "--set", f"image.repository={registry}/ecs-operator", "--set", "image.tag=demo",
-                           "--wait", "--timeout", f"{int(timeout)}s"], text=True, capture_output=True, check=False)
+    proc = subprocess.run(
+        [
+            *helm,
+            "install",
+            "ecs-operator",
+            str(root / "charts" / "ecs-operator"),
+            "-n",
+            ns,
+            "--set",
+            f"image.repository={registry}/ecs-operator",
+            "--set",
+            "image.tag=demo",
+            "--wait",
+            "--timeout",
+            f"{int(timeout)}s",
+        ],
+        text=True,
+        capture_output=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise ClusterError(f"helm install failed: {proc.stderr.strip()}")
     print(cluster.kubectl("get", "pods", "-n", ns, "-o", "wide").stdout, flush=True)
@@ -129,14 +163,22 @@ def real_demo(cluster: LocalCluster, root: Path, timeout: float, keep: bool, t0:
     cluster.kubectl("apply", "-n", app, "-f", str(example))
     _say("waiting for the service to reach a steady state (real httpd, its health check run in the container)")
     status = _wait(_service_ready(cluster, app), timeout, "ECSService webserver Ready")
-    print(cluster.kubectl("get", "taskdefinitions,ecsservices,deployments,pods,services", "-n", app,
-                          "-o", "wide").stdout, flush=True)
+    print(
+        cluster.kubectl("get", "taskdefinitions,ecsservices,deployments,pods,services", "-n", app, "-o", "wide").stdout,
+        flush=True,
+    )
     _show_status(status)
     url = f"http://webserver.{app}.svc.cluster.local/"
     _say(f"fetching the sample page through the service, from another ECS task: wget -qO- {url}")
     cluster.kubectl("apply", "-n", app, "-f", "-", input=FETCH % {"url": url})
-    cluster.kubectl("wait", "-n", app, "--for=jsonpath={.status.lastStatus}=STOPPED", f"--timeout={int(timeout)}s",
-                    "ecstask/fetch-page")
+    cluster.kubectl(
+        "wait",
+        "-n",
+        app,
+        "--for=jsonpath={.status.lastStatus}=STOPPED",
+        f"--timeout={int(timeout)}s",
+        "ecstask/fetch-page",
+    )
     page = cluster.kubectl("logs", "-n", app, "fetch-page-0", "-c", "client").stdout
     print(page, flush=True)
     if "Amazon ECS Sample App" not in page:
@@ -151,8 +193,7 @@ def real_demo(cluster: LocalCluster, root: Path, timeout: float, keep: bool, t0:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="ecs-operator dev demo")
-    p.add_argument("--keep", action="store_true",
-                   help="leave the cluster and operator running until Ctrl-C")
+    p.add_argument("--keep", action="store_true", help="leave the cluster and operator running until Ctrl-C")
     p.add_argument("--name", default="ecs-dev")
     p.add_argument("--timeout", type=float, default=180)
     p.add_argument("--kwok", action="store_true", help="the KWOK demo (fake nodes), even where real nodes can run")
@@ -184,9 +225,19 @@ def kwok_demo(cluster: LocalCluster, root: Path, args: argparse.Namespace, t0: f
     try:
         _say("starting the local control plane (kube-apiserver, etcd, controller-manager, scheduler, KWOK nodes)")
         cluster.up(log=lambda m: print(f"    {m}", flush=True))
-        print(cluster.kubectl("get", "nodes", "-L", "topology.kubernetes.io/zone",
-                              "-L", "node.kubernetes.io/instance-type",
-                              "-L", "ecs.seed.dev/capacity-provider").stdout, flush=True)
+        print(
+            cluster.kubectl(
+                "get",
+                "nodes",
+                "-L",
+                "topology.kubernetes.io/zone",
+                "-L",
+                "node.kubernetes.io/instance-type",
+                "-L",
+                "ecs.seed.dev/capacity-provider",
+            ).stdout,
+            flush=True,
+        )
         _say("starting ecs-scheduler (a second kube-scheduler with the ECS placement extender)")
         cluster.start_ecs_scheduler(log=lambda m: print(f"    {m}", flush=True))
 

@@ -240,9 +240,7 @@ class Tree:
                 if stat.S_ISLNK(st.st_mode):
                     target = os.readlink(prefix)
                     self.put(prefix, symlink(target))
-                    path = posixpath.normpath(
-                        posixpath.join(posixpath.dirname(prefix), target, *parts[i + 1 :])
-                    )
+                    path = posixpath.normpath(posixpath.join(posixpath.dirname(prefix), target, *parts[i + 1 :]))
                     break
             else:
                 return self._copy_real(path)
@@ -426,10 +424,7 @@ def assemble(name: str, layers: Iterable[Layer], runtime: Mapping[str, Any]) -> 
                 "size": len(config),
                 "digest": sha256_digest(config),
             },
-            "layers": [
-                {"mediaType": MEDIA_LAYER, "size": len(l.blob), "digest": l.digest}
-                for l in layers
-            ],
+            "layers": [{"mediaType": MEDIA_LAYER, "size": len(l.blob), "digest": l.digest} for l in layers],
         }
     )
     return Image(name, layers, config, manifest)
@@ -863,8 +858,9 @@ def kube_scheduler_tree(binary: Path) -> Tree:
     return tree
 
 
-def build_images(pause_binary: Path, cache_dir: Path | None = None,
-                 kube_scheduler: Path | None = None) -> dict[str, Image]:
+def build_images(
+    pause_binary: Path, cache_dir: Path | None = None, kube_scheduler: Path | None = None
+) -> dict[str, Image]:
     """Every local image by name (``busybox``, ``nginx``, ``httpd``, ``pause``; with
     ``kube_scheduler``, a static kube-scheduler binary, also ``kube-scheduler``)."""
     common = common_tree()
@@ -877,10 +873,21 @@ def build_images(pause_binary: Path, cache_dir: Path | None = None,
         "nginx": assemble("nginx", [base, nginx], nginx_runtime()),
         "httpd": assemble("httpd", [base, httpd], httpd_runtime()),
         "pause": assemble("pause", [pause], pause_runtime()),
-        **({"kube-scheduler": assemble(
-            "kube-scheduler", [make_layer(kube_scheduler_tree(kube_scheduler), "kube-scheduler", cache_dir)],
-            {"Env": [f"PATH={DEFAULT_PATH}"], "Entrypoint": ["/usr/local/bin/kube-scheduler"], "User": "65532:65532"})}
-           if kube_scheduler is not None else {}),
+        **(
+            {
+                "kube-scheduler": assemble(
+                    "kube-scheduler",
+                    [make_layer(kube_scheduler_tree(kube_scheduler), "kube-scheduler", cache_dir)],
+                    {
+                        "Env": [f"PATH={DEFAULT_PATH}"],
+                        "Entrypoint": ["/usr/local/bin/kube-scheduler"],
+                        "User": "65532:65532",
+                    },
+                )
+            }
+            if kube_scheduler is not None
+            else {}
+        ),
     }
 
 

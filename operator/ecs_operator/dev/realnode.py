@@ -30,9 +30,9 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -47,15 +47,26 @@ SANDBOX_IMAGE = "registry.k8s.io/pause:3.10"
 CNI_BIN_DIR = "/usr/lib/cni"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 #: Debian packages whose binaries a real node runs (hack/install-node-packages.sh installs them).
-HOST_BINARIES = {"containerd": "/usr/bin/containerd", "runc": "/usr/sbin/runc",
-                 "docker-registry": "/usr/bin/docker-registry", "iptables": "/usr/sbin/iptables",
-                 "nsenter": "/usr/bin/nsenter", "ip": "/usr/sbin/ip"}
+HOST_BINARIES = {
+    "containerd": "/usr/bin/containerd",
+    "runc": "/usr/sbin/runc",
+    "docker-registry": "/usr/bin/docker-registry",
+    "iptables": "/usr/sbin/iptables",
+    "nsenter": "/usr/bin/nsenter",
+    "ip": "/usr/sbin/ip",
+}
 
 
 #: Host sysctls kubelet sets at start (its "kernel defaults"); up() records them, down() puts
 #: them back, so the machine is left as it was found.
-KUBELET_SYSCTLS = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
-                   "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes")
+KUBELET_SYSCTLS = (
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+)
 
 
 def read_sysctls() -> dict[str, str]:
@@ -167,7 +178,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       runtime_type = "io.containerd.runc.v2"
       [{cri}.containerd.runtimes.runc.options]
         SystemdCgroup = false
-        BinaryName = "{HOST_BINARIES['runc']}"
+        BinaryName = "{HOST_BINARIES["runc"]}"
   [{cri}.cni]
     bin_dir = "{CNI_BIN_DIR}"
     conf_dir = "{root}/cni/net.d"
@@ -182,8 +193,10 @@ def registry_hosts_toml(upstream: str, registry: str) -> str:
         server = f"http://{registry}"
     else:
         server = "https://registry-1.docker.io" if upstream == "docker.io" else f"https://{upstream}"
-    return (f'server = "{server}"\n\n[host."http://{registry}"]\n'
-            f'  capabilities = ["pull", "resolve"]\n  skip_verify = true\n')
+    return (
+        f'server = "{server}"\n\n[host."http://{registry}"]\n'
+        f'  capabilities = ["pull", "resolve"]\n  skip_verify = true\n'
+    )
 
 
 def cni_config(node: NodeNet, root: Path) -> dict:
@@ -191,9 +204,19 @@ def cni_config(node: NodeNet, root: Path) -> dict:
         "cniVersion": "0.4.0",
         "name": "ecs-local",
         "plugins": [
-            {"type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": True, "hairpinMode": True,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": node.pod_cidr}]],
-                      "routes": [{"dst": "0.0.0.0/0"}], "dataDir": str(root / "cni" / "ipam")}},
+            {
+                "type": "bridge",
+                "bridge": "cni0",
+                "isGateway": True,
+                "ipMasq": True,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": node.pod_cidr}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "dataDir": str(root / "cni" / "ipam"),
+                },
+            },
             {"type": "portmap", "capabilities": {"portMappings": True}},
         ],
     }
@@ -213,8 +236,11 @@ def kubelet_config(node: NodeNet, root: Path, ca_file: Path) -> dict:
         "readOnlyPort": 0,
         "healthzBindAddress": "127.0.0.1",
         "healthzPort": 10248,
-        "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
-                           "x509": {"clientCAFile": str(ca_file)}},
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True},
+            "x509": {"clientCAFile": str(ca_file)},
+        },
         "authorization": {"mode": "Webhook"},
         "clusterDNS": [node.ip],
         "clusterDomain": CLUSTER_DOMAIN,
@@ -223,8 +249,12 @@ def kubelet_config(node: NodeNet, root: Path, ca_file: Path) -> dict:
         # logs (log cleanup removes folders of pods the kubelet does not know).
         "podLogsDir": str(root / "pod-logs"),
         "failSwapOn": False,
-        "evictionHard": {"memory.available": "100Mi", "nodefs.available": "1%",
-                         "imagefs.available": "1%", "nodefs.inodesFree": "1%"},
+        "evictionHard": {
+            "memory.available": "100Mi",
+            "nodefs.available": "1%",
+            "imagefs.available": "1%",
+            "nodefs.inodesFree": "1%",
+        },
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
         "serializeImagePulls": False,
@@ -477,7 +507,9 @@ class RealNodes:
         missing = [b for b in HOST_BINARIES.values() if not Path(b).exists()]
         missing += [str(self.bins / b) for b in ("kubelet", "kube-proxy", "coredns") if not (self.bins / b).exists()]
         if missing:
-            raise RealNodeError(f"missing {', '.join(missing)} (run hack/install-node-packages.sh and hack/build-bins.sh)")
+            raise RealNodeError(
+                f"missing {', '.join(missing)} (run hack/install-node-packages.sh and hack/build-bins.sh)"
+            )
         t0 = time.monotonic()
         self.down(quiet=True)
         state: dict = {"nodes": list(range(1, count + 1)), "pids": {}, "sysctls": read_sysctls()}
@@ -509,8 +541,9 @@ class RealNodes:
             cmd = [HOST_BINARIES["nsenter"], f"--net=/run/netns/{netns}", "--", *cmd]
         env = dict(os.environ, PATH=f"{self.bins}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         with open(logs / f"{what}.log", "ab") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            )
         return proc.pid
 
     def log_file(self, what: str) -> Path:
@@ -526,8 +559,10 @@ class RealNodes:
         pid = self._spawn("registry", [HOST_BINARIES["docker-registry"], "serve", str(conf)])
         try:
             wait_registry(f"http://{self.registry}", timeout=30)
-        except Exception as e:  # noqa: BLE001 - report with the log
-            raise RealNodeError(f"local registry did not start: {e}\n{self.log_file('registry').read_text()[-2000:]}")
+        except Exception as e:
+            raise RealNodeError(
+                f"local registry did not start: {e}\n{self.log_file('registry').read_text()[-2000:]}"
+            ) from e
         return pid
 
     def _push_images(self) -> None:
@@ -535,8 +570,13 @@ class RealNodes:
 
         t0 = time.monotonic()
         pause = build_pause(self.images_cache / "bin")
-        refs = push_all(self.registry, pause, log=lambda m: None, cache_dir=self.images_cache / "layers",
-                        kube_scheduler=self.bins / "kube-scheduler")
+        refs = push_all(
+            self.registry,
+            pause,
+            log=lambda m: None,
+            cache_dir=self.images_cache / "layers",
+            kube_scheduler=self.bins / "kube-scheduler",
+        )
         self.log(f"local images in the registry ({len(refs)} references) in {time.monotonic() - t0:.1f}s")
 
     def _node_up(self, node: NodeNet, peers: list[NodeNet]) -> dict[str, int]:
@@ -556,8 +596,11 @@ class RealNodes:
         for peer in peers:
             _run(*ns, "route", "add", peer.pod_cidr, "via", peer.ip)
         nsenter = (HOST_BINARIES["nsenter"], f"--net=/run/netns/{node.netns}", "--")
-        for key, value in (("net.ipv4.ip_forward", "1"), ("net.bridge.bridge-nf-call-iptables", "1"),
-                           ("net.ipv4.conf.all.route_localnet", "1")):
+        for key, value in (
+            ("net.ipv4.ip_forward", "1"),
+            ("net.bridge.bridge-nf-call-iptables", "1"),
+            ("net.ipv4.conf.all.route_localnet", "1"),
+        ):
             _run(*nsenter, "sysctl", "-qw", f"{key}={value}", check=key != "net.bridge.bridge-nf-call-iptables")
         _make_cgroup(node.cgroup)
         # configuration
@@ -579,23 +622,33 @@ class RealNodes:
         labels = node_labels(node, self.zones[(node.index - 1) % len(self.zones)], self.instance_type, self.region)
         pids = {}
         pids[f"{node.name}/containerd"] = self._spawn(
-            f"{node.name}-containerd", [HOST_BINARIES["containerd"], "--config", str(root / "containerd.toml")],
-            node.netns)
+            f"{node.name}-containerd",
+            [HOST_BINARIES["containerd"], "--config", str(root / "containerd.toml")],
+            node.netns,
+        )
         self._wait_file(root / "containerd" / "containerd.sock", f"{node.name} containerd", 30)
-        pids[f"{node.name}/kubelet"] = self._spawn(f"{node.name}-kubelet", [
-            str(self.bins / "kubelet"),
-            f"--config={root / 'kubelet.yaml'}",
-            f"--kubeconfig={kc}",
-            f"--hostname-override={node.name}",
-            f"--node-ip={node.ip}",
-            f"--root-dir={root / 'kubelet'}",
-            f"--node-labels={','.join(f'{k}={v}' for k, v in labels.items())}",
-            "--v=1",
-        ], node.netns)
-        pids[f"{node.name}/kube-proxy"] = self._spawn(f"{node.name}-kube-proxy", [
-            str(self.bins / "kube-proxy"), f"--config={root / 'kube-proxy.yaml'}", "--v=1"], node.netns)
-        pids[f"{node.name}/coredns"] = self._spawn(f"{node.name}-coredns", [
-            str(self.bins / "coredns"), "-conf", str(root / "Corefile")], node.netns)
+        pids[f"{node.name}/kubelet"] = self._spawn(
+            f"{node.name}-kubelet",
+            [
+                str(self.bins / "kubelet"),
+                f"--config={root / 'kubelet.yaml'}",
+                f"--kubeconfig={kc}",
+                f"--hostname-override={node.name}",
+                f"--node-ip={node.ip}",
+                f"--root-dir={root / 'kubelet'}",
+                f"--node-labels={','.join(f'{k}={v}' for k, v in labels.items())}",
+                "--v=1",
+            ],
+            node.netns,
+        )
+        pids[f"{node.name}/kube-proxy"] = self._spawn(
+            f"{node.name}-kube-proxy",
+            [str(self.bins / "kube-proxy"), f"--config={root / 'kube-proxy.yaml'}", "--v=1"],
+            node.netns,
+        )
+        pids[f"{node.name}/coredns"] = self._spawn(
+            f"{node.name}-coredns", [str(self.bins / "coredns"), "-conf", str(root / "Corefile")], node.netns
+        )
         return pids
 
     def _wait_file(self, path: Path, what: str, timeout: float) -> None:
@@ -610,8 +663,18 @@ class RealNodes:
         deadline = time.monotonic() + timeout
         pending = list(names)
         while True:
-            proc = _run(kubectl, "--kubeconfig", str(self.kubeconfig), "get", "nodes", "-l",
-                        f"{LABEL_REAL_NODE}=true", "-o", "json", check=False)
+            proc = _run(
+                kubectl,
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "get",
+                "nodes",
+                "-l",
+                f"{LABEL_REAL_NODE}=true",
+                "-o",
+                "json",
+                check=False,
+            )
             ready = set()
             if proc.returncode == 0:
                 for n in json.loads(proc.stdout)["items"]:
@@ -622,8 +685,10 @@ class RealNodes:
                 return
             dead = [w for w, pid in self._load().get("pids", {}).items() if not _pid_alive(pid)]
             if dead or time.monotonic() > deadline:
-                tails = "\n".join(f"--- {w} ---\n{self.log_file(w.replace('/', '-')).read_text(errors='replace')[-1500:]}"
-                                  for w in (dead or [f"{pending[0]}/kubelet"]))
+                tails = "\n".join(
+                    f"--- {w} ---\n{self.log_file(w.replace('/', '-')).read_text(errors='replace')[-1500:]}"
+                    for w in (dead or [f"{pending[0]}/kubelet"])
+                )
                 why = f"{', '.join(dead)} exited" if dead else f"not Ready after {timeout:.0f}s"
                 raise RealNodeError(f"real node(s) {', '.join(pending)}: {why}\n{tails}")
             time.sleep(0.5)
@@ -641,8 +706,11 @@ class RealNodes:
             self.log(f"removing real nodes of {self.cluster!r}")
         nodes = [NodeNet(self.cluster, i) for i in sorted(indexes)]
         # 1. node agents first (so nothing restarts containers), then the containers, then containerd
-        agents = [p for p in _pids_with(str(self.root))
-                  if not any(x in _cmdline(p) for x in ("containerd", "docker-registry"))]
+        agents = [
+            p
+            for p in _pids_with(str(self.root))
+            if not any(x in _cmdline(p) for x in ("containerd", "docker-registry"))
+        ]
         _kill(sorted(set(agents)))
         for node in nodes:
             _kill(_cgroup_procs(node.cgroup), timeout=2.0)  # every container process of the node
@@ -668,9 +736,10 @@ class RealNodes:
         if not Path(HOST_BINARIES["ip"]).exists():
             return []
         prefix = f"ecs-{cluster_key(self.cluster)}-"
-        names = [line.split()[0] for line in _run("ip", "netns", "list", check=False).stdout.splitlines()
-                 if line.strip()]
-        return [n for n in names if n.startswith(prefix) and n[len(prefix):].isdigit()]
+        names = [
+            line.split()[0] for line in _run("ip", "netns", "list", check=False).stdout.splitlines() if line.strip()
+        ]
+        return [n for n in names if n.startswith(prefix) and n[len(prefix) :].isdigit()]
 
     def _log_links(self) -> list[Path]:
         """kubelet's links of this cluster's container logs in /var/log/containers (a fixed folder)."""

@@ -43,8 +43,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def scheduler_config(kubeconfig: Path | str, extender_port: int, *, name: str = SCHEDULER_NAME,
-                     weight: int = EXTENDER_WEIGHT, bind: bool = True) -> dict:
+def scheduler_config(
+    kubeconfig: Path | str,
+    extender_port: int,
+    *,
+    name: str = SCHEDULER_NAME,
+    weight: int = EXTENDER_WEIGHT,
+    bind: bool = True,
+) -> dict:
     """The KubeSchedulerConfiguration of the ecs-scheduler (pure).
 
     ``bind``: the scheduler delegates binding to the extender (``bindVerb: bind``), which
@@ -161,8 +167,10 @@ class EcsScheduler:
         return self.workdir / f"{self.cluster}.{self.name}.{what}.log"
 
     def _markers(self) -> dict[str, str]:
-        return {"extender": f"ecs_operator.cli extender --address 127.0.0.1 --port {self.extender_port} ",
-                "scheduler": str(self.config_file)}
+        return {
+            "extender": f"ecs_operator.cli extender --address 127.0.0.1 --port {self.extender_port} ",
+            "scheduler": str(self.config_file),
+        }
 
     def load(self) -> bool:
         """Read the recorded pids and ports; True when both processes still run."""
@@ -177,20 +185,24 @@ class EcsScheduler:
         return bool(self.pids) and all(_alive(self.pids.get(k, 0), m) for k, m in marks.items())
 
     def _save(self) -> None:
-        self.state_file.write_text(json.dumps({"pids": self.pids, "extender_port": self.extender_port,
-                                               "secure_port": self.secure_port}) + "\n")
+        self.state_file.write_text(
+            json.dumps({"pids": self.pids, "extender_port": self.extender_port, "secure_port": self.secure_port}) + "\n"
+        )
 
     # -- health ---------------------------------------------------------------------------
     def extender_url(self) -> str:
         return f"http://127.0.0.1:{self.extender_port}"
 
     def healthy(self) -> bool:
-        return (self.extender_port is not None and self.secure_port is not None
-                and http_ok(f"{self.extender_url()}/healthz")
-                and http_ok(f"https://127.0.0.1:{self.secure_port}/readyz"))
+        return (
+            self.extender_port is not None
+            and self.secure_port is not None
+            and http_ok(f"{self.extender_url()}/healthz")
+            and http_ok(f"https://127.0.0.1:{self.secure_port}/readyz")
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self, timeout: float = 60.0, log=print) -> "EcsScheduler":
+    def start(self, timeout: float = 60.0, log=print) -> EcsScheduler:
         """Start the extender and the scheduler (or reuse running ones); wait until healthy."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.load() and self.healthy():
@@ -199,42 +211,73 @@ class EcsScheduler:
         self.stop()
         self.extender_port = free_port()
         self.secure_port = free_port()
-        self.config_file.write_text(yaml.safe_dump(
-            scheduler_config(self.kubeconfig, self.extender_port, name=self.name, weight=self.weight,
-                             bind=self.bind),
-            sort_keys=False))
+        self.config_file.write_text(
+            yaml.safe_dump(
+                scheduler_config(
+                    self.kubeconfig, self.extender_port, name=self.name, weight=self.weight, bind=self.bind
+                ),
+                sort_keys=False,
+            )
+        )
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("KUBECONFIG", None)
         try:
-            self.pids["extender"] = self._spawn("extender", [
-                sys.executable, "-m", "ecs_operator.cli", "extender", "--address", "127.0.0.1",
-                "--port", str(self.extender_port), "--kubeconfig", str(self.kubeconfig),
-                "--scheduler-name", self.name],
-                env)
+            self.pids["extender"] = self._spawn(
+                "extender",
+                [
+                    sys.executable,
+                    "-m",
+                    "ecs_operator.cli",
+                    "extender",
+                    "--address",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.extender_port),
+                    "--kubeconfig",
+                    str(self.kubeconfig),
+                    "--scheduler-name",
+                    self.name,
+                ],
+                env,
+            )
             self._save()
             self._wait("extender", f"{self.extender_url()}/healthz", timeout)
-            self.pids["scheduler"] = self._spawn("scheduler", [
-                str(self.bins / "kube-scheduler"),
-                "--config", str(self.config_file),
-                "--bind-address", "127.0.0.1",
-                "--secure-port", str(self.secure_port),
-                "--cert-dir", str(self.workdir / f"{self.cluster}.{self.name}.certs"),
-                "--authentication-skip-lookup",
-                "--authorization-always-allow-paths", "/healthz,/readyz,/livez,/metrics",
-                "--v", "2"], env)
+            self.pids["scheduler"] = self._spawn(
+                "scheduler",
+                [
+                    str(self.bins / "kube-scheduler"),
+                    "--config",
+                    str(self.config_file),
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--secure-port",
+                    str(self.secure_port),
+                    "--cert-dir",
+                    str(self.workdir / f"{self.cluster}.{self.name}.certs"),
+                    "--authentication-skip-lookup",
+                    "--authorization-always-allow-paths",
+                    "/healthz,/readyz,/livez,/metrics",
+                    "--v",
+                    "2",
+                ],
+                env,
+            )
             self._save()
             self._wait("scheduler", f"https://127.0.0.1:{self.secure_port}/readyz", timeout)
         except BaseException:
             self.stop()
             raise
-        log(f"{self.name} running (extender :{self.extender_port}, kube-scheduler :{self.secure_port}, "
-            f"logs {self.log_file('*')})")
+        log(
+            f"{self.name} running (extender :{self.extender_port}, kube-scheduler :{self.secure_port}, "
+            f"logs {self.log_file('*')})"
+        )
         return self
 
     def _spawn(self, what: str, cmd: list[str], env: dict) -> int:
         with open(self.log_file(what), "w") as out:
-            proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         return proc.pid
 
     def _wait(self, what: str, url: str, timeout: float) -> None:
@@ -268,7 +311,7 @@ class EcsScheduler:
     def running(self) -> bool:
         return self.load()
 
-    def __enter__(self) -> "EcsScheduler":
+    def __enter__(self) -> EcsScheduler:
         return self.start() if not self.pids else self
 
     def __exit__(self, *exc) -> None:

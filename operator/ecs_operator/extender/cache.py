@@ -41,8 +41,9 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 
 import kubernetes
 from kubernetes import watch
@@ -100,7 +101,7 @@ class Reflector:
     synced: bool = False
     events: int = 0
     relists: int = 0
-    last_event_at: float | None = None   # time.monotonic() of the last list / event
+    last_event_at: float | None = None  # time.monotonic() of the last list / event
 
     def replace(self, items: list[dict], resource_version: str | None) -> None:
         if self.kind == NODES:
@@ -156,8 +157,7 @@ class Source(Protocol):
         """Every object of ``kind`` and the list's resourceVersion; raises :class:`Gone`
         when a continue token expired."""
 
-    def watch(self, kind: str, resource_version: str, timeout_seconds: int,
-              stop: threading.Event) -> Iterator[dict]:
+    def watch(self, kind: str, resource_version: str, timeout_seconds: int, stop: threading.Event) -> Iterator[dict]:
         """Watch events (dicts with ``type`` and ``object``) from ``resource_version`` until
         the server closes the stream or ``stop`` is set; raises :class:`Gone` on 410."""
 
@@ -191,8 +191,9 @@ class KubeSource:
     READ_GRACE = 15
     PAGE = 500
 
-    def __init__(self, api_client_factory: Callable[[], object], connect_timeout: float = 10.0,
-                 list_timeout: float = 120.0):
+    def __init__(
+        self, api_client_factory: Callable[[], object], connect_timeout: float = 10.0, list_timeout: float = 120.0
+    ):
         self._factory = api_client_factory
         self.connect_timeout = connect_timeout
         self.list_timeout = list_timeout
@@ -216,8 +217,12 @@ class KubeSource:
         cont: str | None = None
         rv = None
         while True:
-            kw = dict(self._kwargs(kind), limit=self.PAGE, _preload_content=False,
-                      _request_timeout=(self.connect_timeout, self.list_timeout))
+            kw = dict(
+                self._kwargs(kind),
+                limit=self.PAGE,
+                _preload_content=False,
+                _request_timeout=(self.connect_timeout, self.list_timeout),
+            )
             if cont:
                 kw["_continue"] = cont
             try:
@@ -237,17 +242,20 @@ class KubeSource:
             if not cont:
                 return items, rv
 
-    def watch(self, kind: str, resource_version: str, timeout_seconds: int,
-              stop: threading.Event) -> Iterator[dict]:
+    def watch(self, kind: str, resource_version: str, timeout_seconds: int, stop: threading.Event) -> Iterator[dict]:
         w = RawWatch()
         with self._lock:
             self._watches.add(w)
         try:
             # timeout_seconds also turns off Watch's own one-shot 410 retry: 410 surfaces here.
-            for event in w.stream(self._func(kind), resource_version=resource_version,
-                                  allow_watch_bookmarks=True, timeout_seconds=timeout_seconds,
-                                  _request_timeout=(self.connect_timeout, timeout_seconds + self.READ_GRACE),
-                                  **self._kwargs(kind)):
+            for event in w.stream(
+                self._func(kind),
+                resource_version=resource_version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=timeout_seconds,
+                _request_timeout=(self.connect_timeout, timeout_seconds + self.READ_GRACE),
+                **self._kwargs(kind),
+            ):
                 if stop.is_set():
                     return
                 yield event
@@ -278,7 +286,7 @@ class KubeBinder:
 
     def __init__(self, api_client_factory: Callable[[], object], timeout: float = 4.0):
         self._factory = api_client_factory
-        self.timeout = timeout    # below the scheduler's extender httpTimeout (5s)
+        self.timeout = timeout  # below the scheduler's extender httpTimeout (5s)
         self._core = None
         self._lock = threading.Lock()
 
@@ -295,11 +303,16 @@ class KubeBinder:
         md = {"name": name, "namespace": namespace}
         if uid:
             md["uid"] = uid
-        body = {"apiVersion": "v1", "kind": "Binding", "metadata": md,
-                "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": md,
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
         try:
-            resp = api.create_namespaced_pod_binding(name, namespace, body, _preload_content=False,
-                                                     _request_timeout=self.timeout)
+            resp = api.create_namespaced_pod_binding(
+                name, namespace, body, _preload_content=False, _request_timeout=self.timeout
+            )
             resp.data  # noqa: B018 - read the body, so the connection goes back to the pool clean
             resp.release_conn()
             return
@@ -311,7 +324,7 @@ class KubeBinder:
                     message = e.reason
                 raise RuntimeError(f"{e.status} {message}") from e
             error: Exception = e
-        except Exception as e:  # noqa: BLE001 - connection errors: the binding may have happened
+        except Exception as e:
             error = e
         if self._bound_to(namespace, name, uid) == node:
             log.info("bind %s/%s to %s: %s, but the pod is bound there", namespace, name, node, error)
@@ -320,11 +333,12 @@ class KubeBinder:
 
     def _bound_to(self, namespace: str, name: str, uid: str | None) -> str | None:
         try:
-            resp = self._api().read_namespaced_pod(name, namespace, _preload_content=False,
-                                                   _request_timeout=self.timeout)
+            resp = self._api().read_namespaced_pod(
+                name, namespace, _preload_content=False, _request_timeout=self.timeout
+            )
             pod = json.loads(resp.data)
             resp.release_conn()
-        except Exception:  # noqa: BLE001
+        except Exception:
             return None
         if uid and (pod.get("metadata") or {}).get("uid") != uid:
             return None
@@ -358,8 +372,15 @@ class WatchCache:
     ``min_timeout``/``max_timeout``: the watch's server-side timeout is drawn from this range
     (seconds) for every stream."""
 
-    def __init__(self, source: Source, view: InMemoryClusterView | None = None, *,
-                 min_timeout: int = 60, max_timeout: int = 120, backoff: Callable[[], Backoff] = Backoff):
+    def __init__(
+        self,
+        source: Source,
+        view: InMemoryClusterView | None = None,
+        *,
+        min_timeout: int = 60,
+        max_timeout: int = 120,
+        backoff: Callable[[], Backoff] = Backoff,
+    ):
         self.view = view if view is not None else InMemoryClusterView()
         self.source = source
         self.reflectors = {kind: Reflector(kind, self.view) for kind in (NODES, PODS)}
@@ -373,8 +394,12 @@ class WatchCache:
     # -- ClusterView ----------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         if not self._synced.is_set():
-            raise NotSynced("nodes and pods not listed yet: " + ", ".join(
-                f"{k}: {self.errors.get(k) or 'listing'}" for k, r in self.reflectors.items() if not r.synced))
+            raise NotSynced(
+                "nodes and pods not listed yet: "
+                + ", ".join(
+                    f"{k}: {self.errors.get(k) or 'listing'}" for k, r in self.reflectors.items() if not r.synced
+                )
+            )
         return self.view.snapshot()
 
     def ready(self) -> bool:
@@ -382,11 +407,19 @@ class WatchCache:
 
     def status(self) -> dict:
         now = time.monotonic()
-        counts = dict(zip((NODES, PODS), self.view.counts()))
-        return {kind: {"synced": r.synced, "objects": counts[kind], "resourceVersion": r.resource_version,
-                       "events": r.events, "relists": r.relists, "error": self.errors.get(kind),
-                       "lastEventAge": None if r.last_event_at is None else round(now - r.last_event_at, 1)}
-                for kind, r in self.reflectors.items()}
+        counts = dict(zip((NODES, PODS), self.view.counts(), strict=True))
+        return {
+            kind: {
+                "synced": r.synced,
+                "objects": counts[kind],
+                "resourceVersion": r.resource_version,
+                "events": r.events,
+                "relists": r.relists,
+                "error": self.errors.get(kind),
+                "lastEventAge": None if r.last_event_at is None else round(now - r.last_event_at, 1),
+            }
+            for kind, r in self.reflectors.items()
+        }
 
     # the view's pod operations the extender's bind and in-flight tracking use
     def add_pod_listener(self, fn) -> None:
@@ -402,7 +435,7 @@ class WatchCache:
         self.view.forget_pod(*args, **kwargs)
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> "WatchCache":
+    def start(self) -> WatchCache:
         for kind, r in self.reflectors.items():
             t = threading.Thread(target=self.run, args=(r,), daemon=True, name=f"watch-{kind}")
             t.start()
@@ -455,7 +488,7 @@ class WatchCache:
                 # no delay: 410 is the normal answer to an old version; a fresh list fixes it
                 if self._stop.wait(random.uniform(0, 0.1)):
                     return
-            except Exception as e:  # noqa: BLE001 - connection errors, 5xx, read timeouts, WatchError
+            except Exception as e:
                 delay = backoff.next()
                 self.errors[r.kind] = f"{type(e).__name__}: {e}"[:300]
                 log.warning("%s watch failed (%s); retrying in %.1fs", r.kind, self.errors[r.kind], delay)

@@ -30,8 +30,9 @@ def inflight_timeout() -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     from .. import k8s
@@ -39,11 +40,18 @@ def run(args: argparse.Namespace) -> int:
     from .server import make_server
 
     cache = WatchCache(KubeSource(k8s.client)).start()
-    srv = make_server(cache, args.address, args.port, KubeBinder(k8s.client), inflight_timeout=inflight_timeout(),
-                      scheduler_names=args.scheduler_name or [SCHEDULER_NAME])
+    srv = make_server(
+        cache,
+        args.address,
+        args.port,
+        KubeBinder(k8s.client),
+        inflight_timeout=inflight_timeout(),
+        scheduler_names=args.scheduler_name or [SCHEDULER_NAME],
+    )
     log = logging.getLogger("ecs_operator.extender")
-    log.info("ECS placement extender listening on %s:%d (ready once nodes and pods are listed)",
-             *srv.server_address[:2])
+    log.info(
+        "ECS placement extender listening on %s:%d (ready once nodes and pods are listed)", *srv.server_address[:2]
+    )
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -29,11 +29,11 @@ compiles exactly to node affinity (see :mod:`.native`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fractions import Fraction
 from functools import lru_cache
-from typing import Iterable, Mapping
 
 from .. import GROUP, labels
 from ..capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
@@ -76,11 +76,22 @@ _GROUP_PREFIX = f"{GROUP}/"
 
 _QUANTITY_RE = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
 _SUFFIX = {
-    "": Fraction(1), "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000),
-    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
-    "P": Fraction(10**15), "E": Fraction(10**18),
-    "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50), "Ei": Fraction(2**60),
+    "": Fraction(1),
+    "n": Fraction(1, 10**9),
+    "u": Fraction(1, 10**6),
+    "m": Fraction(1, 1000),
+    "k": Fraction(10**3),
+    "M": Fraction(10**6),
+    "G": Fraction(10**9),
+    "T": Fraction(10**12),
+    "P": Fraction(10**15),
+    "E": Fraction(10**18),
+    "Ki": Fraction(2**10),
+    "Mi": Fraction(2**20),
+    "Gi": Fraction(2**30),
+    "Ti": Fraction(2**40),
+    "Pi": Fraction(2**50),
+    "Ei": Fraction(2**60),
 }
 
 
@@ -217,15 +228,15 @@ def task_group(pod: dict) -> str | None:
 class ContainerInstance:
     """An ECS container instance as seen through a Kubernetes node."""
 
-    name: str                                  # the node name
+    name: str  # the node name
     ec2_instance_id: str
     attributes: Mapping[str, str]
-    status: str = ACTIVE                       # ACTIVE | DRAINING
+    status: str = ACTIVE  # ACTIVE | DRAINING
     agent_connected: bool = True
     agent_version: str | None = None
     registered_at: datetime | None = None
-    registered_cpu: int = 0                    # ECS cpu units
-    registered_memory: int = 0                 # MiB
+    registered_cpu: int = 0  # ECS cpu units
+    registered_memory: int = 0  # MiB
     remaining_cpu: int = 0
     remaining_memory: int = 0
     running_tasks_count: int = 0
@@ -248,7 +259,7 @@ def node_attributes(node: dict) -> dict[str, str]:
     attrs: dict[str, str] = {}
     for key, value in labels.items():
         if key.startswith(ATTRIBUTE_LABEL_PREFIX):
-            name = key[len(ATTRIBUTE_LABEL_PREFIX):]
+            name = key[len(ATTRIBUTE_LABEL_PREFIX) :]
             if name and name not in LABEL_BACKED:
                 attrs[name] = "" if value is None else str(value)
     for name, (label, mapping) in LABEL_BACKED.items():
@@ -274,7 +285,7 @@ def _timestamp(value: object) -> datetime | None:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def build_instance(node: dict, pods: Iterable[dict] = ()) -> ContainerInstance:
@@ -308,7 +319,8 @@ def build_instance(node: dict, pods: Iterable[dict] = ()) -> ContainerInstance:
         name=name,
         ec2_instance_id=str(labels.get(LABEL_INSTANCE_ID) or name),
         attributes=node_attributes(node),
-        fargate=labels.get(LABEL_CAPACITY_PROVIDER) if labels.get(LABEL_CAPACITY_PROVIDER) in FARGATE_PROVIDERS
+        fargate=labels.get(LABEL_CAPACITY_PROVIDER)
+        if labels.get(LABEL_CAPACITY_PROVIDER) in FARGATE_PROVIDERS
         else None,
         status=DRAINING if (node.get("spec") or {}).get("unschedulable") else ACTIVE,
         agent_connected=_ready(node),
@@ -364,8 +376,9 @@ def slim_node(node: dict) -> dict:
     out_status: dict = _pick(status, ("allocatable", "capacity"))
     conds = status.get("conditions")
     if conds:
-        out_status["conditions"] = [{"type": c.get("type"), "status": c.get("status")}
-                                    for c in conds if isinstance(c, dict)]
+        out_status["conditions"] = [
+            {"type": c.get("type"), "status": c.get("status")} for c in conds if isinstance(c, dict)
+        ]
     kubelet = (status.get("nodeInfo") or {}).get("kubeletVersion")
     if kubelet:
         out_status["nodeInfo"] = {"kubeletVersion": kubelet}

@@ -25,13 +25,25 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from . import model
 from .placement import Constraint, PlacementError, parse_constraints
 from .query import (
-    ATTRIBUTE, EC2_INSTANCE_ID, EQ, EXISTS, IN, NE, NOT_EXISTS, NOT_IN, And, Compare, Expr, Not, Or,
+    ATTRIBUTE,
+    EC2_INSTANCE_ID,
+    EQ,
+    EXISTS,
+    IN,
+    NE,
+    NOT_EXISTS,
+    NOT_IN,
+    And,
+    Compare,
+    Expr,
+    Not,
+    Or,
 )
 
 MAX_TERMS = 32
@@ -47,8 +59,8 @@ class NotCompilable(Exception):
 
 # A requirement is a hashable tuple: ("expr", key, operator, values) or ("field", key, operator, values).
 Req = tuple
-Term = frozenset      # of Req, ANDed
-Dnf = list            # of Term, ORed; [] is false, [frozenset()] is true
+Term = frozenset  # of Req, ANDed
+Dnf = list  # of Term, ORed; [] is false, [frozenset()] is true
 
 
 def _valid_label_value(v: str) -> bool:
@@ -71,7 +83,7 @@ def _label_values(ecs_values: Iterable[str], mapping: dict[str, str] | None) -> 
     for v in ecs_values:
         if mapping:
             candidates = [lv for lv, ev in mapping.items() if ev == v]
-            if v not in mapping:          # unmapped label values pass through unchanged
+            if v not in mapping:  # unmapped label values pass through unchanged
                 candidates.append(v)
         else:
             candidates = [v]
@@ -154,11 +166,11 @@ def _atom(c: Compare, negate: bool) -> Dnf:
         positive = op in (EQ, IN)
         exists = ("expr", key, "Exists", ())
         absent = ("expr", key, "DoesNotExist", ())
-        if positive and not negate:            # present and value in vals
+        if positive and not negate:  # present and value in vals
             return [frozenset({("expr", key, "In", vals)})] if vals else FALSE
-        if not positive and not negate:        # present and value not in vals
+        if not positive and not negate:  # present and value not in vals
             return [frozenset({exists, ("expr", key, "NotIn", vals)})] if vals else [frozenset({exists})]
-        if positive and negate:                # absent or value not in vals
+        if positive and negate:  # absent or value not in vals
             return [frozenset({("expr", key, "NotIn", vals)})] if vals else TRUE
         # not(present and value not in vals): absent or value in vals
         return [frozenset({absent})] + ([frozenset({("expr", key, "In", vals)})] if vals else [])
@@ -169,10 +181,11 @@ def _atom(c: Compare, negate: bool) -> Dnf:
         label_vals = tuple(sorted({v for v in values if v and _valid_label_value(v)}))
         names = sorted(set(values))
         member = (op in (EQ, IN)) != negate
-        if member:   # (label present and in ids) or (no label and node name in ids)
+        if member:  # (label present and in ids) or (no label and node name in ids)
             dnf: Dnf = [frozenset({("expr", key, "In", label_vals)})] if label_vals else []
-            dnf += [frozenset({("expr", key, "DoesNotExist", ()), ("field", "metadata.name", "In", (n,))})
-                    for n in names]
+            dnf += [
+                frozenset({("expr", key, "DoesNotExist", ()), ("field", "metadata.name", "In", (n,))}) for n in names
+            ]
             if len(dnf) > MAX_TERMS:
                 raise NotCompilable(f"more than {MAX_TERMS} node selector terms")
             return dnf
@@ -230,7 +243,7 @@ class NativePlacement:
     node_affinity: dict | None = None
     pod_anti_affinity: dict | None = None
     compiled: list[str] = field(default_factory=list)
-    not_compiled: list[tuple[str, str]] = field(default_factory=list)   # (constraint, reason)
+    not_compiled: list[tuple[str, str]] = field(default_factory=list)  # (constraint, reason)
 
     def affinity(self) -> dict:
         """A ``spec.affinity`` fragment (empty when nothing compiled)."""
@@ -252,14 +265,22 @@ def _distinct_selector(group: str | None, labels: Mapping[str, str]) -> dict:
             match[model.LABEL_CLUSTER] = labels[model.LABEL_CLUSTER]
         return {"matchLabels": match}
     if kind == "family" and labels.get(model.LABEL_FAMILY) == name and model.LABEL_TASK in labels:
-        return {"matchLabels": {model.LABEL_FAMILY: name},
-                "matchExpressions": [{"key": model.LABEL_TASK, "operator": "Exists"},
-                                     {"key": model.LABEL_SERVICE, "operator": "DoesNotExist"}]}
+        return {
+            "matchLabels": {model.LABEL_FAMILY: name},
+            "matchExpressions": [
+                {"key": model.LABEL_TASK, "operator": "Exists"},
+                {"key": model.LABEL_SERVICE, "operator": "DoesNotExist"},
+            ],
+        }
     raise NotCompilable(f"task group {group!r} has no label its pods carry")
 
 
-def compile_native(constraints: str | Sequence[Constraint] | Sequence[dict], *, group: str | None = None,
-                   pod_labels: Mapping[str, str] | None = None) -> NativePlacement:
+def compile_native(
+    constraints: str | Sequence[Constraint] | Sequence[dict],
+    *,
+    group: str | None = None,
+    pod_labels: Mapping[str, str] | None = None,
+) -> NativePlacement:
     """Compile what Kubernetes can enforce natively. ``constraints``: the annotation text, the
     parsed constraints or the ECS JSON objects; ``group`` / ``pod_labels``: the pod's task
     group and labels (for distinctInstance). Raises PlacementError on invalid constraints."""
@@ -278,8 +299,11 @@ def compile_native(constraints: str | Sequence[Constraint] | Sequence[dict], *, 
         try:
             if c.type == "distinctInstance":
                 selector = _distinct_selector(group, pod_labels or {})
-                out.pod_anti_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": [
-                    {"labelSelector": selector, "topologyKey": HOSTNAME}]}
+                out.pod_anti_affinity = {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {"labelSelector": selector, "topologyKey": HOSTNAME}
+                    ]
+                }
                 compiled.append((i, str(c)))
                 continue
             dnf = _simplify(to_dnf(c.expression))
@@ -291,15 +315,19 @@ def compile_native(constraints: str | Sequence[Constraint] | Sequence[dict], *, 
         node_parts.append((i, str(c)))
     if terms is not None:
         if not terms:
-            not_compiled.extend((i, p, "no node can satisfy the constraints together; left to the extender")
-                                for i, p in node_parts)
+            not_compiled.extend(
+                (i, p, "no node can satisfy the constraints together; left to the extender") for i, p in node_parts
+            )
         else:
             compiled.extend(node_parts)
     out.compiled = [d for _, d in sorted(compiled)]
     out.not_compiled = [(d, why) for _, d, why in sorted(not_compiled)]
     if terms and terms != TRUE:
-        out.node_affinity = {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [_term_json(t) for t in sorted(terms, key=lambda t: sorted(t))]}}
+        out.node_affinity = {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [_term_json(t) for t in sorted(terms, key=lambda t: sorted(t))]
+            }
+        }
     return out
 
 

@@ -43,9 +43,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence
 
 from .. import labels
 from ..capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
@@ -59,9 +59,9 @@ ANN_GROUP = model.ANNOTATION_GROUP
 #: Optional: ``DAEMON`` marks a daemon service task when its owner is not a DaemonSet.
 ANN_SCHEDULING_STRATEGY = labels.SCHEDULING_STRATEGY
 
-MAX_SCORE = 10          # k8s.io/kube-scheduler/extender/v1 MaxExtenderPriority
-MAX_CONSTRAINTS = 10    # ECS: at most 10 constraints per task (task definition + run time)
-MAX_STRATEGIES = 5      # ECS: at most 5 strategy rules per task or service
+MAX_SCORE = 10  # k8s.io/kube-scheduler/extender/v1 MaxExtenderPriority
+MAX_CONSTRAINTS = 10  # ECS: at most 10 constraints per task (task definition + run time)
+MAX_STRATEGIES = 5  # ECS: at most 5 strategy rules per task or service
 
 _ATTRIBUTE_FIELD_RE = re.compile(r"attribute:[A-Za-z0-9_\-/\\.]{1,128}")
 
@@ -77,10 +77,10 @@ class PlacementError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Constraint:
-    type: str                        # "memberOf" | "distinctInstance"
+    type: str  # "memberOf" | "distinctInstance"
     expression: Expr | None = None
     text: str | None = None
-    dynamic: bool = False            # depends on the tasks on the instance (task:group, runningTasksCount)
+    dynamic: bool = False  # depends on the tasks on the instance (task:group, runningTasksCount)
 
     def __str__(self) -> str:
         return f"memberOf({self.text})" if self.type == "memberOf" else self.type
@@ -88,8 +88,8 @@ class Constraint:
 
 @dataclass(frozen=True, slots=True)
 class Strategy:
-    type: str                        # "spread" | "binpack" | "random"
-    field: str | None = None         # spread: "instanceId" | "attribute:<name>"; binpack: "cpu" | "memory"
+    type: str  # "spread" | "binpack" | "random"
+    field: str | None = None  # spread: "instanceId" | "attribute:<name>"; binpack: "cpu" | "memory"
 
     def __str__(self) -> str:
         return f"{self.type}({self.field})" if self.field else self.type
@@ -105,17 +105,17 @@ FARGATE_STRATEGY = (SPREAD_ZONE,)
 class PlacementSpec:
     """What one pod asks of placement."""
 
-    managed: bool                               # an ECS task (else the extender has no opinion)
+    managed: bool  # an ECS task (else the extender has no opinion)
     group: str | None = None
     constraints: tuple[Constraint, ...] = ()
     strategies: tuple[Strategy, ...] = ()
     daemon: bool = False
     service: bool = False
-    cpu: int = 0                                # requested ECS cpu units
-    memory: int = 0                             # requested MiB
-    seed: str = ""                              # for the random strategy
-    default_strategy: bool = False              # strategies are ECS's defaults
-    fargate: bool = False                       # a Fargate task (nodeSelector on a Fargate provider)
+    cpu: int = 0  # requested ECS cpu units
+    memory: int = 0  # requested MiB
+    seed: str = ""  # for the random strategy
+    default_strategy: bool = False  # strategies are ECS's defaults
+    fargate: bool = False  # a Fargate task (nodeSelector on a Fargate provider)
 
     @property
     def scored(self) -> bool:
@@ -254,8 +254,8 @@ def spec_from_pod(pod: dict) -> PlacementSpec:
 @dataclass
 class FilterOutcome:
     passed: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)          # preemption might help
-    unresolvable: dict[str, str] = field(default_factory=dict)    # it would not
+    failed: dict[str, str] = field(default_factory=dict)  # preemption might help
+    unresolvable: dict[str, str] = field(default_factory=dict)  # it would not
 
 
 def check_instance(spec: PlacementSpec, inst: ContainerInstance) -> tuple[bool, str] | None:
@@ -308,8 +308,9 @@ def _random_key(seed: str, name: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}\0{name}".encode(), digest_size=8).digest(), "big")
 
 
-def strategy_keys(spec: PlacementSpec, candidates: Sequence[ContainerInstance],
-                  cluster: Iterable[ContainerInstance]) -> dict[str, tuple]:
+def strategy_keys(
+    spec: PlacementSpec, candidates: Sequence[ContainerInstance], cluster: Iterable[ContainerInstance]
+) -> dict[str, tuple]:
     """Per candidate, the tuple of per-strategy keys (lower is better)."""
     cluster = list(cluster)
     columns: list[list] = []
@@ -344,8 +345,9 @@ def rank_scores(keys: Mapping[str, tuple]) -> dict[str, int]:
     return {name: max(0, MAX_SCORE - rank[k]) for name, k in keys.items()}
 
 
-def score_instances(spec: PlacementSpec, candidates: Sequence[ContainerInstance],
-                    cluster: Iterable[ContainerInstance]) -> dict[str, int]:
+def score_instances(
+    spec: PlacementSpec, candidates: Sequence[ContainerInstance], cluster: Iterable[ContainerInstance]
+) -> dict[str, int]:
     """Scores 0..10 for the candidates; ``cluster`` (every known instance, candidates
     included) is what spread counts tasks on."""
     if not spec.scored:

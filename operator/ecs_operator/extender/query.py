@@ -43,14 +43,25 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 __all__ = [
-    "QueryError", "QueryTarget", "Expr", "Compare", "And", "Or", "Not", "Subject", "Value",
-    "parse", "evaluate", "MAX_EXPRESSION_LENGTH",
+    "QueryError",
+    "QueryTarget",
+    "Expr",
+    "Compare",
+    "And",
+    "Or",
+    "Not",
+    "Subject",
+    "Value",
+    "parse",
+    "evaluate",
+    "MAX_EXPRESSION_LENGTH",
 ]
 
 #: ECS's limit on a placement constraint expression.
@@ -62,12 +73,13 @@ MAX_DEPTH = 64
 class QueryError(ValueError):
     """A cluster query expression that cannot be parsed or is ill-typed."""
 
-    def __init__(self, message: str, expression: str, position: int, context: str = "query",
-                 expected: str | None = None):
+    def __init__(
+        self, message: str, expression: str, position: int, context: str = "query", expected: str | None = None
+    ):
         self.message = message
         self.expression = expression
-        self.position = position          # 0-based offset into expression
-        self.column = position + 1        # 1-based, as shown
+        self.position = position  # 0-based offset into expression
+        self.column = position + 1  # 1-based, as shown
         self.context = context
         self.expected = expected
         text = f"{context} expression: {message} at column {self.column}"
@@ -109,8 +121,9 @@ _FIELDS = {
     "agentVersion": AGENT_VERSION,
     "registeredAt": REGISTERED_AT,
 }
-_SUBJECT_HELP = ("attribute:<name>, ec2InstanceId, task:group, runningTasksCount, agentConnected, "
-                 "agentVersion or registeredAt")
+_SUBJECT_HELP = (
+    "attribute:<name>, ec2InstanceId, task:group, runningTasksCount, agentConnected, agentVersion or registeredAt"
+)
 
 EQ, NE, GT, GE, LT, LE = "==", "!=", ">", ">=", "<", "<="
 EXISTS, NOT_EXISTS, IN, NOT_IN, MATCHES, NOT_MATCHES = "exists", "!exists", "in", "!in", "=~", "!~"
@@ -130,17 +143,38 @@ _VALID_OPS = {
 _NEGATED = {NE: EQ, NOT_IN: IN, NOT_MATCHES: MATCHES, NOT_EXISTS: EXISTS}
 
 # Symbolic operators, longest first; then the word forms (case-insensitive).
-_SYMBOL_OPS = [("!exists", NOT_EXISTS), ("!in", NOT_IN), ("==", EQ), ("!=", NE), (">=", GE),
-               ("<=", LE), ("=~", MATCHES), ("!~", NOT_MATCHES), (">", GT), ("<", LT)]
-_WORD_OPS = {"equals": EQ, "not_equals": NE, "greater_than": GT, "greater_than_equal": GE,
-             "less_than": LT, "less_than_equal": LE, "exists": EXISTS, "not_exists": NOT_EXISTS,
-             "in": IN, "not_in": NOT_IN, "matches": MATCHES, "not_matches": NOT_MATCHES}
+_SYMBOL_OPS = [
+    ("!exists", NOT_EXISTS),
+    ("!in", NOT_IN),
+    ("==", EQ),
+    ("!=", NE),
+    (">=", GE),
+    ("<=", LE),
+    ("=~", MATCHES),
+    ("!~", NOT_MATCHES),
+    (">", GT),
+    ("<", LT),
+]
+_WORD_OPS = {
+    "equals": EQ,
+    "not_equals": NE,
+    "greater_than": GT,
+    "greater_than_equal": GE,
+    "less_than": LT,
+    "less_than_equal": LE,
+    "exists": EXISTS,
+    "not_exists": NOT_EXISTS,
+    "in": IN,
+    "not_in": NOT_IN,
+    "matches": MATCHES,
+    "not_matches": NOT_MATCHES,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    kind: str                 # one of the constants above
-    name: str | None = None   # the attribute name for ATTRIBUTE
+    kind: str  # one of the constants above
+    name: str | None = None  # the attribute name for ATTRIBUTE
 
     def __str__(self) -> str:
         return f"attribute:{self.name}" if self.kind == ATTRIBUTE else self.kind
@@ -177,7 +211,7 @@ class Expr:
 class Compare(Expr):
     subject: Subject
     op: str
-    args: tuple[Value, ...]   # () for exists/!exists, one value, or the list of in/!in
+    args: tuple[Value, ...]  # () for exists/!exists, one value, or the list of in/!in
     position: int = 0
 
     def subjects(self) -> set[str]:
@@ -221,11 +255,11 @@ class Compare(Expr):
             if at is None:
                 return False
             if at.tzinfo is None:
-                at = at.replace(tzinfo=timezone.utc)
+                at = at.replace(tzinfo=UTC)
             want = self.args[0].typed
             if isinstance(want, datetime):
                 return _compare_ordered(at, self.op, want)
-            return _compare_ordered(at.astimezone(timezone.utc).date(), self.op, want)
+            return _compare_ordered(at.astimezone(UTC).date(), self.op, want)
         raise AssertionError(kind)  # pragma: no cover
 
     def __str__(self) -> str:
@@ -365,7 +399,7 @@ def parse_date(text: str) -> date | datetime | None:
         dt = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------------------
@@ -418,7 +452,7 @@ class _Parser:
     def at_word(self, word: str) -> bool:
         """``word`` (case-insensitive) at the cursor, not followed by a word character."""
         end = self.i + len(word)
-        if self.s[self.i:end].lower() != word:
+        if self.s[self.i : end].lower() != word:
             return False
         return end >= self.n or self.s[end] not in _WORD_CHARS
 
@@ -507,11 +541,12 @@ class _Parser:
             raise self.unexpected(start, f"a subject ({_SUBJECT_HELP})")
         self.i = j
         if word.startswith("attribute:"):
-            name = word[len("attribute:"):]
+            name = word[len("attribute:") :]
             if not _ATTRIBUTE_NAME_RE.fullmatch(name):
                 raise self.error(
                     f"invalid attribute name {name!r} (1-128 letters, digits, '-', '_', '/', '\\' or '.')",
-                    start + len("attribute:"))
+                    start + len("attribute:"),
+                )
             return Subject(ATTRIBUTE, name)
         kind = _FIELDS.get(word)
         if kind is None and (word.lower() in ("and", "or") or word.lower() in _WORD_OPS):
@@ -605,7 +640,7 @@ class _Parser:
             if (s[j] == "&" or s[j] == "|") and j + 1 < n and s[j + 1] == s[j]:
                 break
             j += 1
-        text = s[self.i:j]
+        text = s[self.i : j]
         self.i = j
         return text
 
@@ -633,7 +668,9 @@ class _Parser:
             if d is None:
                 raise self.error(
                     f"registeredAt compares with a date (2018-06-18, 2018-06-18T22:28:28, "
-                    f"2018-06-18T22:28:28Z or 2018-06-18T22:28:28+00:00), not {text!r}", start)
+                    f"2018-06-18T22:28:28Z or 2018-06-18T22:28:28+00:00), not {text!r}",
+                    start,
+                )
             return Value(text, quoted, typed=d)
         if kind == AGENT_CONNECTED and text.lower() not in ("true", "false") and not ("*" in text and not quoted):
             raise self.error(f"agentConnected compares with true or false, not {text!r}", start)
@@ -666,7 +703,7 @@ class _Parser:
                 elif depth == 0 and (c == "," or ((c == "&" or c == "|") and j + 1 < n and s[j + 1] == c)):
                     break
                 j += 1
-            text, quoted = s[self.i:j], False
+            text, quoted = s[self.i : j], False
             self.i = j
             if not text:
                 raise self.unexpected(start, f"a regular expression after '{op}'")
@@ -681,10 +718,15 @@ class _Parser:
 
 def _java_regex(text: str) -> str:
     """The few java.util.regex spellings Python's ``re`` writes differently."""
-    return (text.replace(r"\p{Alpha}", "[A-Za-z]").replace(r"\p{Digit}", "[0-9]")
-            .replace(r"\p{Alnum}", "[A-Za-z0-9]").replace(r"\p{Lower}", "[a-z]")
-            .replace(r"\p{Upper}", "[A-Z]").replace(r"\p{Punct}", r"[!-/:-@\[-`{-~]")
-            .replace(r"\p{Space}", r"\s"))
+    return (
+        text.replace(r"\p{Alpha}", "[A-Za-z]")
+        .replace(r"\p{Digit}", "[0-9]")
+        .replace(r"\p{Alnum}", "[A-Za-z0-9]")
+        .replace(r"\p{Lower}", "[a-z]")
+        .replace(r"\p{Upper}", "[A-Z]")
+        .replace(r"\p{Punct}", r"[!-/:-@\[-`{-~]")
+        .replace(r"\p{Space}", r"\s")
+    )
 
 
 def parse(expression: str, context: str = "memberOf") -> Expr:
@@ -698,8 +740,7 @@ def parse(expression: str, context: str = "memberOf") -> Expr:
 @lru_cache(maxsize=1024)
 def _parse_cached(expression: str, context: str) -> Expr:
     if len(expression) > MAX_EXPRESSION_LENGTH:
-        raise QueryError(f"longer than {MAX_EXPRESSION_LENGTH} characters", expression,
-                         MAX_EXPRESSION_LENGTH, context)
+        raise QueryError(f"longer than {MAX_EXPRESSION_LENGTH} characters", expression, MAX_EXPRESSION_LENGTH, context)
     try:
         return _Parser(expression, context).parse()
     except QueryError:

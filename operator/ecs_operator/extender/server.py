@@ -26,9 +26,10 @@ import socket
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 from . import model
 from .model import ContainerInstance
@@ -84,7 +85,7 @@ class _Assumed:
     uid: str | None
     node: str
     deadline: float
-    pod: dict            # the pod as last seen, unbound
+    pod: dict  # the pod as last seen, unbound
 
 
 class InMemoryClusterView:
@@ -97,8 +98,9 @@ class InMemoryClusterView:
     deletion, or a pod of another uid under that name) replaces the assumption, or
     ``ttl`` seconds pass."""
 
-    def __init__(self, nodes: Iterable[dict] = (), pods: Iterable[dict] = (),
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, nodes: Iterable[dict] = (), pods: Iterable[dict] = (), clock: Callable[[], float] = time.monotonic
+    ):
         self._lock = threading.Lock()
         self._clock = clock
         self._nodes: dict[str, dict] = {}
@@ -173,7 +175,7 @@ class InMemoryClusterView:
         if a is not None:
             uid = _uid(pod)
             if node or (uid and a.uid and uid != a.uid):
-                del self._assumed[key]        # the API server's binding (or another pod) replaces ours
+                del self._assumed[key]  # the API server's binding (or another pod) replaces ours
             else:
                 a.pod = pod
                 pod, node = _on_node(pod, a.node), a.node
@@ -194,7 +196,7 @@ class InMemoryClusterView:
             key = (namespace, name)
             cur = self._pods.get(key)
             if uid and cur is not None and _uid(cur) and _uid(cur) != uid:
-                return                          # a newer pod of that name
+                return  # a newer pod of that name
             self._assumed.pop(key, None)
             node = self._pod_node.pop(key, None)
             self._pods.pop(key, None)
@@ -210,8 +212,9 @@ class InMemoryClusterView:
         with self._lock:
             return self._pods.get((namespace, name))
 
-    def assume_pod(self, namespace: str, name: str, uid: str | None, node: str, pod: dict | None = None,
-                   ttl: float = 60.0) -> bool:
+    def assume_pod(
+        self, namespace: str, name: str, uid: str | None, node: str, pod: dict | None = None, ttl: float = 60.0
+    ) -> bool:
         """Count the pod on ``node`` now (the extender is binding it there). ``pod``: the pod
         object to use when the view does not know the pod yet. False when neither is known."""
         with self._lock:
@@ -322,7 +325,7 @@ class ArgsError(ValueError):
 @dataclass
 class _Args:
     pod: dict
-    nodes: list[dict] | None      # the Nodes form
+    nodes: list[dict] | None  # the Nodes form
     names: list[str]
 
 
@@ -402,8 +405,15 @@ class Extender:
     With the bind verb the wait is the hop of the scheduler's binding goroutine to the
     extender; without it, the binding's round trip through the API server and the watch."""
 
-    def __init__(self, view: ClusterView, binder: Binder | None = None, *, inflight_timeout: float | None = None,
-                 seen_max: int = 4096, scheduler_names: Iterable[str] | None = None):
+    def __init__(
+        self,
+        view: ClusterView,
+        binder: Binder | None = None,
+        *,
+        inflight_timeout: float | None = None,
+        seen_max: int = 4096,
+        scheduler_names: Iterable[str] | None = None,
+    ):
         self.view = view
         self.binder = binder
         # Bind only pods that name one of these schedulers and are not bound yet (None: any).
@@ -413,13 +423,18 @@ class Extender:
         if inflight_timeout is not None and add_listener is not None:
             add_listener(self._settled)
         self._cond = threading.Condition()
-        self._inflight: dict[str, float] = {}          # pod uid -> deadline (monotonic)
-        self._seen: OrderedDict[str, dict] = OrderedDict()   # pod uid -> slim pod from filter
+        self._inflight: dict[str, float] = {}  # pod uid -> deadline (monotonic)
+        self._seen: OrderedDict[str, dict] = OrderedDict()  # pod uid -> slim pod from filter
         self._seen_max = seen_max
-        self.api_latency = _Latency()                  # the binder's API calls
-        self.counters: dict[str, float] = {"inflight_waits": 0, "inflight_wait_seconds": 0.0,
-                                           "inflight_timeouts": 0, "binds": 0, "bind_errors": 0,
-                                           "binds_assumed": 0}
+        self.api_latency = _Latency()  # the binder's API calls
+        self.counters: dict[str, float] = {
+            "inflight_waits": 0,
+            "inflight_wait_seconds": 0.0,
+            "inflight_timeouts": 0,
+            "binds": 0,
+            "bind_errors": 0,
+            "binds_assumed": 0,
+        }
 
     # -- in-flight pods ---------------------------------------------------------------------
     def _note_passed(self, pod: dict) -> None:
@@ -464,8 +479,11 @@ class Extender:
                 for u in [u for u, d in self._inflight.items() if d <= now and u != me]:
                     del self._inflight[u]
                     self.counters["inflight_timeouts"] += 1
-                    log.info("pod uid %s passed the filter %.1fs ago and was not bound; not waiting for it",
-                             u, self.inflight_timeout)
+                    log.info(
+                        "pod uid %s passed the filter %.1fs ago and was not bound; not waiting for it",
+                        u,
+                        self.inflight_timeout,
+                    )
                 pending = [d for u, d in self._inflight.items() if u != me]
                 if not pending:
                     break
@@ -481,8 +499,14 @@ class Extender:
         if not isinstance(args, dict):
             raise ArgsError("ExtenderBindingArgs must be a JSON object")
         name, namespace, uid, node = (_get(args, k) for k in ("PodName", "PodNamespace", "PodUID", "Node"))
-        if not (isinstance(name, str) and name and isinstance(node, str) and node
-                and isinstance(namespace, str) and (uid is None or isinstance(uid, str))):
+        if not (
+            isinstance(name, str)
+            and name
+            and isinstance(node, str)
+            and node
+            and isinstance(namespace, str)
+            and (uid is None or isinstance(uid, str))
+        ):
             raise ArgsError("ExtenderBindingArgs needs PodName, PodNamespace, PodUID and Node")
         with self._cond:
             hint = self._seen.pop(uid, None) if uid else None
@@ -503,7 +527,7 @@ class Extender:
         started = time.perf_counter()
         try:
             self.binder(namespace, name, uid or None, node)
-        except Exception as e:  # noqa: BLE001 - reported to the scheduler, which retries the pod
+        except Exception as e:
             if assumed:
                 self.view.forget_pod(namespace, name, uid or None)
             with self._cond:
@@ -527,8 +551,10 @@ class Extender:
             return f"pod {namespace}/{name} has uid {_uid(pod)}, not {uid}"
         spec = pod.get("spec") or {}
         if spec.get("schedulerName") not in self.scheduler_names:
-            return (f"pod {namespace}/{name} names scheduler {spec.get('schedulerName')!r}; this extender "
-                    f"binds only pods of {', '.join(sorted(self.scheduler_names))}")
+            return (
+                f"pod {namespace}/{name} names scheduler {spec.get('schedulerName')!r}; this extender "
+                f"binds only pods of {', '.join(sorted(self.scheduler_names))}"
+            )
         if spec.get("nodeName"):
             return f"pod {namespace}/{name} is already bound to {spec['nodeName']}"
         return ""
@@ -556,15 +582,25 @@ class Extender:
         try:
             a = _parse_args(args)
         except ArgsError as e:
-            return {"Nodes": None, "NodeNames": None, "FailedNodes": {}, "FailedAndUnresolvableNodes": {},
-                    "Error": str(e)}
-        result: dict[str, Any] = {"Nodes": None, "NodeNames": None, "FailedNodes": {},
-                                  "FailedAndUnresolvableNodes": {}, "Error": ""}
+            return {
+                "Nodes": None,
+                "NodeNames": None,
+                "FailedNodes": {},
+                "FailedAndUnresolvableNodes": {},
+                "Error": str(e),
+            }
+        result: dict[str, Any] = {
+            "Nodes": None,
+            "NodeNames": None,
+            "FailedNodes": {},
+            "FailedAndUnresolvableNodes": {},
+            "Error": "",
+        }
         try:
             spec = spec_from_pod(a.pod)
         except PlacementError as e:
             msg = f"pod {_pod_name(a.pod)}: invalid {e}"
-            result["FailedAndUnresolvableNodes"] = {n: msg for n in a.names}
+            result["FailedAndUnresolvableNodes"] = dict.fromkeys(a.names, msg)
             result["Error"] = msg
             self._passed(result, a, set())
             return result
@@ -594,8 +630,12 @@ class Extender:
     @staticmethod
     def _passed(result: dict, a: _Args, passed: set[str]) -> None:
         if a.nodes is not None:
-            result["Nodes"] = {"apiVersion": "v1", "kind": "NodeList", "metadata": {},
-                               "items": [n for n, name in zip(a.nodes, a.names) if name in passed]}
+            result["Nodes"] = {
+                "apiVersion": "v1",
+                "kind": "NodeList",
+                "metadata": {},
+                "items": [n for n, name in zip(a.nodes, a.names, strict=False) if name in passed],
+            }
         else:
             result["NodeNames"] = [n for n in a.names if n in passed]
 
@@ -621,7 +661,7 @@ class Extender:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "ExtenderServer"
+    server: ExtenderServer
 
     def log_message(self, fmt: str, *args: Any) -> None:  # route through logging, quietly
         log.debug("%s " + fmt, self.address_string(), *args)
@@ -634,11 +674,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
         if path.endswith("/livez"):
             self._send(200, b"ok", "text/plain")
-        elif path.endswith("/healthz") or path.endswith("/readyz"):
+        elif path.endswith(("/healthz", "/readyz")):
             ready, why = self.server.readiness()
             self._send(200 if ready else 503, b"ok" if ready else f"not ready: {why}".encode(), "text/plain")
         elif path.endswith("/metrics"):
@@ -646,7 +686,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"Error": f"no such endpoint: GET {self.path}"})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
         verb = path.rsplit("/", 1)[-1]
         try:
@@ -692,8 +732,9 @@ class ExtenderServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], view: ClusterView, binder: Binder | None = None,
-                 **extender_options: Any):
+    def __init__(
+        self, address: tuple[str, int], view: ClusterView, binder: Binder | None = None, **extender_options: Any
+    ):
         self.extender = Extender(view, binder, **extender_options)
         self.latency = _Latency()
         super().__init__(address, _Handler)
@@ -709,9 +750,11 @@ class ExtenderServer(ThreadingHTTPServer):
 
     def metrics(self) -> str:
         """Prometheus text: call latencies per verb (a summary), the cache and bind counters."""
-        out = ["# HELP ecs_extender_request_duration_seconds Extender call latency (handling, JSON included); "
-               "quantiles over the last 10000 calls of each verb.",
-               "# TYPE ecs_extender_request_duration_seconds summary"]
+        out = [
+            "# HELP ecs_extender_request_duration_seconds Extender call latency (handling, JSON included); "
+            "quantiles over the last 10000 calls of each verb.",
+            "# TYPE ecs_extender_request_duration_seconds summary",
+        ]
         for verb, m in sorted(self.latency.summary().items()):
             for q, v in m["quantiles"].items():
                 out.append(f'ecs_extender_request_duration_seconds{{verb="{verb}",quantile="{q}"}} {v:.6f}')
@@ -728,23 +771,29 @@ class ExtenderServer(ThreadingHTTPServer):
         status = getattr(self.extender.view, "status", None)
         if status is not None:
             st = status()
-            for metric, key in (("synced", "synced"), ("events_total", "events"), ("relists_total", "relists"),
-                                ("objects", "objects")):
+            for metric, key in (
+                ("synced", "synced"),
+                ("events_total", "events"),
+                ("relists_total", "relists"),
+                ("objects", "objects"),
+            ):
                 out.append(f"# TYPE ecs_extender_cache_{metric} {'counter' if metric.endswith('total') else 'gauge'}")
                 for res, info in sorted(st.items()):
                     out.append(f'ecs_extender_cache_{metric}{{resource="{res}"}} {int(info.get(key) or 0)}')
         c = self.extender.counters
-        out += ["# TYPE ecs_extender_binds_total counter",
-                f'ecs_extender_binds_total{{result="ok"}} {int(c["binds"] - c["bind_errors"])}',
-                f'ecs_extender_binds_total{{result="error"}} {int(c["bind_errors"])}',
-                "# TYPE ecs_extender_binds_assumed_total counter",
-                f'ecs_extender_binds_assumed_total {int(c["binds_assumed"])}',
-                "# TYPE ecs_extender_inflight_waits_total counter",
-                f'ecs_extender_inflight_waits_total {int(c["inflight_waits"])}',
-                "# TYPE ecs_extender_inflight_wait_seconds_total counter",
-                f'ecs_extender_inflight_wait_seconds_total {c["inflight_wait_seconds"]:.6f}',
-                "# TYPE ecs_extender_inflight_timeouts_total counter",
-                f'ecs_extender_inflight_timeouts_total {int(c["inflight_timeouts"])}']
+        out += [
+            "# TYPE ecs_extender_binds_total counter",
+            f'ecs_extender_binds_total{{result="ok"}} {int(c["binds"] - c["bind_errors"])}',
+            f'ecs_extender_binds_total{{result="error"}} {int(c["bind_errors"])}',
+            "# TYPE ecs_extender_binds_assumed_total counter",
+            f"ecs_extender_binds_assumed_total {int(c['binds_assumed'])}",
+            "# TYPE ecs_extender_inflight_waits_total counter",
+            f"ecs_extender_inflight_waits_total {int(c['inflight_waits'])}",
+            "# TYPE ecs_extender_inflight_wait_seconds_total counter",
+            f"ecs_extender_inflight_wait_seconds_total {c['inflight_wait_seconds']:.6f}",
+            "# TYPE ecs_extender_inflight_timeouts_total counter",
+            f"ecs_extender_inflight_timeouts_total {int(c['inflight_timeouts'])}",
+        ]
         return "\n".join(out) + "\n"
 
     def get_request(self):
@@ -756,8 +805,9 @@ class ExtenderServer(ThreadingHTTPServer):
         return sock, addr
 
 
-def make_server(view: ClusterView, host: str = "127.0.0.1", port: int = 8888, binder: Binder | None = None,
-                **extender_options: Any) -> ExtenderServer:
+def make_server(
+    view: ClusterView, host: str = "127.0.0.1", port: int = 8888, binder: Binder | None = None, **extender_options: Any
+) -> ExtenderServer:
     """A bound server (``port=0``: any free port, see ``server.server_address``);
     call ``serve_forever()`` (e.g. in a thread) and ``shutdown()``."""
     return ExtenderServer((host, port), view, binder, **extender_options)

@@ -10,4 +10,5 @@ def _startup(settings: kopf.OperatorSettings, **kwargs):
     configure(settings)
     ecsservice.remember_indexes(kwargs)  # kopf passes its (still empty) indexes to startup handlers
 
+
 from . import capacityprovider, ecscluster, ecsservice, ecstask, nodes, taskdefinition  # noqa: E402,F401  (register the handlers)

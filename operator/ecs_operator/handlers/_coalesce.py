@@ -14,15 +14,16 @@ import heapq
 import logging
 import threading
 import time
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Hashable
 
 log = logging.getLogger(__name__)
 
 
 class Coalescer:
-    def __init__(self, fn: Callable[[Hashable], None], *, delay: float = 0.25, workers: int = 8,
-                 name: str = "coalesce"):
+    def __init__(
+        self, fn: Callable[[Hashable], None], *, delay: float = 0.25, workers: int = 8, name: str = "coalesce"
+    ):
         self._fn = fn
         self.delay = delay
         self._due: dict[Hashable, contextvars.Context] = {}
@@ -65,5 +66,5 @@ class Coalescer:
     def _run(self, key: Hashable, ctx: contextvars.Context) -> None:
         try:
             ctx.run(self._fn, key)
-        except Exception:  # noqa: BLE001 - one key's failure never stops the others
+        except Exception:
             log.exception("%s: run for %s failed", self._name, key)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,8 +23,7 @@ class NotReady(Exception):
         self.message = message
 
 
-def load_spec(model: type[M], spec: dict | None, check: Callable[[M], None],
-              error: type[ValueError]) -> M:
+def load_spec(model: type[M], spec: dict | None, check: Callable[[M], None], error: type[ValueError]) -> M:
     """Validate a spec as the ECS API would: the model's shape, then the API's own rules
     (``check`` raising ``error``); both become InvalidParameterException."""
     try:
@@ -47,8 +47,10 @@ def existing_cluster(namespace: str, cluster: str) -> dict | None:
         ecscluster.ensure_default_cluster(namespace, cluster)
         found = ecscluster.find_cluster(namespace, cluster)
     if found is None and cluster != "default":
-        raise NotReady("ClusterNotFoundException",
-                       f"cluster: Cluster not found: no ECSCluster {cluster!r} in namespace {namespace}.")
+        raise NotReady(
+            "ClusterNotFoundException",
+            f"cluster: Cluster not found: no ECSCluster {cluster!r} in namespace {namespace}.",
+        )
     return found
 
 

@@ -40,19 +40,40 @@ def refresh(body: dict) -> dict:
     try:
         CapacityProviderSpec.model_validate(dict(body.get("spec") or {}))
         if _RESERVED.match(name):
-            raise ValueError(f"name: The capacity provider name '{name}' is invalid: it cannot be prefixed with "
-                             "'aws', 'ecs' or 'fargate'.")
+            raise ValueError(
+                f"name: The capacity provider name '{name}' is invalid: it cannot be prefixed with "
+                "'aws', 'ecs' or 'fargate'."
+            )
     except (ValidationError, ValueError) as e:
         msg = validation_message(e) if isinstance(e, ValidationError) else str(e)
-        return {"observedGeneration": generation, "status": "INACTIVE", "conditions": merge_conditions(
-            (body.get("status") or {}).get("conditions"),
-            [condition("Ready", False, "InvalidParameterException", msg, generation, now)])}
+        return {
+            "observedGeneration": generation,
+            "status": "INACTIVE",
+            "conditions": merge_conditions(
+                (body.get("status") or {}).get("conditions"),
+                [condition("Ready", False, "InvalidParameterException", msg, generation, now)],
+            ),
+        }
     selector, _ = pool(body)
     nodes = [n for n in k8s.list_("v1", "Node", None) if not is_virtual(n) and labels.selected(n, selector)]
-    return {"observedGeneration": generation, "status": "ACTIVE", "nodes": len(nodes),
-            "conditions": merge_conditions((body.get("status") or {}).get("conditions"), [
-                condition("Ready", True, "Active", f"capacity provider {name}: {len(nodes)} nodes in the pool",
-                          generation, now)])}
+    return {
+        "observedGeneration": generation,
+        "status": "ACTIVE",
+        "nodes": len(nodes),
+        "conditions": merge_conditions(
+            (body.get("status") or {}).get("conditions"),
+            [
+                condition(
+                    "Ready",
+                    True,
+                    "Active",
+                    f"capacity provider {name}: {len(nodes)} nodes in the pool",
+                    generation,
+                    now,
+                )
+            ],
+        ),
+    }
 
 
 @kopf.on.resume(GROUP, VERSION, "capacityproviders")

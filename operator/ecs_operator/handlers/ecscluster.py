@@ -55,19 +55,33 @@ def default_strategy(cluster_obj: dict | None) -> list[CapacityProviderStrategyI
     try:
         return [CapacityProviderStrategyItem.model_validate(dict(i)) for i in items] or None
     except ValidationError as e:
-        raise NotReady("InvalidParameterException",
-                       f"cluster defaultCapacityProviderStrategy: {e.errors()[0].get('msg')}") from e
+        raise NotReady(
+            "InvalidParameterException", f"cluster defaultCapacityProviderStrategy: {e.errors()[0].get('msg')}"
+        ) from e
 
 
-def counts(namespace: str, cluster: str, nodes: list[dict], pods: list[dict], services: list[dict],
-           pools: list[dict[str, str]] | None = None) -> dict:
+def counts(
+    namespace: str,
+    cluster: str,
+    nodes: list[dict],
+    pods: list[dict],
+    services: list[dict],
+    pools: list[dict[str, str]] | None = None,
+) -> dict:
     """Pure: the ECS counters from nodes, the cluster's pods and the namespace's services."""
     label = svc_tr.cluster_label(cluster)
-    mine = [p for p in pods if p["metadata"].get("labels", {}).get(svc_tr.LABEL_CLUSTER) == label
-            and not p["metadata"].get("deletionTimestamp")]
-    active_services = [s for s in services
-                       if svc_tr.cluster_name((s.get("spec") or {}).get("cluster")) == cluster
-                       and not s["metadata"].get("deletionTimestamp")]
+    mine = [
+        p
+        for p in pods
+        if p["metadata"].get("labels", {}).get(svc_tr.LABEL_CLUSTER) == label
+        and not p["metadata"].get("deletionTimestamp")
+    ]
+    active_services = [
+        s
+        for s in services
+        if svc_tr.cluster_name((s.get("spec") or {}).get("cluster")) == cluster
+        and not s["metadata"].get("deletionTimestamp")
+    ]
     # Fargate's virtual nodes are not container instances; a DRAINING (cordoned) one is still registered.
     instances = [n for n in nodes if not is_virtual(n) and is_instance_of(n, cluster, pools)]
     return {
@@ -92,18 +106,24 @@ def container_instances(nodes: list[dict], pods: list[dict]) -> list[dict]:
     out = []
     for name in sorted(instances)[:MAX_LISTED_INSTANCES]:
         ci = instances[name]
-        out.append({
-            "ec2InstanceId": ci.name,
-            "status": ci.status,
-            "agentConnected": ci.agent_connected,
-            "registeredResources": [{"name": "CPU", "type": "INTEGER", "integerValue": ci.registered_cpu},
-                                    {"name": "MEMORY", "type": "INTEGER", "integerValue": ci.registered_memory}],
-            "remainingResources": [{"name": "CPU", "type": "INTEGER", "integerValue": ci.remaining_cpu},
-                                   {"name": "MEMORY", "type": "INTEGER", "integerValue": ci.remaining_memory}],
-            "runningTasksCount": ci.running_tasks_count,
-            "pendingTasksCount": ci.pending_tasks_count,
-            "attributes": [{"name": k, "value": v} for k, v in sorted(ci.attributes.items())],
-        })
+        out.append(
+            {
+                "ec2InstanceId": ci.name,
+                "status": ci.status,
+                "agentConnected": ci.agent_connected,
+                "registeredResources": [
+                    {"name": "CPU", "type": "INTEGER", "integerValue": ci.registered_cpu},
+                    {"name": "MEMORY", "type": "INTEGER", "integerValue": ci.registered_memory},
+                ],
+                "remainingResources": [
+                    {"name": "CPU", "type": "INTEGER", "integerValue": ci.remaining_cpu},
+                    {"name": "MEMORY", "type": "INTEGER", "integerValue": ci.remaining_memory},
+                ],
+                "runningTasksCount": ci.running_tasks_count,
+                "pendingTasksCount": ci.pending_tasks_count,
+                "attributes": [{"name": k, "value": v} for k, v in sorted(ci.attributes.items())],
+            }
+        )
     return out
 
 
@@ -113,10 +133,14 @@ def refresh(body: dict) -> dict:
     cluster = cluster_name_of(body)
     pools = pools_of(namespace, body)
     nodes = [n for n in k8s.list_("v1", "Node", None) if is_instance_of(n, cluster, pools) or is_virtual(n)]
-    status = counts(namespace, cluster,
-                    nodes=nodes,
-                    pods=k8s.list_("v1", "Pod", namespace, label_selector=svc_tr.LABEL_CLUSTER),
-                    services=k8s.list_(API, "ECSService", namespace), pools=pools)
+    status = counts(
+        namespace,
+        cluster,
+        nodes=nodes,
+        pods=k8s.list_("v1", "Pod", namespace, label_selector=svc_tr.LABEL_CLUSTER),
+        services=k8s.list_(API, "ECSService", namespace),
+        pools=pools,
+    )
     # Resources are used by every pod on a node, whatever its namespace.
     status["containerInstances"] = container_instances(nodes, k8s.list_("v1", "Pod", None))
     status["observedGeneration"] = md.get("generation")
@@ -124,13 +148,22 @@ def refresh(body: dict) -> dict:
     invalid = cluster_tr.cluster_name_error(cluster)  # CreateCluster would refuse it
     if invalid:
         status["status"] = "FAILED"
-    status["conditions"] = merge_conditions((body.get("status") or {}).get("conditions"), [
-        condition("Ready", False, "InvalidParameterException", invalid, md.get("generation"), now_iso())
-        if invalid else
-        condition("Ready", True, "Active", f"cluster {cluster} is ACTIVE", md.get("generation"), now_iso()),
-        condition("Translated", True, "TranslatedWithWarnings" if warnings else "Translated",
-                  ("Kubernetes cannot express: " + "; ".join(warnings)) if warnings else "every field is expressed",
-                  md.get("generation"), now_iso())])
+    status["conditions"] = merge_conditions(
+        (body.get("status") or {}).get("conditions"),
+        [
+            condition("Ready", False, "InvalidParameterException", invalid, md.get("generation"), now_iso())
+            if invalid
+            else condition("Ready", True, "Active", f"cluster {cluster} is ACTIVE", md.get("generation"), now_iso()),
+            condition(
+                "Translated",
+                True,
+                "TranslatedWithWarnings" if warnings else "Translated",
+                ("Kubernetes cannot express: " + "; ".join(warnings)) if warnings else "every field is expressed",
+                md.get("generation"),
+                now_iso(),
+            ),
+        ],
+    )
     return status
 
 
@@ -183,9 +216,17 @@ def ensure_default_cluster(namespace: str, cluster: str) -> None:
     if cluster != "default" or k8s.get(API, "ECSCluster", namespace, "default") is not None:
         return
     try:
-        k8s.create({"apiVersion": API, "kind": "ECSCluster",
-                    "metadata": {"name": "default", "namespace": namespace,
-                                 "labels": {"app.kubernetes.io/managed-by": "ecs-operator"}},
-                    "spec": {"clusterName": "default"}})
+        k8s.create(
+            {
+                "apiVersion": API,
+                "kind": "ECSCluster",
+                "metadata": {
+                    "name": "default",
+                    "namespace": namespace,
+                    "labels": {"app.kubernetes.io/managed-by": "ecs-operator"},
+                },
+                "spec": {"clusterName": "default"},
+            }
+        )
     except kopf.TemporaryError:  # created concurrently (409)
         pass

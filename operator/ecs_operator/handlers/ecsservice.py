@@ -54,9 +54,11 @@ def _resolve(svc: CreateServiceRequest, namespace: str, current_td: str | None) 
     family_revs = list_family(namespace, ref.family)
     rev = revisions.resolve(family_revs, ref)
     if rev is None:
-        raise NotReady("TaskDefinitionNotFound",
-                        f"taskDefinition: Unable to describe task definition {ref} (no such registered, ACTIVE revision "
-                        f"in namespace {namespace}).")
+        raise NotReady(
+            "TaskDefinitionNotFound",
+            f"taskDefinition: Unable to describe task definition {ref} (no such registered, ACTIVE revision "
+            f"in namespace {namespace}).",
+        )
     if rev.status != revisions.ACTIVE and rev.arn != current_td:
         raise NotReady("ClientException", f"taskDefinition: TaskDefinition {rev.arn} is inactive.")
     return rev
@@ -78,10 +80,15 @@ def _kind(svc: CreateServiceRequest) -> str:
 # watch streams (kopf runs no handler before these are populated from the initial listings,
 # and updates an object's entry before that object's own handlers run). A status refresh
 # reads them instead of listing; the objects a reconcile has just applied replace theirs.
-_INDEXED_KINDS = {"Deployment": "service_deployments", "DaemonSet": "service_daemonsets",
-                  "ReplicaSet": "service_replicasets", "Pod": "service_pods",
-                  "Service": "service_services", "PodDisruptionBudget": "service_budgets"}
-_indexes: dict[str, "kopf.Index"] = {}
+_INDEXED_KINDS = {
+    "Deployment": "service_deployments",
+    "DaemonSet": "service_daemonsets",
+    "ReplicaSet": "service_replicasets",
+    "Pod": "service_pods",
+    "Service": "service_services",
+    "PodDisruptionBudget": "service_budgets",
+}
+_indexes: dict[str, kopf.Index] = {}
 
 
 def remember_indexes(kwargs: dict) -> None:
@@ -95,12 +102,14 @@ def _by_service(body, namespace, labels, **_):
     return {(namespace, labels[svc_tr.LABEL_SERVICE]): dict(body)}
 
 
-for _group, _plural, _index_name in (("apps", "deployments", "service_deployments"),
-                                     ("apps", "daemonsets", "service_daemonsets"),
-                                     ("apps", "replicasets", "service_replicasets"),
-                                     ("", "pods", "service_pods"),
-                                     ("", "services", "service_services"),
-                                     ("policy", "poddisruptionbudgets", "service_budgets")):
+for _group, _plural, _index_name in (
+    ("apps", "deployments", "service_deployments"),
+    ("apps", "daemonsets", "service_daemonsets"),
+    ("apps", "replicasets", "service_replicasets"),
+    ("", "pods", "service_pods"),
+    ("", "services", "service_services"),
+    ("policy", "poddisruptionbudgets", "service_budgets"),
+):
     kopf.index(_group, "v1", _plural, id=_index_name, labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})(_by_service)
 
 _API_VERSIONS = {"Pod": "v1", "Service": "v1", "PodDisruptionBudget": "policy/v1"}
@@ -120,8 +129,12 @@ def _service_objects(kind: str, namespace: str, name: str) -> list[dict]:
 
 def _owned_workloads(namespace: str, name: str, uid: str, kinds=("Deployment", "DaemonSet")) -> list[dict]:
     """Every Deployment and DaemonSet (of ``kinds``) this ECSService owns."""
-    return [obj for kind in kinds for obj in _service_objects(kind, namespace, name)
-            if any(o.get("uid") == uid for o in obj["metadata"].get("ownerReferences") or [])]
+    return [
+        obj
+        for kind in kinds
+        for obj in _service_objects(kind, namespace, name)
+        if any(o.get("uid") == uid for o in obj["metadata"].get("ownerReferences") or [])
+    ]
 
 
 def _ref(obj: dict) -> str:
@@ -146,8 +159,11 @@ def _drain_plan(svc: CreateServiceRequest, namespace: str, name: str, manifests)
         return svc_tr.DrainPlan(tuple(manifests))
     pods = _service_objects("Pod", namespace, name)
     plan = svc_tr.drain(svc, tuple(manifests), pods, draining)
-    marked = {p["metadata"]["name"] for p in pods
-              if (p["metadata"].get("annotations") or {}).get(svc_tr.DELETION_COST) == DRAINING_COST}
+    marked = {
+        p["metadata"]["name"]
+        for p in pods
+        if (p["metadata"].get("annotations") or {}).get(svc_tr.DELETION_COST) == DRAINING_COST
+    }
     return svc_tr.DrainPlan(plan.manifests, tuple(sorted(set(plan.mark) - marked)), plan.stop)
 
 
@@ -199,16 +215,29 @@ def _reconcile(body: dict, logger) -> None:
             owner = k8s.owner_of(body).as_dict()
             try:
                 # Everything is computed before anything is applied: bad input never half-applies.
-                wl = svc_tr.workload(svc, name=name, namespace=namespace, owner=owner,
-                                     template=translation.template, task_definition=rev.arn,
-                                     compatibilities=td_model.requiresCompatibilities,
-                                     capacity_pools=capacityprovider.pools_for(namespace, svc_tr.effective_strategy(svc, default_strategy)),
-                                     scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
-                                     cluster_pools=ecscluster.pools_of(namespace, cluster_obj),
-                                     default_strategy=default_strategy)
+                wl = svc_tr.workload(
+                    svc,
+                    name=name,
+                    namespace=namespace,
+                    owner=owner,
+                    template=translation.template,
+                    task_definition=rev.arn,
+                    compatibilities=td_model.requiresCompatibilities,
+                    capacity_pools=capacityprovider.pools_for(
+                        namespace, svc_tr.effective_strategy(svc, default_strategy)
+                    ),
+                    scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
+                    cluster_pools=ecscluster.pools_of(namespace, cluster_obj),
+                    default_strategy=default_strategy,
+                )
                 net, net_warnings = svc_tr.network_services(
-                    svc, name=name, namespace=namespace, owner=owner, template=translation.template,
-                    container_names=translation.container_names)
+                    svc,
+                    name=name,
+                    namespace=namespace,
+                    owner=owner,
+                    template=translation.template,
+                    container_names=translation.container_names,
+                )
             except svc_tr.ServiceError as e:
                 raise NotReady("InvalidParameterException", str(e)) from e
             for manifest in wl.manifests:
@@ -222,15 +251,18 @@ def _reconcile(body: dict, logger) -> None:
                     k8s.delete("apps/v1", stale["kind"], namespace, stale["metadata"]["name"])
             plan = _drain_plan(svc, namespace, name, wl.manifests)
             for pod in plan.mark:
-                k8s.merge_patch("v1", "Pod", namespace, pod,
-                                {"metadata": {"annotations": {svc_tr.DELETION_COST: DRAINING_COST}}})
+                k8s.merge_patch(
+                    "v1", "Pod", namespace, pod, {"metadata": {"annotations": {svc_tr.DELETION_COST: DRAINING_COST}}}
+                )
             applied = []
             for manifest in plan.manifests:
                 try:
                     applied.append(k8s.apply(manifest))
                 except k8s.ApiError as e:
-                    raise NotReady("WorkloadRejected", f"the API server refused the {manifest['kind']} "
-                                                       f"{manifest['metadata']['name']}: {e.message}") from e
+                    raise NotReady(
+                        "WorkloadRejected",
+                        f"the API server refused the {manifest['kind']} {manifest['metadata']['name']}: {e.message}",
+                    ) from e
             for pod in plan.stop:
                 k8s.delete("v1", "Pod", namespace, pod)
             for obj in net:
@@ -248,25 +280,57 @@ def _reconcile(body: dict, logger) -> None:
                 owned = any(o.get("uid") == md["uid"] for o in existing["metadata"].get("ownerReferences", []))
                 if owned and existing["metadata"]["name"] not in wanted:
                     k8s.delete("v1", "Service", namespace, existing["metadata"]["name"])
-            warnings = (format_warnings(translation.warnings) + format_warnings(wl.warnings)
-                        + format_warnings(net_warnings))
-            _write_status(body, svc, rev.arn, warnings, now, logger, workloads=wl.refs(),
-                          strategy=svc_tr.effective_strategy(svc, default_strategy), applied=applied,
-                          fetched=True)
+            warnings = (
+                format_warnings(translation.warnings) + format_warnings(wl.warnings) + format_warnings(net_warnings)
+            )
+            _write_status(
+                body,
+                svc,
+                rev.arn,
+                warnings,
+                now,
+                logger,
+                workloads=wl.refs(),
+                strategy=svc_tr.effective_strategy(svc, default_strategy),
+                applied=applied,
+                fetched=True,
+            )
         except NotReady as e:
             kopf.warn(body, reason=e.reason, message=e.message)
             body = k8s.get(API, "ECSService", namespace, name) or body
-            k8s.merge_patch(API, "ECSService", namespace, name, {"status": {
-                "observedGeneration": generation,
-                "conditions": merge_conditions((body.get("status") or {}).get("conditions"), [
-                    condition("Ready", False, e.reason, e.message, generation, now),
-                    condition("Progressing", False, e.reason, e.message, generation, now)]),
-            }}, subresource="status")
+            k8s.merge_patch(
+                API,
+                "ECSService",
+                namespace,
+                name,
+                {
+                    "status": {
+                        "observedGeneration": generation,
+                        "conditions": merge_conditions(
+                            (body.get("status") or {}).get("conditions"),
+                            [
+                                condition("Ready", False, e.reason, e.message, generation, now),
+                                condition("Progressing", False, e.reason, e.message, generation, now),
+                            ],
+                        ),
+                    }
+                },
+                subresource="status",
+            )
 
 
-def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | None, warnings: list[str] | None,
-                  now: str, logger, workloads: list[str] | None = None, strategy: list | None = None,
-                  applied: list[dict] | None = None, fetched: bool = False) -> None:
+def _write_status(
+    body: dict,
+    svc: CreateServiceRequest,
+    task_definition: str | None,
+    warnings: list[str] | None,
+    now: str,
+    logger,
+    workloads: list[str] | None = None,
+    strategy: list | None = None,
+    applied: list[dict] | None = None,
+    fetched: bool = False,
+) -> None:
     md = body["metadata"]
     name, namespace = md["name"], md["namespace"]
     # Status is computed from the object as it is now (callers may hold an older copy), under
@@ -282,8 +346,11 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
         strategy = [CapacityProviderStrategyItem.model_validate(i) for i in previous["capacityProviderStrategy"]]
     # ``applied``: what the reconcile just applied, fresher than the watch has seen.
     fresh = {_ref(o): o for o in (dict(a, kind=a.get("kind") or kind) for a in applied or [])}
-    owned = [fresh.get(_ref(w), w) for w in _service_objects(kind, namespace, name)
-             if any(o.get("uid") == md["uid"] for o in w["metadata"].get("ownerReferences") or [])]
+    owned = [
+        fresh.get(_ref(w), w)
+        for w in _service_objects(kind, namespace, name)
+        if any(o.get("uid") == md["uid"] for o in w["metadata"].get("ownerReferences") or [])
+    ]
     owned += [o for r, o in fresh.items() if r not in {_ref(w) for w in owned}]
     current = [w for w in owned if _ref(w) in wanted]
     rss = _service_objects("ReplicaSet", namespace, name) if kind == "Deployment" else []
@@ -291,19 +358,36 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
     td = task_definition or previous.get("taskDefinition") or ""
     started = _started.pop(f"{namespace}/{name}", [])
     stopped = _stopped.pop(f"{namespace}/{name}", [])
-    ecs, steady = svc_tr.service_status(svc=svc, name=name, workloads=current, replicasets=rss, pods=pods,
-                                        previous=previous, task_definition=td, now=now, started_tasks=started, stopped_tasks=stopped,
-                                        capacity_provider_strategy=strategy)
+    ecs, steady = svc_tr.service_status(
+        svc=svc,
+        name=name,
+        workloads=current,
+        replicasets=rss,
+        pods=pods,
+        previous=previous,
+        task_definition=td,
+        now=now,
+        started_tasks=started,
+        stopped_tasks=stopped,
+        capacity_provider_strategy=strategy,
+    )
     ecs["workloads"] = wanted
     stale = [w for w in owned if _ref(w) not in wanted]
     draining = nodes.draining()
-    unmark = [p["metadata"]["name"] for p in pods
-              if (p["metadata"].get("annotations") or {}).get(svc_tr.DELETION_COST) == DRAINING_COST
-              and (p.get("spec") or {}).get("nodeName") not in draining and svc_tr.is_active(p)]
+    unmark = [
+        p["metadata"]["name"]
+        for p in pods
+        if (p["metadata"].get("annotations") or {}).get(svc_tr.DELETION_COST) == DRAINING_COST
+        and (p.get("spec") or {}).get("nodeName") not in draining
+        and svc_tr.is_active(p)
+    ]
     for pod in unmark:  # its node was uncordoned: an ordinary task again
         k8s.merge_patch("v1", "Pod", namespace, pod, {"metadata": {"annotations": {svc_tr.DELETION_COST: None}}})
-    drain_pending = workloads is None and kind == "Deployment" and any(
-        (p.get("spec") or {}).get("nodeName") in draining and svc_tr.is_active(p) for p in pods)
+    drain_pending = (
+        workloads is None
+        and kind == "Deployment"
+        and any((p.get("spec") or {}).get("nodeName") in draining and svc_tr.is_active(p) for p in pods)
+    )
     if stale and kind == "Deployment" and svc_tr.workloads_complete(svc, current):
         # The new Deployments run every task: the ones of the former strategy stop now.
         for w in stale:
@@ -312,42 +396,74 @@ def _write_status(body: dict, svc: CreateServiceRequest, task_definition: str | 
         if event not in (previous.get("events") or []):
             kopf.info(body, reason="ServiceEvent", message=event["message"])
     failed = ecs["rolloutState"] == "FAILED"
-    rollback: dict = {k: previous[k] for k in ("lastCompletedTaskDefinition", "rolledBackTaskDefinition",
-                                              "rolledBackGeneration") if k in previous}
+    rollback: dict = {
+        k: previous[k]
+        for k in ("lastCompletedTaskDefinition", "rolledBackTaskDefinition", "rolledBackGeneration")
+        if k in previous
+    }
     rolled_back = previous.get("rolledBackGeneration") == generation
     if steady:
         rollback["lastCompletedTaskDefinition"] = ecs["taskDefinition"]
     cb = svc_tr.circuit_breaker(svc)
-    start_rollback = (failed and cb is not None and cb.rollback and not rolled_back
-                      and rollback.get("lastCompletedTaskDefinition")
-                      and rollback["lastCompletedTaskDefinition"] != ecs["taskDefinition"])
+    start_rollback = (
+        failed
+        and cb is not None
+        and cb.rollback
+        and not rolled_back
+        and rollback.get("lastCompletedTaskDefinition")
+        and rollback["lastCompletedTaskDefinition"] != ecs["taskDefinition"]
+    )
     if start_rollback:
         rollback.update(rolledBackTaskDefinition=ecs["taskDefinition"], rolledBackGeneration=generation)
-        msg = (f"(service {ecs['serviceName']}) rolling back to deployment of "
-               f"{rollback['lastCompletedTaskDefinition']}: deployment circuit breaker tripped.")
+        msg = (
+            f"(service {ecs['serviceName']}) rolling back to deployment of "
+            f"{rollback['lastCompletedTaskDefinition']}: deployment circuit breaker tripped."
+        )
         ecs["events"] = [{"id": f"rollback-{generation}", "createdAt": now, "message": msg}] + ecs["events"][:99]
         kopf.warn(body, reason="ServiceEvent", message=msg)
     if rolled_back or start_rollback:
-        why = (f"the deployment of {rollback['rolledBackTaskDefinition']} failed and was rolled back to "
-               f"{rollback['lastCompletedTaskDefinition']}")
+        why = (
+            f"the deployment of {rollback['rolledBackTaskDefinition']} failed and was rolled back to "
+            f"{rollback['lastCompletedTaskDefinition']}"
+        )
         ready_cond = condition("Ready", False, "RolledBack", why, generation, now)
     else:
         ready_cond = condition(
-            "Ready", steady, "SteadyState" if steady else ("DeploymentFailed" if failed else "NotSteady"),
+            "Ready",
+            steady,
+            "SteadyState" if steady else ("DeploymentFailed" if failed else "NotSteady"),
             f"{ecs['runningCount']}/{ecs['desiredCount']} tasks running; rollout {ecs['rolloutState']}",
-            generation, now)
+            generation,
+            now,
+        )
     conditions = [
         ready_cond,
-        condition("Progressing", not failed and not steady,
-                  "DeploymentFailed" if failed else ("DeploymentCompleted" if steady else "DeploymentInProgress"),
-                  ecs["rolloutStateReason"], generation, now),
+        condition(
+            "Progressing",
+            not failed and not steady,
+            "DeploymentFailed" if failed else ("DeploymentCompleted" if steady else "DeploymentInProgress"),
+            ecs["rolloutStateReason"],
+            generation,
+            now,
+        ),
     ]
     if warnings is not None:
-        conditions.append(condition("Translated", True, "TranslatedWithWarnings" if warnings else "Translated",
-                                    ("Kubernetes cannot express: " + "; ".join(warnings)) if warnings
-                                    else "every field is expressed", generation, now))
-    status = {**ecs, **rollback, "observedGeneration": generation,
-              "conditions": merge_conditions(previous.get("conditions"), conditions)}
+        conditions.append(
+            condition(
+                "Translated",
+                True,
+                "TranslatedWithWarnings" if warnings else "Translated",
+                ("Kubernetes cannot express: " + "; ".join(warnings)) if warnings else "every field is expressed",
+                generation,
+                now,
+            )
+        )
+    status = {
+        **ecs,
+        **rollback,
+        "observedGeneration": generation,
+        "conditions": merge_conditions(previous.get("conditions"), conditions),
+    }
     if any(previous.get(k) != v for k, v in status.items()):  # nothing new: no write
         k8s.merge_patch(API, "ECSService", namespace, name, {"status": status}, subresource="status")
     if start_rollback or drain_pending:
@@ -438,7 +554,7 @@ def service_deleted(body, logger, **_):
     k8s.merge_patch(API, "ECSService", namespace, name, {"status": {"status": "DRAINING"}}, subresource="status")
     for wl in _owned_workloads(namespace, name, md["uid"]):
         k8s.delete("apps/v1", wl["kind"], namespace, wl["metadata"]["name"], propagation="Foreground")
-    remaining = [p for p in k8s.list_("v1", "Pod", namespace, labels={svc_tr.LABEL_SERVICE: name})]
+    remaining = list(k8s.list_("v1", "Pod", namespace, labels={svc_tr.LABEL_SERVICE: name}))
     if remaining:
         raise kopf.TemporaryError(f"draining: {len(remaining)} tasks still stopping", delay=2)
     key = f"{namespace}/{name}"

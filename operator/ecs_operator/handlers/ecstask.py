@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import kopf
 from pydantic import ValidationError
@@ -63,9 +63,11 @@ def _resolve(req: RunTaskRequest, namespace: str, recorded: str | None) -> revis
         raise NotReady("InvalidParameterException", str(e)) from e
     rev = revisions.resolve(list_family(namespace, ref.family), ref)
     if rev is None:
-        raise NotReady("TaskDefinitionNotFound",
-                        f"taskDefinition: Unable to describe task definition {ref} (no such registered, ACTIVE "
-                        f"revision in namespace {namespace}).")
+        raise NotReady(
+            "TaskDefinitionNotFound",
+            f"taskDefinition: Unable to describe task definition {ref} (no such registered, ACTIVE "
+            f"revision in namespace {namespace}).",
+        )
     if rev.status != revisions.ACTIVE and not recorded:
         raise NotReady("ClientException", f"taskDefinition: TaskDefinition {rev.arn} is inactive.")
     return rev
@@ -94,9 +96,14 @@ def _family(req: RunTaskRequest, td_arn: str | None) -> str | None:
 def _base(req: RunTaskRequest, uid: str, name: str, index: int, td_arn: str | None) -> dict:
     """What a task not started yet shows (a started one shows what its pod was created with)."""
     family = _family(req, td_arn)
-    return {"taskArn": task_tr.task_arn(req.cluster, uid, index), "clusterArn": cluster_name(req.cluster),
-            "taskDefinitionArn": td_arn, "group": task_tr.group_of(req, family) if family else req.group,
-            "startedBy": req.startedBy, "podName": task_tr.pod_name(name, index)}
+    return {
+        "taskArn": task_tr.task_arn(req.cluster, uid, index),
+        "clusterArn": cluster_name(req.cluster),
+        "taskDefinitionArn": td_arn,
+        "group": task_tr.group_of(req, family) if family else req.group,
+        "startedBy": req.startedBy,
+        "podName": task_tr.pod_name(name, index),
+    }
 
 
 def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: str | None):
@@ -122,33 +129,46 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
             except TranslationError:
                 pass
             else:
-                raise NotReady("InvalidParameterException",
-                                f"overrides: with the overrides applied, {e}") from e
+                raise NotReady("InvalidParameterException", f"overrides: with the overrides applied, {e}") from e
         raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
     # Everything is computed before anything is created: bad input never half-launches.
     cluster = cluster_name(req.cluster)
     cluster_obj = existing_cluster(namespace, cluster)
     cluster_pools = ecscluster.pools_of(namespace, cluster_obj)
-    strategy = req.capacityProviderStrategy or (
-        None if req.launchType else ecscluster.default_strategy(cluster_obj))
+    strategy = req.capacityProviderStrategy or (None if req.launchType else ecscluster.default_strategy(cluster_obj))
     pools = capacityprovider.pools_for(namespace, strategy)
     try:
         launch = resolve_launch(req.launchType, strategy, td_model.requiresCompatibilities)
         # Several providers: the tasks are split by base then weight, as ECS splits them.
         providers = assign_tasks(task_tr.task_count(req), strategy) if len(launch.providers) > 1 else []
-        placements = {i: pod_placement(launch.for_provider(providers[i]) if providers else launch, pools)
-                      for i in indexes}
+        placements = {
+            i: pod_placement(launch.for_provider(providers[i]) if providers else launch, pools) for i in indexes
+        }
     except LaunchError as e:
-        field_ = e.field if req.capacityProviderStrategy or not strategy else \
-            f"cluster {cluster} defaultCapacityProviderStrategy"
+        field_ = (
+            e.field
+            if req.capacityProviderStrategy or not strategy
+            else f"cluster {cluster} defaultCapacityProviderStrategy"
+        )
         raise NotReady("InvalidParameterException", f"{field_}: {str(e).split(': ', 1)[-1]}") from e
     owner = k8s.owner_of(body).as_dict()
     try:
-        pods = {i: task_tr.task_pod(translation.template, name=name, namespace=namespace, index=i, owner=owner,
-                                    req=req, family=rev.family, task_definition=rev.arn, placement=placements[i],
-                                    scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
-                                    cluster_pools=cluster_pools)
-                for i in indexes}
+        pods = {
+            i: task_tr.task_pod(
+                translation.template,
+                name=name,
+                namespace=namespace,
+                index=i,
+                owner=owner,
+                req=req,
+                family=rev.family,
+                task_definition=rev.arn,
+                placement=placements[i],
+                scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
+                cluster_pools=cluster_pools,
+            )
+            for i in indexes
+        }
     except task_tr.TaskError as e:
         raise NotReady("InvalidParameterException", str(e)) from e
     for pod in list(pods.values())[:1]:  # every task of the call has the same spec
@@ -161,9 +181,11 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
             created[i] = k8s.create(pod)
         except k8s.ApiError as e:
             errors.append(f"task {i} (pod {pod['metadata']['name']}): {e.message}")
-    warnings = (format_warnings(task_tr.translation_warnings(translation.warnings))
-                + format_warnings(task_tr.task_warnings(req))
-                + [f"{f}: {m}" for f, m in launch.warnings])
+    warnings = (
+        format_warnings(task_tr.translation_warnings(translation.warnings))
+        + format_warnings(task_tr.task_warnings(req))
+        + [f"{f}: {m}" for f, m in launch.warnings]
+    )
     return rev.arn, warnings, created, errors
 
 
@@ -192,14 +214,21 @@ def sync(namespace: str, name: str, logger) -> None:
         count = max(len(prev_tasks), max(pods) + 1 if pods else 0)
 
         if prev_tasks and previous.get("observedGeneration") not in (None, generation):
-            kopf.warn(body, reason="SpecIgnored", message="the RunTask input of started tasks cannot change: "
-                      "this change is not applied (delete and re-create the ECSTask to run again)")
+            kopf.warn(
+                body,
+                reason="SpecIgnored",
+                message="the RunTask input of started tasks cannot change: "
+                "this change is not applied (delete and re-create the ECSTask to run again)",
+            )
         try:
             if not prev_tasks:
                 req = _request(body)
                 count = max(count, task_tr.task_count(req))
-            todo = [i for i in range(count) if i not in pods
-                    and not task_tr.launched(prev_tasks[i] if i < len(prev_tasks) else None)]
+            todo = [
+                i
+                for i in range(count)
+                if i not in pods and not task_tr.launched(prev_tasks[i] if i < len(prev_tasks) else None)
+            ]
             if todo:
                 req = req or _request(body)
             if todo and stop is None:
@@ -207,13 +236,24 @@ def sync(namespace: str, name: str, logger) -> None:
                 pods.update(created)
                 if created:
                     logger.info(f"started {len(created)} task(s) of {td_arn}")
-                    kopf.info(body, reason="TasksStarted",
-                              message=f"started {len(created)} task(s) of {td_arn}: "
-                                      + ", ".join(p["metadata"]["name"] for p in created.values()))
-                extra_conditions.append(condition(
-                    "Translated", True, "TranslatedWithWarnings" if warnings else "Translated",
-                    ("Kubernetes cannot express: " + "; ".join(warnings)) if warnings else "every field is expressed",
-                    generation, now))
+                    kopf.info(
+                        body,
+                        reason="TasksStarted",
+                        message=f"started {len(created)} task(s) of {td_arn}: "
+                        + ", ".join(p["metadata"]["name"] for p in created.values()),
+                    )
+                extra_conditions.append(
+                    condition(
+                        "Translated",
+                        True,
+                        "TranslatedWithWarnings" if warnings else "Translated",
+                        ("Kubernetes cannot express: " + "; ".join(warnings))
+                        if warnings
+                        else "every field is expressed",
+                        generation,
+                        now,
+                    )
+                )
                 if warnings and created:
                     kopf.warn(body, reason="TranslationWarning", message="; ".join(warnings)[:900])
                 if errors:
@@ -223,8 +263,12 @@ def sync(namespace: str, name: str, logger) -> None:
             if not prev_tasks and not pods:
                 if (prev_ready.get("reason"), prev_ready.get("message")) != (e.reason, e.message):
                     kopf.warn(body, reason=e.reason, message=e.message)
-                status = {"observedGeneration": generation, "conditions": merge_conditions(
-                    previous.get("conditions"), [condition("Ready", False, e.reason, e.message, generation, now)])}
+                status = {
+                    "observedGeneration": generation,
+                    "conditions": merge_conditions(
+                        previous.get("conditions"), [condition("Ready", False, e.reason, e.message, generation, now)]
+                    ),
+                }
                 if _differs(previous, status):
                     k8s.merge_patch(API, "ECSTask", namespace, name, {"status": status}, subresource="status")
                 if e.reason == "TaskRejected":  # e.g. a ResourceQuota: try again later
@@ -236,15 +280,19 @@ def sync(namespace: str, name: str, logger) -> None:
             prev = prev_tasks[i] if i < len(prev_tasks) else None
             fresh = i not in pods and not task_tr.launched(prev)
             bases.append(_base(req, uid, name, i, td_arn) if fresh and req is not None else {})
-        result = task_tr.ecs_status(bases=bases, pods=pods, previous=previous, stop_reason=stop, now=now,
-                                    task_definition=td_arn)
+        result = task_tr.ecs_status(
+            bases=bases, pods=pods, previous=previous, stop_reason=stop, now=now, task_definition=td_arn
+        )
         conds = task_tr.conditions(result.status, name=name, generation=generation, now=now)
         if not_ready is not None:
             conds = [condition("Ready", False, not_ready.reason, not_ready.message, generation, now)]
             if (prev_ready.get("reason"), prev_ready.get("message")) != (not_ready.reason, not_ready.message):
                 kopf.warn(body, reason=not_ready.reason, message=not_ready.message)
-        status = {**result.status, "observedGeneration": generation,
-                  "conditions": merge_conditions(previous.get("conditions"), conds + extra_conditions)}
+        status = {
+            **result.status,
+            "observedGeneration": generation,
+            "conditions": merge_conditions(previous.get("conditions"), conds + extra_conditions),
+        }
         if _differs(previous, status):
             k8s.merge_patch(API, "ECSTask", namespace, name, {"status": status}, subresource="status")
         for task in result.stopped:
@@ -328,13 +376,18 @@ def revision_registered(body, type, logger, **_):
             logger.warning(f"ECSTask {task['metadata']['name']} will start on its next event: {e}")
 
 
-@kopf.timer(GROUP, VERSION, "ecstasks", interval=TIMER_INTERVAL,
-            when=lambda status, **_: (status or {}).get("lastStatus") == task_tr.STOPPED)
+@kopf.timer(
+    GROUP,
+    VERSION,
+    "ecstasks",
+    interval=TIMER_INTERVAL,
+    when=lambda status, **_: (status or {}).get("lastStatus") == task_tr.STOPPED,
+)
 def expire_stopped(body, status, logger, **_):
     """ECS shows a stopped task for a while, then it is gone: delete the ECSTask (and with it its
     pods) ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS after it stopped."""
     ttl = stopped_task_ttl()
-    if task_tr.expired(dict(status or {}), datetime.now(timezone.utc), ttl):
+    if task_tr.expired(dict(status or {}), datetime.now(UTC), ttl):
         md = body["metadata"]
         logger.info(f"stopped for {ttl:g}s: deleting")
         k8s.delete(API, "ECSTask", md["namespace"], md["name"])

@@ -46,8 +46,15 @@ def list_family(namespace: str, family: str) -> list[revisions.Revision]:
     return [r for r in revisions.revisions_from(crs) if r.family == family]
 
 
-def _status_patch(body: dict, *, family: str, current: revisions.Revision | None, family_revs,
-                  conditions: list[dict], warnings: list[str]) -> dict:
+def _status_patch(
+    body: dict,
+    *,
+    family: str,
+    current: revisions.Revision | None,
+    family_revs,
+    conditions: list[dict],
+    warnings: list[str],
+) -> dict:
     status: dict = {
         "observedGeneration": body["metadata"].get("generation"),
         "family": family,
@@ -55,15 +62,25 @@ def _status_patch(body: dict, *, family: str, current: revisions.Revision | None
         "warnings": warnings,
     }
     if current is not None:
-        status.update({
-            "revision": current.revision,
-            "taskDefinitionArn": current.arn,
-            "status": current.status,
-            "registeredAt": current.registered_at,
-        })
+        status.update(
+            {
+                "revision": current.revision,
+                "taskDefinitionArn": current.arn,
+                "status": current.status,
+                "registeredAt": current.registered_at,
+            }
+        )
     status["revisions"] = [
-        {k: v for k, v in {"revision": r.revision, "status": r.status, "registeredAt": r.registered_at,
-                           "deregisteredAt": r.deregistered_at}.items() if v is not None}
+        {
+            k: v
+            for k, v in {
+                "revision": r.revision,
+                "status": r.status,
+                "registeredAt": r.registered_at,
+                "deregisteredAt": r.deregistered_at,
+            }.items()
+            if v is not None
+        }
         for r in family_revs[-STATUS_REVISIONS:]
     ]
     return status
@@ -87,47 +104,79 @@ def reconcile(body: dict, logger) -> dict:
         kopf.warn(body, reason="InvalidTaskDefinition", message=message)
         current = None
         existing = list_family(namespace, family)
-        return _status_patch(body, family=family, current=existing[-1] if existing else None,
-                             family_revs=existing, warnings=[], conditions=[
-                                 condition("Ready", False, "InvalidTaskDefinition", message, generation, now)])
+        return _status_patch(
+            body,
+            family=family,
+            current=existing[-1] if existing else None,
+            family_revs=existing,
+            warnings=[],
+            conditions=[condition("Ready", False, "InvalidTaskDefinition", message, generation, now)],
+        )
 
     if plan.create:
         # The API server validates the pod template before anything is registered, so an
         # invalid translation never becomes a revision (nothing is half-applied).
         try:
-            k8s.dry_run_create({"apiVersion": "v1", "kind": "PodTemplate",
-                                "metadata": {"name": f"{revisions.revision_name(family, plan.revision)}",
-                                             "namespace": namespace},
-                                "template": translation.template})
+            k8s.dry_run_create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "PodTemplate",
+                    "metadata": {"name": f"{revisions.revision_name(family, plan.revision)}", "namespace": namespace},
+                    "template": translation.template,
+                }
+            )
         except k8s.ApiError as e:
             message = f"the Kubernetes API server refused the translated pod template: {e.message}"
             kopf.warn(body, reason="InvalidTaskDefinition", message=message)
-            return _status_patch(body, family=family, current=existing[-1] if existing else None,
-                                 family_revs=existing, warnings=[], conditions=[
-                                     condition("Ready", False, "InvalidTaskDefinition", message, generation, now)])
+            return _status_patch(
+                body,
+                family=family,
+                current=existing[-1] if existing else None,
+                family_revs=existing,
+                warnings=[],
+                conditions=[condition("Ready", False, "InvalidTaskDefinition", message, generation, now)],
+            )
         owner = k8s.owner_of(body).as_dict(controller=False)
-        k8s.create(revisions.controller_revision(
-            namespace=namespace, family=family, revision=plan.revision, canonical_spec=canonical,
-            registered_at=now, owner=owner), canonical=True)
+        k8s.create(
+            revisions.controller_revision(
+                namespace=namespace,
+                family=family,
+                revision=plan.revision,
+                canonical_spec=canonical,
+                registered_at=now,
+                owner=owner,
+            ),
+            canonical=True,
+        )
         logger.info(f"registered task definition {family}:{plan.revision}")
         kopf.info(body, reason="Registered", message=f"registered task definition {family}:{plan.revision}")
         warnings = format_warnings(translation.warnings)
         if warnings:
-            kopf.warn(body, reason="TranslationWarning",
-                      message=f"{family}:{plan.revision}: " + "; ".join(warnings)[:900])
+            kopf.warn(
+                body, reason="TranslationWarning", message=f"{family}:{plan.revision}: " + "; ".join(warnings)[:900]
+            )
         existing = list_family(namespace, family)
 
     current = next((r for r in existing if r.revision == plan.revision), None)
     warnings = format_warnings(translation.warnings)
     conditions = [
-        condition("Ready", True, "Registered", f"task definition {family}:{plan.revision} is registered",
-                  generation, now),
-        condition("Translated", True, "TranslatedWithWarnings" if warnings else "Translated",
-                  ("Kubernetes cannot express: " + "; ".join(warnings)) if warnings
-                  else "every field is expressed in the pod template", generation, now),
+        condition(
+            "Ready", True, "Registered", f"task definition {family}:{plan.revision} is registered", generation, now
+        ),
+        condition(
+            "Translated",
+            True,
+            "TranslatedWithWarnings" if warnings else "Translated",
+            ("Kubernetes cannot express: " + "; ".join(warnings))
+            if warnings
+            else "every field is expressed in the pod template",
+            generation,
+            now,
+        ),
     ]
-    return _status_patch(body, family=family, current=current, family_revs=existing,
-                         conditions=conditions, warnings=warnings)
+    return _status_patch(
+        body, family=family, current=current, family_revs=existing, conditions=conditions, warnings=warnings
+    )
 
 
 # Status writers of one TaskDefinition (its handler, and revision events such as a
@@ -143,8 +192,9 @@ def taskdefinition_changed(body, logger, **_):
     md = body["metadata"]
     with _locks[f"{md['namespace']}/{md['name']}"]:
         status = reconcile(dict(body), logger)
-        k8s.merge_patch(API_VERSION, "TaskDefinition", md["namespace"], md["name"], {"status": status},
-                        subresource="status")
+        k8s.merge_patch(
+            API_VERSION, "TaskDefinition", md["namespace"], md["name"], {"status": status}, subresource="status"
+        )
     from . import ecsservice  # late import: avoid a cycle
 
     # A new revision of a family that services follow starts a new deployment of each of them.
@@ -176,7 +226,14 @@ def _refresh_revisions(namespace: str, name: str) -> None:
     current = next((r for r in existing if r.revision == status.get("revision")), None)
     if current is None:
         return
-    revs = _status_patch(td, family=family, current=current, family_revs=existing, conditions=[],
-                         warnings=status.get("warnings", []))["revisions"]
-    k8s.merge_patch(API_VERSION, "TaskDefinition", namespace, name,
-                    {"status": {"status": current.status, "revisions": revs}}, subresource="status")
+    revs = _status_patch(
+        td, family=family, current=current, family_revs=existing, conditions=[], warnings=status.get("warnings", [])
+    )["revisions"]
+    k8s.merge_patch(
+        API_VERSION,
+        "TaskDefinition",
+        namespace,
+        name,
+        {"status": {"status": current.status, "revisions": revs}},
+        subresource="status",
+    )

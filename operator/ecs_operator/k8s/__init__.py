@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import kopf
 import kubernetes
@@ -71,8 +72,7 @@ def _load_configuration() -> kubernetes.client.Configuration:
             try:
                 kubernetes.config.load_incluster_config(client_configuration=cfg)
             except kubernetes.config.ConfigException:
-                kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"),
-                                                   client_configuration=cfg)
+                kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), client_configuration=cfg)
             _configuration = cfg
         return _configuration
 
@@ -86,8 +86,9 @@ def client() -> kubernetes.client.ApiClient:
     return api
 
 
-def path(api_version: str, kind: str, namespace: str | None, name: str | None = None,
-         subresource: str | None = None) -> str:
+def path(
+    api_version: str, kind: str, namespace: str | None, name: str | None = None, subresource: str | None = None
+) -> str:
     plural = _PLURALS[(api_version, kind)]
     base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
     parts = [base]
@@ -101,14 +102,26 @@ def path(api_version: str, kind: str, namespace: str | None, name: str | None = 
     return "/".join(parts)
 
 
-def _call(method: str, url: str, *, body: Any = None, query: list[tuple[str, str]] | None = None,
-          content_type: str = "application/json") -> Any:
+def _call(
+    method: str,
+    url: str,
+    *,
+    body: Any = None,
+    query: list[tuple[str, str]] | None = None,
+    content_type: str = "application/json",
+) -> Any:
     try:
         resp = client().call_api(
-            url, method, query_params=query or [], body=body,
+            url,
+            method,
+            query_params=query or [],
+            body=body,
             header_params={"Content-Type": content_type, "Accept": "application/json"},
-            auth_settings=["BearerToken"], _return_http_data_only=True, _preload_content=False,
-            _request_timeout=60)
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+            _preload_content=False,
+            _request_timeout=60,
+        )
     except ApiException as e:
         raise _translate_error(e) from e
     except (urllib3.exceptions.HTTPError, OSError) as e:  # API server unreachable or restarting
@@ -149,8 +162,15 @@ def get(api_version: str, kind: str, namespace: str | None, name: str) -> dict |
         raise
 
 
-def list_(api_version: str, kind: str, namespace: str | None, *, labels: dict[str, str] | None = None,
-          label_selector: str | None = None, field_selector: str | None = None) -> list[dict]:
+def list_(
+    api_version: str,
+    kind: str,
+    namespace: str | None,
+    *,
+    labels: dict[str, str] | None = None,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+) -> list[dict]:
     query = []
     selector = label_selector or ",".join(f"{k}={v}" for k, v in (labels or {}).items())
     if selector:
@@ -168,22 +188,31 @@ def create(obj: dict, *, canonical: bool = False) -> dict:
     md = obj["metadata"]
     url = path(obj["apiVersion"], obj["kind"], md.get("namespace"))
     if canonical:
-        return _call("POST", url, body=json.dumps(obj, sort_keys=True, separators=(",", ":")),
-                     query=[("fieldManager", FIELD_MANAGER)], content_type="application/yaml")
+        return _call(
+            "POST",
+            url,
+            body=json.dumps(obj, sort_keys=True, separators=(",", ":")),
+            query=[("fieldManager", FIELD_MANAGER)],
+            content_type="application/yaml",
+        )
     return _call("POST", url, body=obj, query=[("fieldManager", FIELD_MANAGER)])
 
 
-def merge_patch(api_version: str, kind: str, namespace: str | None, name: str, patch: dict,
-                subresource: str | None = None) -> dict:
-    return _call("PATCH", path(api_version, kind, namespace, name, subresource), body=patch,
-                 query=[("fieldManager", FIELD_MANAGER)], content_type="application/merge-patch+json")
+def merge_patch(
+    api_version: str, kind: str, namespace: str | None, name: str, patch: dict, subresource: str | None = None
+) -> dict:
+    return _call(
+        "PATCH",
+        path(api_version, kind, namespace, name, subresource),
+        body=patch,
+        query=[("fieldManager", FIELD_MANAGER)],
+        content_type="application/merge-patch+json",
+    )
 
 
-def delete(api_version: str, kind: str, namespace: str | None, name: str,
-           propagation: str = "Background") -> None:
+def delete(api_version: str, kind: str, namespace: str | None, name: str, propagation: str = "Background") -> None:
     try:
-        _call("DELETE", path(api_version, kind, namespace, name),
-              body={"propagationPolicy": propagation})
+        _call("DELETE", path(api_version, kind, namespace, name), body={"propagationPolicy": propagation})
     except ApiError as e:
         if e.status != 404:
             raise
@@ -201,8 +230,12 @@ def create_missing(objects, namespace: str) -> None:
 def dry_run_create(obj: dict) -> dict:
     """Ask the API server to validate ``obj`` without persisting it (server-side dry run)."""
     md = obj["metadata"]
-    return _call("POST", path(obj["apiVersion"], obj["kind"], md.get("namespace")), body=obj,
-                 query=[("dryRun", "All"), ("fieldManager", FIELD_MANAGER)])
+    return _call(
+        "POST",
+        path(obj["apiVersion"], obj["kind"], md.get("namespace")),
+        body=obj,
+        query=[("dryRun", "All"), ("fieldManager", FIELD_MANAGER)],
+    )
 
 
 @dataclass(frozen=True)
@@ -213,8 +246,14 @@ class OwnerRef:
     uid: str
 
     def as_dict(self, controller: bool = True) -> dict:
-        return {"apiVersion": self.api_version, "kind": self.kind, "name": self.name, "uid": self.uid,
-                "controller": controller, "blockOwnerDeletion": True}
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": controller,
+            "blockOwnerDeletion": True,
+        }
 
 
 def owner_of(body: dict) -> OwnerRef:

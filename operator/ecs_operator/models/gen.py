@@ -19,9 +19,10 @@ import keyword
 import re
 import sys
 import textwrap
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -73,14 +74,34 @@ class Kind:
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("TaskDefinition", "taskdefinitions", ("td", "taskdef"), "RegisterTaskDefinitionRequest",
-         "RegisterTaskDefinition", "family"),
+    Kind(
+        "TaskDefinition",
+        "taskdefinitions",
+        ("td", "taskdef"),
+        "RegisterTaskDefinitionRequest",
+        "RegisterTaskDefinition",
+        "family",
+    ),
     Kind("ECSService", "ecsservices", ("ecssvc",), "CreateServiceRequest", "CreateService", "serviceName"),
-    Kind("ECSCluster", "ecsclusters", ("ecscluster",), "CreateClusterRequest", "CreateCluster", "clusterName",
-         spec_model="ClusterSpec"),
+    Kind(
+        "ECSCluster",
+        "ecsclusters",
+        ("ecscluster",),
+        "CreateClusterRequest",
+        "CreateCluster",
+        "clusterName",
+        spec_model="ClusterSpec",
+    ),
     Kind("ECSTask", "ecstasks", ("ecstask",), "RunTaskRequest", "RunTask", None),
-    Kind("CapacityProvider", "capacityproviders", ("cp",), "CreateCapacityProviderRequest",
-         "CreateCapacityProvider", "name", spec_model="CapacityProviderSpec"),
+    Kind(
+        "CapacityProvider",
+        "capacityproviders",
+        ("cp",),
+        "CreateCapacityProviderRequest",
+        "CreateCapacityProvider",
+        "name",
+        spec_model="CapacityProviderSpec",
+    ),
 )
 
 ROOT_SHAPES: tuple[str, ...] = tuple(k.request_shape for k in KINDS)
@@ -92,12 +113,14 @@ IDENTITY_MEMBERS: frozenset[tuple[str, str]] = frozenset(
 
 # ECS string members that take "256" as well as "0.25 vCPU": int-or-string in the CRD, and
 # int-or-str normalised to str in the models (so YAML ``cpu: 256`` works).
-INT_OR_STRING_MEMBERS: frozenset[tuple[str, str]] = frozenset({
-    ("RegisterTaskDefinitionRequest", "cpu"),
-    ("RegisterTaskDefinitionRequest", "memory"),
-    ("TaskOverride", "cpu"),
-    ("TaskOverride", "memory"),
-})
+INT_OR_STRING_MEMBERS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("RegisterTaskDefinitionRequest", "cpu"),
+        ("RegisterTaskDefinitionRequest", "memory"),
+        ("TaskOverride", "cpu"),
+        ("TaskOverride", "memory"),
+    }
+)
 
 # Bounds botocore does not state, needed so the API server's CEL cost estimate of the
 # TaskDefinition rules stays within limits.  Generous enough for real task definitions.
@@ -178,20 +201,25 @@ def fargate_size_rules(fargate: str) -> list[tuple[str, str]]:
     assumes the 3 MiB request limit and refuses the rule.
     """
     all_cpu = [s for cpu in FARGATE_CPU_MEMORY for s in fargate_cpu_spellings(cpu)]
-    rules = [(
-        f"!{fargate} || !has(self.cpu) || string(self.cpu) in {_cel_str_list(all_cpu)}",
-        "cpu: No Fargate configuration exists for given values: task cpu must be "
-        + ", ".join(map(str, FARGATE_CPU_MEMORY)) + " (cpu units) or the same in vCPU ('0.25 vCPU', '1 vCPU', ...)",
-    )]
+    rules = [
+        (
+            f"!{fargate} || !has(self.cpu) || string(self.cpu) in {_cel_str_list(all_cpu)}",
+            "cpu: No Fargate configuration exists for given values: task cpu must be "
+            + ", ".join(map(str, FARGATE_CPU_MEMORY))
+            + " (cpu units) or the same in vCPU ('0.25 vCPU', '1 vCPU', ...)",
+        )
+    ]
     for cpu, mems in FARGATE_CPU_MEMORY.items():
         mem_spellings = [s for m in mems for s in fargate_memory_spellings(m)]
-        rules.append((
-            f"!{fargate} || !has(self.cpu) || !has(self.memory) || "
-            f"!(string(self.cpu) in {_cel_str_list(fargate_cpu_spellings(cpu))}) || "
-            f"string(self.memory) in {_cel_str_list(mem_spellings)}",
-            f"memory: No Fargate configuration exists for given values: with cpu {cpu}, task memory must be "
-            f"{_fargate_memory_text(mems)} (MiB, or the same in GB such as '2 GB')",
-        ))
+        rules.append(
+            (
+                f"!{fargate} || !has(self.cpu) || !has(self.memory) || "
+                f"!(string(self.cpu) in {_cel_str_list(fargate_cpu_spellings(cpu))}) || "
+                f"string(self.memory) in {_cel_str_list(mem_spellings)}",
+                f"memory: No Fargate configuration exists for given values: with cpu {cpu}, task memory must be "
+                f"{_fargate_memory_text(mems)} (MiB, or the same in GB such as '2 GB')",
+            )
+        )
     return rules
 
 
@@ -222,46 +250,68 @@ def task_definition_rules() -> list[dict[str, str]]:
       estimation, and rule evaluation on the shared example task definitions).
     """
     rules = [
-        (f"{_NO_CDS} || {_CDS}.all(c, has(c.name) && size(c.name) > 0 && has(c.image) && size(c.image) > 0)",
-         "containerDefinitions: Container.name and Container.image should not be null or empty"),
-        (f"{_NO_CDS} || {_CDS}.exists(c, !has(c.essential) || c.essential)",
-         "containerDefinitions: a task definition must have at least one essential container"),
-        (f"{_NO_CDS} || {_CDS}.all(c, !has(c.name) || {_CDS}.exists_one(d, has(d.name) && d.name == c.name))",
-         "containerDefinitions.name: container names must be unique within a task definition"),
-        (f"{_NO_CDS} || {_CDS}.all(c, !has(c.dependsOn) || c.dependsOn.all(d, "
-         f"{_CDS}.exists(o, has(o.name) && o.name == d.containerName)))",
-         "containerDefinitions.dependsOn.containerName: must name a container of this task definition"),
-        (f"{_NO_CDS} || {_CDS}.all(c, !has(c.dependsOn) || c.dependsOn.all(d, "
-         f"!(d.condition in ['COMPLETE', 'SUCCESS']) || {_CDS}.all(o, "
-         f"!has(o.name) || o.name != d.containerName || (has(o.essential) && !o.essential))))",
-         "containerDefinitions.dependsOn.condition: COMPLETE and SUCCESS can only be used on a "
-         "non-essential container (essential: false)"),
-        (f"!has(self.networkMode) || !(self.networkMode in ['awsvpc', 'host']) || {_NO_CDS} || "
-         f"{_CDS}.all(c, !has(c.portMappings) || c.portMappings.all(p, "
-         f"!has(p.hostPort) || (has(p.containerPort) && p.hostPort == p.containerPort)))",
-         "containerDefinitions.portMappings.hostPort: with networkMode awsvpc or host, hostPort must be "
-         "unset or equal to containerPort"),
-        (f"{_NOT_FARGATE} || !has(self.networkMode) || self.networkMode == 'awsvpc'",
-         "networkMode: Fargate only supports network mode 'awsvpc'"),
-        (f"{_NOT_FARGATE} || has(self.cpu)",
-         "cpu: Fargate requires that 'cpu' be defined at the task level"),
-        (f"{_NOT_FARGATE} || has(self.memory)",
-         "memory: Fargate requires that 'memory' be defined at the task level"),
+        (
+            f"{_NO_CDS} || {_CDS}.all(c, has(c.name) && size(c.name) > 0 && has(c.image) && size(c.image) > 0)",
+            "containerDefinitions: Container.name and Container.image should not be null or empty",
+        ),
+        (
+            f"{_NO_CDS} || {_CDS}.exists(c, !has(c.essential) || c.essential)",
+            "containerDefinitions: a task definition must have at least one essential container",
+        ),
+        (
+            f"{_NO_CDS} || {_CDS}.all(c, !has(c.name) || {_CDS}.exists_one(d, has(d.name) && d.name == c.name))",
+            "containerDefinitions.name: container names must be unique within a task definition",
+        ),
+        (
+            f"{_NO_CDS} || {_CDS}.all(c, !has(c.dependsOn) || c.dependsOn.all(d, "
+            f"{_CDS}.exists(o, has(o.name) && o.name == d.containerName)))",
+            "containerDefinitions.dependsOn.containerName: must name a container of this task definition",
+        ),
+        (
+            f"{_NO_CDS} || {_CDS}.all(c, !has(c.dependsOn) || c.dependsOn.all(d, "
+            f"!(d.condition in ['COMPLETE', 'SUCCESS']) || {_CDS}.all(o, "
+            f"!has(o.name) || o.name != d.containerName || (has(o.essential) && !o.essential))))",
+            "containerDefinitions.dependsOn.condition: COMPLETE and SUCCESS can only be used on a "
+            "non-essential container (essential: false)",
+        ),
+        (
+            f"!has(self.networkMode) || !(self.networkMode in ['awsvpc', 'host']) || {_NO_CDS} || "
+            f"{_CDS}.all(c, !has(c.portMappings) || c.portMappings.all(p, "
+            f"!has(p.hostPort) || (has(p.containerPort) && p.hostPort == p.containerPort)))",
+            "containerDefinitions.portMappings.hostPort: with networkMode awsvpc or host, hostPort must be "
+            "unset or equal to containerPort",
+        ),
+        (
+            f"{_NOT_FARGATE} || !has(self.networkMode) || self.networkMode == 'awsvpc'",
+            "networkMode: Fargate only supports network mode 'awsvpc'",
+        ),
+        (f"{_NOT_FARGATE} || has(self.cpu)", "cpu: Fargate requires that 'cpu' be defined at the task level"),
+        (f"{_NOT_FARGATE} || has(self.memory)", "memory: Fargate requires that 'memory' be defined at the task level"),
         *fargate_size_rules(_FARGATE),
-        (f"{_NOT_FARGATE} || {_NO_CDS} || {_CDS}.all(c, !has(c.privileged) || !c.privileged)",
-         "containerDefinitions.privileged: privileged containers are not supported on Fargate"),
-        (f"{_NOT_FARGATE} || {_NO_CDS} || {_CDS}.all(c, !has(c.links) || size(c.links) == 0)",
-         "containerDefinitions.links: links are not supported on Fargate"),
-        (f"{_NOT_FARGATE} || {_NO_CDS} || {_CDS}.all(c, !has(c.linuxParameters) || "
-         f"!has(c.linuxParameters.devices) || size(c.linuxParameters.devices) == 0)",
-         "containerDefinitions.linuxParameters.devices: devices are not supported on Fargate"),
-        (f"{_NOT_FARGATE} || !has(self.volumes) || self.volumes.all(v, !has(v.dockerVolumeConfiguration) && "
-         f"(!has(v.host) || !has(v.host.sourcePath)))",
-         "volumes: host.sourcePath and dockerVolumeConfiguration volumes are not supported on Fargate"),
-        (f"{_NO_CDS} || {_CDS}.all(c, !has(c.resourceRequirements) || c.resourceRequirements.all(r, "
-         f"r.type == 'InferenceAccelerator' || (r.value.matches('{DEVICE_COUNT_PATTERN}') && "
-         f"!r.value.matches('^[0.]+$'))))",
-         "containerDefinitions.resourceRequirements.value: GPU and NeuronDevice take a positive number"),
+        (
+            f"{_NOT_FARGATE} || {_NO_CDS} || {_CDS}.all(c, !has(c.privileged) || !c.privileged)",
+            "containerDefinitions.privileged: privileged containers are not supported on Fargate",
+        ),
+        (
+            f"{_NOT_FARGATE} || {_NO_CDS} || {_CDS}.all(c, !has(c.links) || size(c.links) == 0)",
+            "containerDefinitions.links: links are not supported on Fargate",
+        ),
+        (
+            f"{_NOT_FARGATE} || {_NO_CDS} || {_CDS}.all(c, !has(c.linuxParameters) || "
+            f"!has(c.linuxParameters.devices) || size(c.linuxParameters.devices) == 0)",
+            "containerDefinitions.linuxParameters.devices: devices are not supported on Fargate",
+        ),
+        (
+            f"{_NOT_FARGATE} || !has(self.volumes) || self.volumes.all(v, !has(v.dockerVolumeConfiguration) && "
+            f"(!has(v.host) || !has(v.host.sourcePath)))",
+            "volumes: host.sourcePath and dockerVolumeConfiguration volumes are not supported on Fargate",
+        ),
+        (
+            f"{_NO_CDS} || {_CDS}.all(c, !has(c.resourceRequirements) || c.resourceRequirements.all(r, "
+            f"r.type == 'InferenceAccelerator' || (r.value.matches('{DEVICE_COUNT_PATTERN}') && "
+            f"!r.value.matches('^[0.]+$'))))",
+            "containerDefinitions.resourceRequirements.value: GPU and NeuronDevice take a positive number",
+        ),
     ]
     return [{"rule": rule, "message": message} for rule, message in rules]
 
@@ -270,17 +320,23 @@ def _strategy_rules(field: str) -> list[tuple[str, str]]:
     """ECS's rules on a capacity provider strategy (bounded by maxItems 20)."""
     s = f"self.{field}"
     return [
-        (f"!has({s}) || {s}.filter(i, has(i.base) && i.base > 0).size() <= 1",
-         f"{field}: Only one capacity provider in a capacity provider strategy can have a base defined."),
-        (f"!has({s}) || size({s}) <= 1 || {s}.exists(i, has(i.weight) && i.weight > 0)",
-         f"{field}: At least one capacity provider in a capacity provider strategy must have a weight "
-         "greater than zero."),
+        (
+            f"!has({s}) || {s}.filter(i, has(i.base) && i.base > 0).size() <= 1",
+            f"{field}: Only one capacity provider in a capacity provider strategy can have a base defined.",
+        ),
+        (
+            f"!has({s}) || size({s}) <= 1 || {s}.exists(i, has(i.weight) && i.weight > 0)",
+            f"{field}: At least one capacity provider in a capacity provider strategy must have a weight "
+            "greater than zero.",
+        ),
     ]
 
 
-_BOTH_LAUNCH = ("!(has(self.launchType) && has(self.capacityProviderStrategy) && size(self.capacityProviderStrategy) > 0)",
-                "launchType: Specifying both a launch type and capacity provider strategy is not supported. "
-                "Remove one and try again.")
+_BOTH_LAUNCH = (
+    "!(has(self.launchType) && has(self.capacityProviderStrategy) && size(self.capacityProviderStrategy) > 0)",
+    "launchType: Specifying both a launch type and capacity provider strategy is not supported. "
+    "Remove one and try again.",
+)
 
 
 def service_rules() -> list[dict[str, str]]:
@@ -288,14 +344,20 @@ def service_rules() -> list[dict[str, str]]:
     them too and reports them in status; here `kubectl apply` and `kubectl scale` are refused)."""
     daemon = "(has(self.schedulingStrategy) && self.schedulingStrategy == 'DAEMON')"
     rules = [
-        (f"!{daemon} || !has(self.desiredCount)",
-         "desiredCount: The daemon scheduling strategy does not support a desired count for services."),
-        (f"{daemon} || has(self.desiredCount)",
-         "desiredCount: desiredCount is required when schedulingStrategy is REPLICA"),
-        (f"!{daemon} || !has(self.deploymentConfiguration) || !has(self.deploymentConfiguration.maximumPercent) "
-         "|| self.deploymentConfiguration.maximumPercent == 100",
-         "deploymentConfiguration.maximumPercent: The maximumPercent parameter must be 100 for services with "
-         "the DAEMON scheduling strategy."),
+        (
+            f"!{daemon} || !has(self.desiredCount)",
+            "desiredCount: The daemon scheduling strategy does not support a desired count for services.",
+        ),
+        (
+            f"{daemon} || has(self.desiredCount)",
+            "desiredCount: desiredCount is required when schedulingStrategy is REPLICA",
+        ),
+        (
+            f"!{daemon} || !has(self.deploymentConfiguration) || !has(self.deploymentConfiguration.maximumPercent) "
+            "|| self.deploymentConfiguration.maximumPercent == 100",
+            "deploymentConfiguration.maximumPercent: The maximumPercent parameter must be 100 for services with "
+            "the DAEMON scheduling strategy.",
+        ),
         _BOTH_LAUNCH,
         *_strategy_rules("capacityProviderStrategy"),
     ]
@@ -309,19 +371,25 @@ def run_task_rules() -> list[dict[str, str]]:
 #: CreateCluster's rule for clusterName: the CRD's CEL rule, and the operator's check of names
 #: the CRD cannot see (translate/cluster.py: a name defaulted from metadata.name).
 CLUSTER_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,255}$"
-CLUSTER_NAME_RULE = ("clusterName: Up to 255 letters (uppercase and lowercase), numbers, underscores, "
-                     "and hyphens are allowed.")
+CLUSTER_NAME_RULE = (
+    "clusterName: Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed."
+)
 
 
 def cluster_rules() -> list[dict[str, str]]:
-    name = {"rule": f"!has(self.clusterName) || self.clusterName.matches('{CLUSTER_NAME_PATTERN}')",
-            "message": CLUSTER_NAME_RULE}
+    name = {
+        "rule": f"!has(self.clusterName) || self.clusterName.matches('{CLUSTER_NAME_PATTERN}')",
+        "message": CLUSTER_NAME_RULE,
+    }
     return [name] + [{"rule": r, "message": m} for r, m in _strategy_rules("defaultCapacityProviderStrategy")]
 
 
-SPEC_RULES: Mapping[str, Any] = {"RegisterTaskDefinitionRequest": task_definition_rules,
-                                 "CreateServiceRequest": service_rules, "RunTaskRequest": run_task_rules,
-                                 "CreateClusterRequest": cluster_rules}
+SPEC_RULES: Mapping[str, Any] = {
+    "RegisterTaskDefinitionRequest": task_definition_rules,
+    "CreateServiceRequest": service_rules,
+    "RunTaskRequest": run_task_rules,
+    "CreateClusterRequest": cluster_rules,
+}
 
 # --------------------------------------------------------------------------------------------
 # Hand-written parts of the schemas: status, printer columns, CapacityProvider.spec.kubernetes
@@ -337,8 +405,11 @@ def _i32(description: str) -> dict[str, Any]:
 
 
 def _free_form_list(description: str) -> dict[str, Any]:
-    return {"type": "array", "description": description,
-            "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return {
+        "type": "array",
+        "description": description,
+        "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+    }
 
 
 def _conditions() -> dict[str, Any]:
@@ -356,16 +427,18 @@ def _conditions() -> dict[str, Any]:
                 "reason": _s("One-word CamelCase reason for the last transition."),
                 "message": _s("Human-readable details about the last transition."),
                 "lastTransitionTime": _s("When the condition last changed status.", format="date-time"),
-                "observedGeneration": {"type": "integer", "format": "int64",
-                                       "description": "metadata.generation the condition was set for."},
+                "observedGeneration": {
+                    "type": "integer",
+                    "format": "int64",
+                    "description": "metadata.generation the condition was set for.",
+                },
             },
         },
     }
 
 
 def _observed_generation() -> dict[str, Any]:
-    return {"type": "integer", "format": "int64",
-            "description": "The metadata.generation the operator last acted on."}
+    return {"type": "integer", "format": "int64", "description": "The metadata.generation the operator last acted on."}
 
 
 def _status(description: str, properties: dict[str, Any]) -> dict[str, Any]:
@@ -377,97 +450,136 @@ def _status(description: str, properties: dict[str, Any]) -> dict[str, Any]:
 
 def status_schema(kind: str) -> dict[str, Any]:
     if kind == "TaskDefinition":
-        return _status("Observed state of the task definition family.", {
-            "family": _s("The task definition family."),
-            "revision": _i32("The latest registered revision of the family."),
-            "taskDefinitionArn": _s('The latest revision, as "family:revision".'),
-            "status": _s("Status of the latest revision.", enum=["ACTIVE", "INACTIVE"]),
-            "registeredAt": _s("When the latest revision was registered.", format="date-time"),
-            "revisions": {
-                "type": "array",
-                "description": "Registered revisions of the family, oldest first.",
-                "maxItems": 1000,
-                "items": {"type": "object", "properties": {
-                    "revision": _i32("Revision number."),
-                    "status": _s("ACTIVE or INACTIVE."),
-                    "registeredAt": _s("When the revision was registered."),
-                    "deregisteredAt": _s("When the revision was deregistered."),
-                }},
+        return _status(
+            "Observed state of the task definition family.",
+            {
+                "family": _s("The task definition family."),
+                "revision": _i32("The latest registered revision of the family."),
+                "taskDefinitionArn": _s('The latest revision, as "family:revision".'),
+                "status": _s("Status of the latest revision.", enum=["ACTIVE", "INACTIVE"]),
+                "registeredAt": _s("When the latest revision was registered.", format="date-time"),
+                "revisions": {
+                    "type": "array",
+                    "description": "Registered revisions of the family, oldest first.",
+                    "maxItems": 1000,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "revision": _i32("Revision number."),
+                            "status": _s("ACTIVE or INACTIVE."),
+                            "registeredAt": _s("When the revision was registered."),
+                            "deregisteredAt": _s("When the revision was deregistered."),
+                        },
+                    },
+                },
+                "warnings": {
+                    "type": "array",
+                    "description": "Parts of the task definition that are accepted but not honoured on Kubernetes.",
+                    "items": {"type": "string"},
+                },
             },
-            "warnings": {"type": "array", "description": "Parts of the task definition that are accepted "
-                         "but not honoured on Kubernetes.", "items": {"type": "string"}},
-        })
+        )
     if kind == "ECSService":
-        return _status("Observed state of the service, as ECS DescribeServices reports it.", {
-            "serviceName": _s("The name of the service."),
-            "clusterArn": _s("The cluster that hosts the service."),
-            "status": _s("ACTIVE, DRAINING or INACTIVE."),
-            "desiredCount": _i32("The desired number of tasks."),
-            "runningCount": _i32("The number of tasks in the RUNNING state."),
-            "pendingCount": _i32("The number of tasks in the PENDING state."),
-            "taskDefinition": _s("The task definition (family:revision) the service runs."),
-            "selector": _s("Label selector of the service's tasks (for the scale subresource: HPA)."),
-            "launchType": _s("The launch type the service runs on (when it has no capacity provider strategy)."),
-            "capacityProviderStrategy": {
-                "type": "array", "maxItems": 64,
-                "description": "The capacity provider strategy the service runs with: its own, or its cluster's default.",
-                "items": {"type": "object", "properties": {
-                    "capacityProvider": _s("The short name of the capacity provider."),
-                    "base": _i32("How many tasks, at a minimum, run on this capacity provider."),
-                    "weight": _i32("The relative share of the tasks beyond the base."),
-                }}},
-            "workloads": {"type": "array", "maxItems": 64, "items": {"type": "string"},
-                          "description": "The Kubernetes workloads (Kind/name) that run the service's tasks: "
-                                         "a DaemonSet, a Deployment, or one Deployment per capacity provider."},
-            "deployments": _free_form_list("The current deployments of the service (ECS Deployment objects)."),
-            "events": _free_form_list("The latest service events (ECS ServiceEvent objects)."),
-            "rolloutState": _s("Rollout state of the primary deployment: IN_PROGRESS, COMPLETED or FAILED."),
-            "rolloutStateReason": _s("Why the rollout is in its current state."),
-            "lastCompletedTaskDefinition": _s("The task definition of the last deployment that reached a steady "
-                                              "state: where the deployment circuit breaker rolls back to."),
-            "rolledBackTaskDefinition": _s("The task definition whose deployment the circuit breaker failed "
-                                           "and rolled back."),
-            "rolledBackGeneration": {"type": "integer", "format": "int64",
-                                     "description": "The metadata.generation whose deployment was rolled back; a "
-                                                    "new generation starts a new deployment."},
-        })
-    if kind == "ECSCluster":
-        return _status("Observed state of the cluster, as ECS DescribeClusters reports it.", {
-            "clusterName": _s("The name of the cluster."),
-            "status": _s("ACTIVE, PROVISIONING, DEPROVISIONING, FAILED or INACTIVE."),
-            "registeredContainerInstancesCount": _i32("The number of container instances (nodes) registered."),
-            "runningTasksCount": _i32("The number of tasks in the RUNNING state."),
-            "pendingTasksCount": _i32("The number of tasks in the PENDING state."),
-            "activeServicesCount": _i32("The number of services in the ACTIVE state."),
-            "containerInstances": _free_form_list("The container instances (ECS ContainerInstance objects)."),
-        })
-    if kind == "ECSTask":
-        return _status("Observed state of the task(s) started by RunTask.", {
-            "lastStatus": _s("The last known status of the task."),
-            "desiredStatus": _s("The desired status of the task."),
-            "taskArn": _s("The ARN of the (first) task."),
-            "tasks": _free_form_list("The tasks (ECS Task objects, as DescribeTasks returns them)."),
-            "stopCode": _s("The stop code of the task."),
-            "stoppedReason": _s("The reason the task stopped."),
-            "startedAt": _s("When the task started."),
-            "stoppedAt": _s("When the task stopped."),
-            "taskDefinitionArn": _s('The task definition revision the tasks run, as "family:revision".'),
-            "failures": {
-                "type": "array",
-                "description": "Tasks that cannot be placed, as RunTask reports failures.",
-                "maxItems": 10,
-                "items": {"type": "object", "properties": {
-                    "arn": _s("The task that cannot be placed."),
-                    "reason": _s("Why, as ECS words it (RESOURCE:MEMORY, RESOURCE:CPU, ATTRIBUTE, ...)."),
-                    "detail": _s("The scheduler's explanation."),
-                }},
+        return _status(
+            "Observed state of the service, as ECS DescribeServices reports it.",
+            {
+                "serviceName": _s("The name of the service."),
+                "clusterArn": _s("The cluster that hosts the service."),
+                "status": _s("ACTIVE, DRAINING or INACTIVE."),
+                "desiredCount": _i32("The desired number of tasks."),
+                "runningCount": _i32("The number of tasks in the RUNNING state."),
+                "pendingCount": _i32("The number of tasks in the PENDING state."),
+                "taskDefinition": _s("The task definition (family:revision) the service runs."),
+                "selector": _s("Label selector of the service's tasks (for the scale subresource: HPA)."),
+                "launchType": _s("The launch type the service runs on (when it has no capacity provider strategy)."),
+                "capacityProviderStrategy": {
+                    "type": "array",
+                    "maxItems": 64,
+                    "description": "The capacity provider strategy the service runs with: its own, or its cluster's default.",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "capacityProvider": _s("The short name of the capacity provider."),
+                            "base": _i32("How many tasks, at a minimum, run on this capacity provider."),
+                            "weight": _i32("The relative share of the tasks beyond the base."),
+                        },
+                    },
+                },
+                "workloads": {
+                    "type": "array",
+                    "maxItems": 64,
+                    "items": {"type": "string"},
+                    "description": "The Kubernetes workloads (Kind/name) that run the service's tasks: "
+                    "a DaemonSet, a Deployment, or one Deployment per capacity provider.",
+                },
+                "deployments": _free_form_list("The current deployments of the service (ECS Deployment objects)."),
+                "events": _free_form_list("The latest service events (ECS ServiceEvent objects)."),
+                "rolloutState": _s("Rollout state of the primary deployment: IN_PROGRESS, COMPLETED or FAILED."),
+                "rolloutStateReason": _s("Why the rollout is in its current state."),
+                "lastCompletedTaskDefinition": _s(
+                    "The task definition of the last deployment that reached a steady "
+                    "state: where the deployment circuit breaker rolls back to."
+                ),
+                "rolledBackTaskDefinition": _s(
+                    "The task definition whose deployment the circuit breaker failed and rolled back."
+                ),
+                "rolledBackGeneration": {
+                    "type": "integer",
+                    "format": "int64",
+                    "description": "The metadata.generation whose deployment was rolled back; a "
+                    "new generation starts a new deployment.",
+                },
             },
-        })
+        )
+    if kind == "ECSCluster":
+        return _status(
+            "Observed state of the cluster, as ECS DescribeClusters reports it.",
+            {
+                "clusterName": _s("The name of the cluster."),
+                "status": _s("ACTIVE, PROVISIONING, DEPROVISIONING, FAILED or INACTIVE."),
+                "registeredContainerInstancesCount": _i32("The number of container instances (nodes) registered."),
+                "runningTasksCount": _i32("The number of tasks in the RUNNING state."),
+                "pendingTasksCount": _i32("The number of tasks in the PENDING state."),
+                "activeServicesCount": _i32("The number of services in the ACTIVE state."),
+                "containerInstances": _free_form_list("The container instances (ECS ContainerInstance objects)."),
+            },
+        )
+    if kind == "ECSTask":
+        return _status(
+            "Observed state of the task(s) started by RunTask.",
+            {
+                "lastStatus": _s("The last known status of the task."),
+                "desiredStatus": _s("The desired status of the task."),
+                "taskArn": _s("The ARN of the (first) task."),
+                "tasks": _free_form_list("The tasks (ECS Task objects, as DescribeTasks returns them)."),
+                "stopCode": _s("The stop code of the task."),
+                "stoppedReason": _s("The reason the task stopped."),
+                "startedAt": _s("When the task started."),
+                "stoppedAt": _s("When the task stopped."),
+                "taskDefinitionArn": _s('The task definition revision the tasks run, as "family:revision".'),
+                "failures": {
+                    "type": "array",
+                    "description": "Tasks that cannot be placed, as RunTask reports failures.",
+                    "maxItems": 10,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "arn": _s("The task that cannot be placed."),
+                            "reason": _s("Why, as ECS words it (RESOURCE:MEMORY, RESOURCE:CPU, ATTRIBUTE, ...)."),
+                            "detail": _s("The scheduler's explanation."),
+                        },
+                    },
+                },
+            },
+        )
     if kind == "CapacityProvider":
-        return _status("Observed state of the capacity provider.", {
-            "status": _s("ACTIVE or INACTIVE."),
-            "nodes": _i32("The number of Kubernetes nodes matching the capacity provider."),
-        })
+        return _status(
+            "Observed state of the capacity provider.",
+            {
+                "status": _s("ACTIVE or INACTIVE."),
+                "nodes": _i32("The number of Kubernetes nodes matching the capacity provider."),
+            },
+        )
     raise KeyError(kind)
 
 
@@ -476,9 +588,14 @@ _READY = {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@
 #: ECSService has a scale subresource: `kubectl scale` and HorizontalPodAutoscalers set
 #: desiredCount (the part ECS Service Auto Scaling plays on AWS).
 SUBRESOURCES: Mapping[str, dict[str, Any]] = {
-    "ECSService": {"status": {}, "scale": {"specReplicasPath": ".spec.desiredCount",
-                                           "statusReplicasPath": ".status.runningCount",
-                                           "labelSelectorPath": ".status.selector"}},
+    "ECSService": {
+        "status": {},
+        "scale": {
+            "specReplicasPath": ".spec.desiredCount",
+            "statusReplicasPath": ".status.runningCount",
+            "labelSelectorPath": ".status.selector",
+        },
+    },
 }
 _AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
@@ -487,14 +604,16 @@ PRINTER_COLUMNS: Mapping[str, list[dict[str, Any]]] = {
         {"name": "Family", "type": "string", "jsonPath": ".status.family"},
         {"name": "Revision", "type": "integer", "jsonPath": ".status.revision"},
         {"name": "Status", "type": "string", "jsonPath": ".status.status"},
-        _READY, _AGE,
+        _READY,
+        _AGE,
     ],
     "ECSService": [
         {"name": "Desired", "type": "integer", "jsonPath": ".spec.desiredCount"},
         {"name": "Running", "type": "integer", "jsonPath": ".status.runningCount"},
         {"name": "Pending", "type": "integer", "jsonPath": ".status.pendingCount"},
         {"name": "Rollout", "type": "string", "jsonPath": ".status.rolloutState"},
-        _READY, _AGE,
+        _READY,
+        _AGE,
     ],
     "ECSCluster": [
         {"name": "Status", "type": "string", "jsonPath": ".status.status"},
@@ -506,8 +625,7 @@ PRINTER_COLUMNS: Mapping[str, list[dict[str, Any]]] = {
     "ECSTask": [
         {"name": "Last", "type": "string", "jsonPath": ".status.lastStatus"},
         {"name": "Desired", "type": "string", "jsonPath": ".status.desiredStatus"},
-        {"name": "ExitCode", "type": "integer", "jsonPath": ".status.tasks[0].containers[0].exitCode",
-         "priority": 1},
+        {"name": "ExitCode", "type": "integer", "jsonPath": ".status.tasks[0].containers[0].exitCode", "priority": 1},
         _AGE,
     ],
     "CapacityProvider": [
@@ -522,13 +640,18 @@ def capacity_provider_kubernetes_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "description": "The Kubernetes node pool behind this capacity provider (not an ECS field): "
-                       "tasks placed on it get this nodeSelector and these tolerations.",
+        "tasks placed on it get this nodeSelector and these tolerations.",
         "properties": {
-            "nodeSelector": {"type": "object", "description": "Labels the pool's nodes carry.",
-                             "additionalProperties": {"type": "string"}},
-            "tolerations": {"type": "array", "description": "Kubernetes tolerations (core/v1 Toleration) "
-                            "for the pool's taints.",
-                            "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+            "nodeSelector": {
+                "type": "object",
+                "description": "Labels the pool's nodes carry.",
+                "additionalProperties": {"type": "string"},
+            },
+            "tolerations": {
+                "type": "array",
+                "description": "Kubernetes tolerations (core/v1 Toleration) for the pool's taints.",
+                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            },
         },
     }
 
@@ -550,17 +673,16 @@ def cluster_kubernetes_schema() -> dict[str, Any]:
             "securityPolicy": {
                 "type": "object",
                 "description": "What the cluster's EC2 tasks may do on their nodes; everything is denied by default "
-                               "(Fargate tasks are always denied all of it).",
-                "properties": {name: {"type": "boolean", "description": desc}
-                               for name, desc in SECURITY_POLICY_FIELDS},
+                "(Fargate tasks are always denied all of it).",
+                "properties": {name: {"type": "boolean", "description": desc} for name, desc in SECURITY_POLICY_FIELDS},
             },
             "podDisruptionBudgets": {
                 "type": "boolean",
                 "description": "Give each REPLICA service's Deployment a PodDisruptionBudget of ECS's minimum "
-                               "healthy task count (desiredCount x minimumHealthyPercent), so evictions (kubectl "
-                               "drain) wait for replacement tasks as ECS's draining does. Off by default: with "
-                               "minimumHealthyPercent 100 a budget admits no eviction until replacements run, which "
-                               "also holds back Cluster Autoscaler scale-down.",
+                "healthy task count (desiredCount x minimumHealthyPercent), so evictions (kubectl "
+                "drain) wait for replacement tasks as ECS's draining does. Off by default: with "
+                "minimumHealthyPercent 100 a budget admits no eviction until replacements run, which "
+                "also holds back Cluster Autoscaler scale-down.",
             },
         },
     }
@@ -588,8 +710,9 @@ def botocore_version() -> str:
     return botocore.__version__
 
 
-_BLOCK_TAGS = re.compile(r"</?(p|li|ul|ol|dl|dt|dd|br|note|important|div|h\d|pre|table|tr|td|th)\b[^>]*>",
-                         re.IGNORECASE)
+_BLOCK_TAGS = re.compile(
+    r"</?(p|li|ul|ol|dl|dt|dd|br|note|important|div|h\d|pre|table|tr|td|th)\b[^>]*>", re.IGNORECASE
+)
 _ANY_TAG = re.compile(r"<[^>]*>")
 _WS = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")
@@ -706,10 +829,17 @@ def shape_schema(shapes: Mapping[str, Any], name: str, description: str | None =
         return out
 
     type_map = {
-        "string": ("string", None), "integer": ("integer", "int32"), "long": ("integer", "int64"),
-        "double": ("number", "double"), "float": ("number", "float"), "boolean": ("boolean", None),
-        "timestamp": ("string", "date-time"), "blob": ("string", "byte"),
-        "list": ("array", None), "map": ("object", None), "structure": ("object", None),
+        "string": ("string", None),
+        "integer": ("integer", "int32"),
+        "long": ("integer", "int64"),
+        "double": ("number", "double"),
+        "float": ("number", "float"),
+        "boolean": ("boolean", None),
+        "timestamp": ("string", "date-time"),
+        "blob": ("string", "byte"),
+        "list": ("array", None),
+        "map": ("object", None),
+        "structure": ("object", None),
     }
     if kind not in type_map:
         raise ValueError(f"unsupported botocore type {kind!r} (shape {name})")
@@ -775,8 +905,7 @@ def member_schema(shapes: Mapping[str, Any], owner: str, member: str, ref: Mappi
 
 def spec_schema(shapes: Mapping[str, Any], kind: Kind) -> dict[str, Any]:
     spec = shape_schema(shapes, kind.request_shape, "")
-    lead = (f"Desired state: the input of the ECS {kind.api_operation} API, with ECS's field names "
-            f"and meanings.")
+    lead = f"Desired state: the input of the ECS {kind.api_operation} API, with ECS's field names and meanings."
     spec["description"] = lead
     for prop, make in EXTRA_SPEC_PROPERTIES.get(kind.kind, {}).items():
         spec.setdefault("properties", {})[prop] = make()
@@ -816,14 +945,16 @@ def crd(shapes: Mapping[str, Any], kind: Kind) -> dict[str, Any]:
                 "categories": list(CATEGORIES),
             },
             "scope": "Namespaced",
-            "versions": [{
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": SUBRESOURCES.get(kind.kind, {"status": {}}),
-                "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS[kind.kind]],
-                "schema": {"openAPIV3Schema": root},
-            }],
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": SUBRESOURCES.get(kind.kind, {"status": {}}),
+                    "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS[kind.kind]],
+                    "schema": {"openAPIV3Schema": root},
+                }
+            ],
         },
     }
 
@@ -834,8 +965,9 @@ class _NoAliasDumper(yaml.SafeDumper):
 
 
 def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=False, width=120, default_flow_style=False,
-                     allow_unicode=True)
+    return yaml.dump(
+        data, Dumper=_NoAliasDumper, sort_keys=False, width=120, default_flow_style=False, allow_unicode=True
+    )
 
 
 def header(version: str, comment: str = "#") -> str:
@@ -850,11 +982,32 @@ def render_crd(shapes: Mapping[str, Any], kind: Kind, version: str) -> str:
 # pydantic model generation
 # --------------------------------------------------------------------------------------------
 
-_PY_SCALARS = {"string": "str", "integer": "int", "long": "int", "double": "float", "float": "float",
-               "boolean": "bool", "timestamp": "datetime", "blob": "bytes"}
-_RESERVED_NAMES = {"Annotated", "Any", "BaseModel", "BeforeValidator", "ConfigDict", "ECSModel", "Field",
-                   "IntOrString", "Literal", "Optional", "datetime", "ClusterKubernetes", "ClusterSecurityPolicy",
-                   "ClusterSpec"}
+_PY_SCALARS = {
+    "string": "str",
+    "integer": "int",
+    "long": "int",
+    "double": "float",
+    "float": "float",
+    "boolean": "bool",
+    "timestamp": "datetime",
+    "blob": "bytes",
+}
+_RESERVED_NAMES = {
+    "Annotated",
+    "Any",
+    "BaseModel",
+    "BeforeValidator",
+    "ConfigDict",
+    "ECSModel",
+    "Field",
+    "IntOrString",
+    "Literal",
+    "Optional",
+    "datetime",
+    "ClusterKubernetes",
+    "ClusterSecurityPolicy",
+    "ClusterSpec",
+}
 
 
 def _constraints(shape: Mapping[str, Any]) -> dict[str, Any]:
@@ -972,8 +1125,14 @@ def render_definition(shapes: Mapping[str, Any], name: str) -> str:
             type_expr = py_type(shapes, ref["shape"])
         field_kwargs: dict[str, Any] = {}
         for key, value in MEMBER_BOUNDS.get((name, member), {}).items():
-            field_kwargs[{"minItems": "min_length", "maxItems": "max_length", "minLength": "min_length",
-                          "maxLength": "max_length"}[key]] = value
+            field_kwargs[
+                {
+                    "minItems": "min_length",
+                    "maxItems": "max_length",
+                    "minLength": "min_length",
+                    "maxLength": "max_length",
+                }[key]
+            ] = value
         if is_required:
             if field_kwargs:
                 lines.append(f"    {member}: {type_expr} = Field({_field_args(field_kwargs)})\n")
@@ -1068,8 +1227,11 @@ def render_models(model: Mapping[str, Any], version: str) -> str:
     if clash:
         raise ValueError(f"botocore shape names clash with generated.py names: {sorted(clash)}")
     uses_datetime = any(shapes[n]["type"] == "timestamp" for n in reachable_shapes(shapes, ROOT_SHAPES))
-    prelude = _PY_PRELUDE.format(version=version, api_version=model["metadata"]["apiVersion"],
-                                 datetime_import="from datetime import datetime\n" if uses_datetime else "")
+    prelude = _PY_PRELUDE.format(
+        version=version,
+        api_version=model["metadata"]["apiVersion"],
+        datetime_import="from datetime import datetime\n" if uses_datetime else "",
+    )
     parts = [header(version), prelude]
     previous_is_class = True  # the prelude ends with a class
     for name in names:
@@ -1079,8 +1241,18 @@ def render_models(model: Mapping[str, Any], version: str) -> str:
         previous_is_class = is_class
     parts.append(_PY_EXTENSIONS)
     parts.append("\n\n__all__ = [\n")
-    exported = sorted(set(names) | {"CapacityProviderKubernetes", "CapacityProviderSpec", "ClusterKubernetes",
-                                    "ClusterSecurityPolicy", "ClusterSpec", "ECSModel", "IntOrString"})
+    exported = sorted(
+        set(names)
+        | {
+            "CapacityProviderKubernetes",
+            "CapacityProviderSpec",
+            "ClusterKubernetes",
+            "ClusterSecurityPolicy",
+            "ClusterSpec",
+            "ECSModel",
+            "IntOrString",
+        }
+    )
     parts.extend(f"    {n!r},\n" for n in exported)
     parts.append("]\n")
     return "".join(parts)

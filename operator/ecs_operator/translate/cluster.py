@@ -20,7 +20,7 @@ TRANSLATED = {
 WARNED = {
     "settings": "cluster settings (Container Insights) have no Kubernetes equivalent",
     "configuration": "execute command / managed storage configuration (KMS, logging) is not applied; "
-                     "kubectl exec works on every task",
+    "kubectl exec works on every task",
     "serviceConnectDefaults": "Service Connect is not supported",
 }
 IGNORED = {

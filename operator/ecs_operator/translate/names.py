@@ -123,7 +123,7 @@ def secret_ref(value_from: str) -> SecretRef:
         return SecretRef(dns_label(name, fallback="secret"), secret_key(json_key) if json_key else "value", ignored)
     if len(parts) >= 6 and parts[0] == "arn" and parts[2] == "ssm":
         resource = ":".join(parts[5:])
-        path = resource[len("parameter"):] if resource.startswith("parameter") else resource
+        path = resource[len("parameter") :] if resource.startswith("parameter") else resource
         return SecretRef(dns_label(path, fallback="secret"), "value")
     return SecretRef(dns_label(value_from, fallback="secret"), "value")
 

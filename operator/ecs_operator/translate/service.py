@@ -16,12 +16,18 @@ from dataclasses import dataclass, field
 from .. import GROUP, labels
 from .. import labels as labels_
 from ..capacity import LABEL_CAPACITY_PROVIDER, LaunchError, pod_placement, resolve_launch, split_tasks
-from ..clusters import selector_term, and_terms, restrict_to_cluster
+from ..clusters import and_terms, restrict_to_cluster, selector_term
 from ..extender.native import compile_native
-from ..extender.placement import (ANN_CONSTRAINTS, ANN_SCHEDULING_STRATEGY, ANN_STRATEGY, PlacementError,
-                                  parse_constraints, parse_strategies)
-from ..revisions import family_label
+from ..extender.placement import (
+    ANN_CONSTRAINTS,
+    ANN_SCHEDULING_STRATEGY,
+    ANN_STRATEGY,
+    PlacementError,
+    parse_constraints,
+    parse_strategies,
+)
 from ..models.generated import CreateServiceRequest
+from ..revisions import family_label
 from .names import dns_label, unique_label
 from .taskdef import TranslationWarning
 
@@ -45,17 +51,17 @@ TRANSLATED = {
     "loadBalancers": "a Service (ClusterIP) named like the ECSService, one port per container port",
     "serviceRegistries": "a headless Service <name>-discovery: DNS records for every task",
     "placementConstraints": "validated when applied; memberOf on node attributes -> nodeAffinity, distinctInstance "
-                            "-> podAntiAffinity; the rest (task:group, runningTasksCount...) is reported",
+    "-> podAntiAffinity; the rest (task:group, runningTasksCount...) is reported",
     "launchType": "FARGATE -> nodeSelector + toleration for the FARGATE virtual nodes; EC2 -> ordinary nodes",
     "capacityProviderStrategy": "FARGATE/FARGATE_SPOT -> their virtual nodes; an EC2 capacity provider -> its "
-                                "node pool (CapacityProvider spec.kubernetes); several providers -> one Deployment "
-                                "per provider with the tasks split by base then weight as ECS splits them (the "
-                                "cluster's defaultCapacityProviderStrategy when the service names neither this nor "
-                                "launchType)",
+    "node pool (CapacityProvider spec.kubernetes); several providers -> one Deployment "
+    "per provider with the tasks split by base then weight as ECS splits them (the "
+    "cluster's defaultCapacityProviderStrategy when the service names neither this nor "
+    "launchType)",
 }
 WARNED = {
     "placementStrategy": "placement strategies are applied by the ecs-scheduler extender, which is not deployed "
-                         "with the operator yet; the default scheduler places these tasks",
+    "with the operator yet; the default scheduler places these tasks",
     "networkConfiguration": "subnets, security groups and public IPs have no Kubernetes equivalent; tasks use the pod network",
     "deploymentController": "only the ECS rolling-update deployment controller is supported",
     "serviceConnectConfiguration": "Service Connect is not supported",
@@ -128,20 +134,32 @@ def validate(svc: CreateServiceRequest) -> None:
         raise ServiceError("cluster", f"{svc.cluster!r} is not a valid cluster name or ARN. {_NAME_RULE}")
     strategy = scheduling_strategy(svc)
     if strategy == DAEMON and svc.desiredCount is not None:
-        raise ServiceError("desiredCount", "The daemon scheduling strategy does not support a desired count for services.")
+        raise ServiceError(
+            "desiredCount", "The daemon scheduling strategy does not support a desired count for services."
+        )
     if strategy == REPLICA and svc.desiredCount is None:
         raise ServiceError("desiredCount", "desiredCount is required when schedulingStrategy is REPLICA")
     if svc.launchType and svc.capacityProviderStrategy:
-        raise ServiceError("launchType", "Specifying both a launch type and capacity provider strategy is not supported. "
-                           "Remove one and try again.")
+        raise ServiceError(
+            "launchType",
+            "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.",
+        )
     dc = svc.deploymentConfiguration
     if strategy == DAEMON and dc and dc.maximumPercent is not None and dc.maximumPercent != 100:
-        raise ServiceError("deploymentConfiguration.maximumPercent",
-                           "The maximumPercent parameter must be 100 for services with the DAEMON scheduling strategy.")
-    if dc and dc.maximumPercent is not None and dc.minimumHealthyPercent is not None \
-            and dc.maximumPercent < dc.minimumHealthyPercent:
-        raise ServiceError("deploymentConfiguration.maximumPercent",
-                           "maximumPercent must be greater than or equal to minimumHealthyPercent")
+        raise ServiceError(
+            "deploymentConfiguration.maximumPercent",
+            "The maximumPercent parameter must be 100 for services with the DAEMON scheduling strategy.",
+        )
+    if (
+        dc
+        and dc.maximumPercent is not None
+        and dc.minimumHealthyPercent is not None
+        and dc.maximumPercent < dc.minimumHealthyPercent
+    ):
+        raise ServiceError(
+            "deploymentConfiguration.maximumPercent",
+            "maximumPercent must be greater than or equal to minimumHealthyPercent",
+        )
 
 
 def rolling_limits(desired: int, maximum_percent: int | None, minimum_healthy_percent: int | None) -> RollingLimits:
@@ -161,10 +179,13 @@ def rolling_limits(desired: int, maximum_percent: int | None, minimum_healthy_pe
     warnings: tuple[TranslationWarning, ...] = ()
     if surge == 0 and unavailable == 0:
         if desired > 0:
-            warnings = (TranslationWarning(
-                "deploymentConfiguration",
-                f"with desiredCount {desired}, maximumPercent {maximum} and minimumHealthyPercent {minimum} "
-                "no task may start or stop during a deployment; one task at a time is replaced instead"),)
+            warnings = (
+                TranslationWarning(
+                    "deploymentConfiguration",
+                    f"with desiredCount {desired}, maximumPercent {maximum} and minimumHealthyPercent {minimum} "
+                    "no task may start or stop during a deployment; one task at a time is replaced instead",
+                ),
+            )
             unavailable = 1
         else:
             surge = 1
@@ -189,8 +210,9 @@ def service_warnings(svc: CreateServiceRequest) -> list[TranslationWarning]:
     return out
 
 
-def apply_placement(t: dict, constraints_in: list | None, strategies_in: list | None, group: str,
-                    daemon: bool = False) -> list[TranslationWarning]:
+def apply_placement(
+    t: dict, constraints_in: list | None, strategies_in: list | None, group: str, daemon: bool = False
+) -> list[TranslationWarning]:
     """Placement annotations for the ecs-scheduler extender, and the constraints Kubernetes can
     enforce by itself compiled into the pod's affinity (they hold even without the extender).
     The task definition's constraints and the service's (or RunTask's) apply together, as in
@@ -230,13 +252,20 @@ def apply_placement(t: dict, constraints_in: list | None, strategies_in: list | 
             merged = spec.setdefault("affinity", {})
             for key, value in affinity.items():
                 if key == "nodeAffinity" and "nodeAffinity" in merged:
-                    warnings.append(TranslationWarning("placementConstraints", "the task definition already sets a "
-                                                       "node affinity; memberOf left to the extender"))
+                    warnings.append(
+                        TranslationWarning(
+                            "placementConstraints",
+                            "the task definition already sets a node affinity; memberOf left to the extender",
+                        )
+                    )
                     continue
                 merged[key] = value
         for constraint, why in native.not_compiled:
-            warnings.append(TranslationWarning("placementConstraints",
-                                               f"{constraint} is enforced by the ecs-scheduler extender only: {why}"))
+            warnings.append(
+                TranslationWarning(
+                    "placementConstraints", f"{constraint} is enforced by the ecs-scheduler extender only: {why}"
+                )
+            )
     return warnings
 
 
@@ -302,8 +331,9 @@ def _require_any_pool(pod_spec: dict, pools: list[tuple[dict, list]]) -> None:
     of all of them)."""
     node_affinity = pod_spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
     required = node_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
-    required["nodeSelectorTerms"] = and_terms(required.get("nodeSelectorTerms"),
-                                              [selector_term(sel) for sel, _ in pools])
+    required["nodeSelectorTerms"] = and_terms(
+        required.get("nodeSelectorTerms"), [selector_term(sel) for sel, _ in pools]
+    )
     tolerations = pod_spec.get("tolerations", [])
     for _, tols in pools:
         tolerations += [t for t in tols if t not in tolerations]
@@ -320,17 +350,27 @@ def _avoid_draining(pod_spec: dict) -> dict:
     spec = copy.deepcopy(pod_spec)
     node_affinity = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
     required = node_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
-    required["nodeSelectorTerms"] = and_terms(required.get("nodeSelectorTerms"), [{"matchExpressions": [
-        {"key": labels_.INSTANCE_STATUS, "operator": "NotIn", "values": [DRAINING]}]}])
+    required["nodeSelectorTerms"] = and_terms(
+        required.get("nodeSelectorTerms"),
+        [{"matchExpressions": [{"key": labels_.INSTANCE_STATUS, "operator": "NotIn", "values": [DRAINING]}]}],
+    )
     return spec
 
 
-def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dict, template: dict,
-             task_definition: str, compatibilities: list[str] | None = None,
-             capacity_pools: dict[str, tuple[dict, list]] | None = None,
-             scheduler_name: str | None = None,
-             cluster_pools: list[dict[str, str]] | None = None,
-             default_strategy: list | None = None) -> ServiceWorkload:
+def workload(
+    svc: CreateServiceRequest,
+    *,
+    name: str,
+    namespace: str,
+    owner: dict,
+    template: dict,
+    task_definition: str,
+    compatibilities: list[str] | None = None,
+    capacity_pools: dict[str, tuple[dict, list]] | None = None,
+    scheduler_name: str | None = None,
+    cluster_pools: list[dict[str, str]] | None = None,
+    default_strategy: list | None = None,
+) -> ServiceWorkload:
     """The Deployment(s) (REPLICA) or DaemonSet (DAEMON) that run the service's tasks.
 
     ``cluster_pools``: node pools of the cluster's EC2 capacity providers (None/empty: the
@@ -354,22 +394,34 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
     cp_strategy = effective_strategy(svc, default_strategy)
     try:
         launch = resolve_launch(svc.launchType, cp_strategy, compatibilities)
-        parts = [(p, pod_placement(launch.for_provider(p), capacity_pools)) for p in launch.providers] \
-            or [(None, pod_placement(launch, capacity_pools))]
+        parts = [(p, pod_placement(launch.for_provider(p), capacity_pools)) for p in launch.providers] or [
+            (None, pod_placement(launch, capacity_pools))
+        ]
     except LaunchError as e:
         field_ = e.field
         if not svc.capacityProviderStrategy and cp_strategy and field_.startswith("capacityProviderStrategy"):
             field_ = f"cluster {cluster_name(svc.cluster)} defaultCapacityProviderStrategy"
         raise ServiceError(field_, str(e).split(": ", 1)[1]) from e
     if strategy == DAEMON and launch.launch_type == "FARGATE":
-        raise ServiceError("schedulingStrategy", "The daemon scheduling strategy is not supported with the FARGATE "
-                                                 "launch type.")
+        raise ServiceError(
+            "schedulingStrategy", "The daemon scheduling strategy is not supported with the FARGATE launch type."
+        )
     warnings.extend(TranslationWarning(f, m) for f, m in launch.warnings)
-    labels = {LABEL_SERVICE: name, LABEL_CLUSTER: cluster_label(svc.cluster),
-              "app.kubernetes.io/managed-by": "ecs-operator"}
+    labels = {
+        LABEL_SERVICE: name,
+        LABEL_CLUSTER: cluster_label(svc.cluster),
+        "app.kubernetes.io/managed-by": "ecs-operator",
+    }
     pod_template = _pod_template(template, name=name, svc=svc, task_definition=task_definition)
-    warnings.extend(apply_placement(pod_template, svc.placementConstraints, svc.placementStrategy,
-                                    f"service:{svc.serviceName or name}", daemon=strategy == DAEMON))
+    warnings.extend(
+        apply_placement(
+            pod_template,
+            svc.placementConstraints,
+            svc.placementStrategy,
+            f"service:{svc.serviceName or name}",
+            daemon=strategy == DAEMON,
+        )
+    )
     if scheduler_name:
         pod_template["spec"]["schedulerName"] = scheduler_name
 
@@ -385,8 +437,13 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
         return t
 
     def metadata(workload_name: str, extra_labels: dict | None = None) -> dict:
-        return {"name": workload_name, "namespace": namespace, "labels": {**labels, **(extra_labels or {})},
-                "annotations": {ANNOTATION_TASK_DEFINITION: task_definition}, "ownerReferences": [owner]}
+        return {
+            "name": workload_name,
+            "namespace": namespace,
+            "labels": {**labels, **(extra_labels or {})},
+            "annotations": {ANNOTATION_TASK_DEFINITION: task_definition},
+            "ownerReferences": [owner],
+        }
 
     if strategy == DAEMON:
         if len(parts) > 1:
@@ -400,14 +457,22 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
         minimum = 0 if dc is None or dc.minimumHealthyPercent is None else dc.minimumHealthyPercent
         unavailable: int | str = f"{100 - minimum}%" if minimum < 100 else 1
         if minimum >= 100:
-            warnings.append(TranslationWarning(
-                "deploymentConfiguration.minimumHealthyPercent",
-                "a daemon task must stop before its replacement starts; one node at a time is updated"))
+            warnings.append(
+                TranslationWarning(
+                    "deploymentConfiguration.minimumHealthyPercent",
+                    "a daemon task must stop before its replacement starts; one node at a time is updated",
+                )
+            )
         manifest = {
-            "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": metadata(name),
-            "spec": {"selector": {"matchLabels": {LABEL_SERVICE: name}}, "template": t,
-                     "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": unavailable}},
-                     "revisionHistoryLimit": 10},
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": metadata(name),
+            "spec": {
+                "selector": {"matchLabels": {LABEL_SERVICE: name}},
+                "template": t,
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": unavailable}},
+                "revisionHistoryLimit": 10,
+            },
         }
         return ServiceWorkload((manifest,), tuple(warnings))
 
@@ -415,23 +480,30 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
     maximum = dc.maximumPercent if dc else None
     minimum = dc.minimumHealthyPercent if dc else None
 
-    def deployment(workload_name: str, replicas: int, template_: dict, selector: dict[str, str],
-                   extra_labels: dict | None = None) -> dict:
+    def deployment(
+        workload_name: str, replicas: int, template_: dict, selector: dict[str, str], extra_labels: dict | None = None
+    ) -> dict:
         limits = rolling_limits(replicas, maximum, minimum)
         warnings.extend(w for w in limits.warnings if w not in warnings)
         return {
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata(workload_name, extra_labels),
-            "spec": {"replicas": replicas, "selector": {"matchLabels": selector}, "template": template_,
-                     "strategy": {"type": "RollingUpdate",
-                                  "rollingUpdate": {"maxSurge": limits.max_surge,
-                                                    "maxUnavailable": limits.max_unavailable}},
-                     "revisionHistoryLimit": 10,
-                     "progressDeadlineSeconds": 600},
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": metadata(workload_name, extra_labels),
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": selector},
+                "template": template_,
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxSurge": limits.max_surge, "maxUnavailable": limits.max_unavailable},
+                },
+                "revisionHistoryLimit": 10,
+                "progressDeadlineSeconds": 600,
+            },
         }
 
     if len(parts) == 1:
-        return ServiceWorkload((deployment(name, desired, placed(*parts[0]), {LABEL_SERVICE: name}),),
-                               tuple(warnings))
+        return ServiceWorkload((deployment(name, desired, placed(*parts[0]), {LABEL_SERVICE: name}),), tuple(warnings))
     manifests = []
     providers = list(launch.providers)
     placements = dict(parts)
@@ -439,8 +511,15 @@ def workload(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dic
         provider_label = {LABEL_CAPACITY_PROVIDER: family_label(provider)}
         t = placed(provider, placements[provider])
         t["metadata"].setdefault("labels", {}).update(provider_label)
-        manifests.append(deployment(provider_workload_name(name, providers, provider), count, t,
-                                    {LABEL_SERVICE: name, **provider_label}, provider_label))
+        manifests.append(
+            deployment(
+                provider_workload_name(name, providers, provider),
+                count,
+                t,
+                {LABEL_SERVICE: name, **provider_label},
+                provider_label,
+            )
+        )
     return ServiceWorkload(tuple(manifests), tuple(warnings))
 
 
@@ -458,32 +537,49 @@ def disruption_budgets(svc: CreateServiceRequest, manifests: tuple[dict, ...], o
         share = m["spec"]["replicas"]
         limits = rolling_limits(share, dc.maximumPercent if dc else None, dc.minimumHealthyPercent if dc else None)
         md = m["metadata"]
-        out.append({
-            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": {"name": md["name"], "namespace": md["namespace"], "labels": dict(md["labels"]),
-                         "ownerReferences": [owner]},
-            "spec": {"selector": m["spec"]["selector"], "minAvailable": share - limits.max_unavailable,
-                     "unhealthyPodEvictionPolicy": "AlwaysAllow"},
-        })
+        out.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {
+                    "name": md["name"],
+                    "namespace": md["namespace"],
+                    "labels": dict(md["labels"]),
+                    "ownerReferences": [owner],
+                },
+                "spec": {
+                    "selector": m["spec"]["selector"],
+                    "minAvailable": share - limits.max_unavailable,
+                    "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                },
+            }
+        )
     return out
 
 
 def _ready(pod: dict) -> bool:
-    return is_active(pod) and pod.get("status", {}).get("phase") == "Running" and any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in pod.get("status", {}).get("conditions") or [])
+    return (
+        is_active(pod)
+        and pod.get("status", {}).get("phase") == "Running"
+        and any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in pod.get("status", {}).get("conditions") or []
+        )
+    )
 
 
 @dataclass(frozen=True)
 class DrainPlan:
     """How a service replaces its tasks on DRAINING container instances (cordoned nodes)."""
 
-    manifests: tuple[dict, ...]   # the workloads, Deployment replicas raised while replacements start
-    mark: tuple[str, ...] = ()    # pods on draining nodes: removed first when a ReplicaSet scales in
-    stop: tuple[str, ...] = ()    # pods on draining nodes to stop now (within minimumHealthyPercent)
+    manifests: tuple[dict, ...]  # the workloads, Deployment replicas raised while replacements start
+    mark: tuple[str, ...] = ()  # pods on draining nodes: removed first when a ReplicaSet scales in
+    stop: tuple[str, ...] = ()  # pods on draining nodes to stop now (within minimumHealthyPercent)
 
 
-def drain(svc: CreateServiceRequest, manifests: tuple[dict, ...], pods: list[dict],
-          draining_nodes: set[str]) -> DrainPlan:
+def drain(
+    svc: CreateServiceRequest, manifests: tuple[dict, ...], pods: list[dict], draining_nodes: set[str]
+) -> DrainPlan:
     """ECS's draining of a service's tasks, within its deployment limits.
 
     For each Deployment (one share of desired tasks): while some of its tasks run on draining
@@ -538,13 +634,21 @@ def _container_ports(td_template: dict, k8s_container: str) -> set[int]:
 
 def _resolve_container(field_: str, ecs_name: str | None, container_names: dict[str, str]) -> str:
     if not ecs_name or ecs_name not in container_names:
-        raise ServiceError(f"{field_}.containerName",
-                           f"The container {ecs_name} does not exist in the task definition.")
+        raise ServiceError(
+            f"{field_}.containerName", f"The container {ecs_name} does not exist in the task definition."
+        )
     return container_names[ecs_name]
 
 
-def network_services(svc: CreateServiceRequest, *, name: str, namespace: str, owner: dict, template: dict,
-                     container_names: dict[str, str]) -> tuple[list[dict], list[TranslationWarning]]:
+def network_services(
+    svc: CreateServiceRequest,
+    *,
+    name: str,
+    namespace: str,
+    owner: dict,
+    template: dict,
+    container_names: dict[str, str],
+) -> tuple[list[dict], list[TranslationWarning]]:
     """loadBalancers -> a ClusterIP Service; serviceRegistries -> a headless Service (DNS)."""
     out: list[dict] = []
     warnings: list[TranslationWarning] = []
@@ -556,23 +660,45 @@ def network_services(svc: CreateServiceRequest, *, name: str, namespace: str, ow
             field_ = f"loadBalancers[{i}]"
             container = _resolve_container(field_, lb.containerName, container_names)
             if lb.containerPort is None or lb.containerPort not in _container_ports(template, container):
-                raise ServiceError(f"{field_}.containerPort",
-                                   f"The container {lb.containerName} does not have a container port "
-                                   f"{lb.containerPort} defined in the task definition.")
+                raise ServiceError(
+                    f"{field_}.containerPort",
+                    f"The container {lb.containerName} does not have a container port "
+                    f"{lb.containerPort} defined in the task definition.",
+                )
             if lb.targetGroupArn:
                 annotations[f"{GROUP}/target-group-{i}"] = lb.targetGroupArn
             if lb.loadBalancerName:
                 annotations[f"{GROUP}/load-balancer-{i}"] = lb.loadBalancerName
             if lb.containerPort not in {p["port"] for p in ports}:
-                ports.append({"name": f"port-{lb.containerPort}", "port": lb.containerPort,
-                              "targetPort": lb.containerPort, "protocol": "TCP"})
-        warnings.append(TranslationWarning(
-            "loadBalancers", "no AWS load balancer or target group is provisioned; the tasks are reachable "
-                             f"through the Service {name} (change its type or add an Ingress to expose it)"))
-        out.append({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": name, "namespace": namespace, "labels": labels,
-                                 "annotations": annotations, "ownerReferences": [owner]},
-                    "spec": {"type": "ClusterIP", "selector": selector, "ports": ports}})
+                ports.append(
+                    {
+                        "name": f"port-{lb.containerPort}",
+                        "port": lb.containerPort,
+                        "targetPort": lb.containerPort,
+                        "protocol": "TCP",
+                    }
+                )
+        warnings.append(
+            TranslationWarning(
+                "loadBalancers",
+                "no AWS load balancer or target group is provisioned; the tasks are reachable "
+                f"through the Service {name} (change its type or add an Ingress to expose it)",
+            )
+        )
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": labels,
+                    "annotations": annotations,
+                    "ownerReferences": [owner],
+                },
+                "spec": {"type": "ClusterIP", "selector": selector, "ports": ports},
+            }
+        )
     if svc.serviceRegistries:
         ports = []
         for i, reg in enumerate(svc.serviceRegistries):
@@ -584,18 +710,29 @@ def network_services(svc: CreateServiceRequest, *, name: str, namespace: str, ow
         spec: dict = {"clusterIP": "None", "selector": selector, "publishNotReadyAddresses": False}
         if ports:
             spec["ports"] = ports
-        out.append({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": f"{name[:53]}-discovery", "namespace": namespace, "labels": labels,
-                                 "annotations": {f"{GROUP}/registry-arns": ",".join(
-                                     r.registryArn or "" for r in svc.serviceRegistries)},
-                                 "ownerReferences": [owner]},
-                    "spec": spec})
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": f"{name[:53]}-discovery",
+                    "namespace": namespace,
+                    "labels": labels,
+                    "annotations": {
+                        f"{GROUP}/registry-arns": ",".join(r.registryArn or "" for r in svc.serviceRegistries)
+                    },
+                    "ownerReferences": [owner],
+                },
+                "spec": spec,
+            }
+        )
     return out, warnings
 
 
 # ------------------------------------------------------------------------------------------
 # Status: what ECS's DescribeServices would show, computed from what Kubernetes reports.
 # ------------------------------------------------------------------------------------------
+
 
 def is_active(pod: dict) -> bool:
     return not pod["metadata"].get("deletionTimestamp") and pod.get("status", {}).get("phase") in ("Pending", "Running")
@@ -689,16 +826,29 @@ def workloads_complete(svc: CreateServiceRequest, workloads: list[dict]) -> bool
         total += want
         if w.get("metadata", {}).get("generation") != st.get("observedGeneration"):
             return False
-        if not (st.get("updatedReplicas", 0) == want and st.get("availableReplicas", 0) == want
-                and st.get("replicas", 0) == want):
+        if not (
+            st.get("updatedReplicas", 0) == want
+            and st.get("availableReplicas", 0) == want
+            and st.get("replicas", 0) == want
+        ):
             return False
     return total == (svc.desiredCount or 0)
 
 
-def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict], replicasets: list[dict],
-                   pods: list[dict], previous: dict, task_definition: str, now: str,
-                   started_tasks: list[str] | None = None, stopped_tasks: list[str] | None = None,
-                   capacity_provider_strategy: list | None = None) -> tuple[dict, bool]:
+def service_status(
+    *,
+    svc: CreateServiceRequest,
+    name: str,
+    workloads: list[dict],
+    replicasets: list[dict],
+    pods: list[dict],
+    previous: dict,
+    task_definition: str,
+    now: str,
+    started_tasks: list[str] | None = None,
+    stopped_tasks: list[str] | None = None,
+    capacity_provider_strategy: list | None = None,
+) -> tuple[dict, bool]:
     """ECS fields of the status (without conditions): counts, deployments, rolloutState, events;
     and whether the service is in a steady state.
 
@@ -723,19 +873,31 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
     cb = circuit_breaker(svc)
     deadline_exceeded = any(
         c.get("type") == "Progressing" and c.get("status") == "False" and c.get("reason") == "ProgressDeadlineExceeded"
-        for w in workloads for c in (w.get("status", {}) or {}).get("conditions", []) or [])
+        for w in workloads
+        for c in (w.get("status", {}) or {}).get("conditions", []) or []
+    )
     failed = False
 
     if strategy == DAEMON:
-        generation_seen = (workload_obj or {}).get("metadata", {}).get("generation") == wl_status.get("observedGeneration")
-        primary_pods = [p for p in pods if p["metadata"].get("annotations", {}).get(ANNOTATION_TASK_DEFINITION) == task_definition]
+        generation_seen = (workload_obj or {}).get("metadata", {}).get("generation") == wl_status.get(
+            "observedGeneration"
+        )
+        primary_pods = [
+            p for p in pods if p["metadata"].get("annotations", {}).get(ANNOTATION_TASK_DEFINITION) == task_definition
+        ]
         old_pods = [p for p in pods if p not in primary_pods]
-        complete = (generation_seen and wl_status.get("updatedNumberScheduled", 0) == desired
-                    and wl_status.get("numberAvailable", 0) == desired and not [p for p in old_pods if is_active(p)])
+        complete = (
+            generation_seen
+            and wl_status.get("updatedNumberScheduled", 0) == desired
+            and wl_status.get("numberAvailable", 0) == desired
+            and not [p for p in old_pods if is_active(p)]
+        )
         groups = [("PRIMARY", task_definition, primary_pods, desired)]
         by_td: dict[str, list[dict]] = {}
         for p in old_pods:
-            by_td.setdefault(p["metadata"].get("annotations", {}).get(ANNOTATION_TASK_DEFINITION, "unknown"), []).append(p)
+            by_td.setdefault(
+                p["metadata"].get("annotations", {}).get(ANNOTATION_TASK_DEFINITION, "unknown"), []
+            ).append(p)
         groups += [("ACTIVE", td, ps, 0) for td, ps in sorted(by_td.items())]
     else:
         # The PRIMARY deployment: each current Deployment's newest ReplicaSet; ACTIVE: the
@@ -745,15 +907,39 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
         for w in workloads:
             mine = sorted((rs for rs in replicasets if _owned_by(rs, workloads) is w), key=_revision, reverse=True)
             current = (w.get("metadata", {}).get("annotations") or {}).get(_REVISION)
-            pick = next((rs for rs in mine if current is None
-                         or (rs["metadata"].get("annotations") or {}).get(_REVISION) == current), None)
+            pick = next(
+                (
+                    rs
+                    for rs in mine
+                    if current is None or (rs["metadata"].get("annotations") or {}).get(_REVISION) == current
+                ),
+                None,
+            )
             if pick is not None:
                 primary_rs.append(pick)
         primary_ids = {id(rs) for rs in primary_rs}
-        primary_td = next((rs["spec"].get("template", {}).get("metadata", {}).get("annotations", {}).get(
-            ANNOTATION_TASK_DEFINITION) for rs in primary_rs), None) or task_definition
-        groups = [("PRIMARY", primary_td, [p for rs in primary_rs for p in _pods_of(rs, pods)],
-                   sum(rs["spec"].get("replicas", 0) for rs in primary_rs))]
+        primary_td = (
+            next(
+                (
+                    rs["spec"]
+                    .get("template", {})
+                    .get("metadata", {})
+                    .get("annotations", {})
+                    .get(ANNOTATION_TASK_DEFINITION)
+                    for rs in primary_rs
+                ),
+                None,
+            )
+            or task_definition
+        )
+        groups = [
+            (
+                "PRIMARY",
+                primary_td,
+                [p for rs in primary_rs for p in _pods_of(rs, pods)],
+                sum(rs["spec"].get("replicas", 0) for rs in primary_rs),
+            )
+        ]
         active: dict[str, tuple[list[dict], int]] = {}
         for rs in sorted(replicasets, key=_revision, reverse=True):
             if id(rs) in primary_ids:
@@ -761,8 +947,13 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
             rs_pods = _pods_of(rs, pods)
             replicas = rs["spec"].get("replicas", 0)
             if replicas > 0 or any(is_active(p) for p in rs_pods):
-                td = rs["spec"].get("template", {}).get("metadata", {}).get("annotations", {}).get(
-                    ANNOTATION_TASK_DEFINITION, "unknown")
+                td = (
+                    rs["spec"]
+                    .get("template", {})
+                    .get("metadata", {})
+                    .get("annotations", {})
+                    .get(ANNOTATION_TASK_DEFINITION, "unknown")
+                )
                 group_pods, group_desired = active.get(td, ([], 0))
                 active[td] = (group_pods + rs_pods, group_desired + replicas)
         groups += [("ACTIVE", td, ps, n) for td, (ps, n) in active.items()]
@@ -770,7 +961,11 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
 
     prev_deployments = {d.get("id"): d for d in previous.get("deployments", []) or []}
     for status_word, td, group_pods, group_desired in groups:
-        did = _deployment_id(f"{name}/{td}/{status_word == 'PRIMARY'}") if status_word == "ACTIVE" else _deployment_id(f"{name}/{td}")
+        did = (
+            _deployment_id(f"{name}/{td}/{status_word == 'PRIMARY'}")
+            if status_word == "ACTIVE"
+            else _deployment_id(f"{name}/{td}")
+        )
         g_running, g_pending = _counts(group_pods)
         prev = prev_deployments.get(did, {})
         failed_tasks = max(prev.get("failedTasks", 0), _failed_tasks(group_pods))
@@ -783,12 +978,20 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
             "runningCount": g_running,
             "failedTasks": failed_tasks,
             "createdAt": prev.get("createdAt", now),
-            "updatedAt": now if (prev.get("runningCount"), prev.get("pendingCount")) != (g_running, g_pending) else prev.get("updatedAt", now),
+            "updatedAt": now
+            if (prev.get("runningCount"), prev.get("pendingCount")) != (g_running, g_pending)
+            else prev.get("updatedAt", now),
         }
         if status_word == "PRIMARY":
-            if cb is not None and not complete and (
+            if (
+                cb is not None
+                and not complete
+                and (
                     prev.get("rolloutState") == "FAILED"
-                    or failed_tasks >= circuit_breaker_threshold(desired) or deadline_exceeded):
+                    or failed_tasks >= circuit_breaker_threshold(desired)
+                    or deadline_exceeded
+                )
+            ):
                 failed = True
                 rollout_state = "FAILED"
                 rollout_reason = "ECS deployment circuit breaker: tasks failed to start."
@@ -804,31 +1007,55 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
     steady = rollout_state == "COMPLETED" and running == desired and pending == 0
     events = list(previous.get("events", []) or [])
     new_events: list[dict] = []
-    was_steady = any(c.get("type") == "Ready" and c.get("status") == "True"
-                     for c in previous.get("conditions", []) or [])
+    was_steady = any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in previous.get("conditions", []) or []
+    )
     for chunk in range(0, len(stopped_tasks or []), 10):
-        ids = (stopped_tasks or [])[chunk:chunk + 10]
-        new_events.append(_event(f"(service {service_name}) has stopped {len(ids)} running tasks: "
-                                 + " ".join(f"(task {t})" for t in ids) + ".", now))
+        ids = (stopped_tasks or [])[chunk : chunk + 10]
+        new_events.append(
+            _event(
+                f"(service {service_name}) has stopped {len(ids)} running tasks: "
+                + " ".join(f"(task {t})" for t in ids)
+                + ".",
+                now,
+            )
+        )
     for chunk in range(0, len(started_tasks or []), 10):
-        ids = (started_tasks or [])[chunk:chunk + 10]
-        new_events.append(_event(f"(service {service_name}) has started {len(ids)} tasks: "
-                                 + " ".join(f"(task {t})" for t in ids) + ".", now))
-    if rollout_state == "COMPLETED" and deployments and (
+        ids = (started_tasks or [])[chunk : chunk + 10]
+        new_events.append(
+            _event(
+                f"(service {service_name}) has started {len(ids)} tasks: " + " ".join(f"(task {t})" for t in ids) + ".",
+                now,
+            )
+        )
+    if (
+        rollout_state == "COMPLETED"
+        and deployments
+        and (
             previous.get("rolloutState") != "COMPLETED"
-            or (previous.get("deployments") or [{}])[0].get("id") != deployments[0]["id"]):
-        new_events.append(_event(f"(service {service_name}) (deployment {deployments[0]['id']}) deployment completed.",
-                                 now))
+            or (previous.get("deployments") or [{}])[0].get("id") != deployments[0]["id"]
+        )
+    ):
+        new_events.append(
+            _event(f"(service {service_name}) (deployment {deployments[0]['id']}) deployment completed.", now)
+        )
     if steady and not was_steady:
         new_events.append(_event(f"(service {service_name}) has reached a steady state.", now))
     if _unschedulable(pods):
-        msg = (f"(service {service_name}) was unable to place a task because no container instance met all of "
-               "its requirements.")
+        msg = (
+            f"(service {service_name}) was unable to place a task because no container instance met all of "
+            "its requirements."
+        )
         if not events or events[0].get("message") != msg:
             new_events.append(_event(msg, now))
     if failed and previous.get("rolloutState") != "FAILED":
-        new_events.append(_event(f"(service {service_name}) (deployment {deployments[0]['id']}) deployment failed: "
-                                 "tasks failed to start.", now))
+        new_events.append(
+            _event(
+                f"(service {service_name}) (deployment {deployments[0]['id']}) deployment failed: "
+                "tasks failed to start.",
+                now,
+            )
+        )
     events = (list(reversed(new_events)) + events)[:100]
 
     return {
@@ -840,8 +1067,11 @@ def service_status(*, svc: CreateServiceRequest, name: str, workloads: list[dict
         "pendingCount": pending,
         "taskDefinition": task_definition,
         "selector": f"{LABEL_SERVICE}={name}",
-        **({"capacityProviderStrategy": [i.model_dump(exclude_none=True) for i in capacity_provider_strategy]}
-           if capacity_provider_strategy else {"launchType": svc.launchType or "EC2"}),
+        **(
+            {"capacityProviderStrategy": [i.model_dump(exclude_none=True) for i in capacity_provider_strategy]}
+            if capacity_provider_strategy
+            else {"launchType": svc.launchType or "EC2"}
+        ),
         "deployments": deployments,
         "rolloutState": rollout_state,
         "rolloutStateReason": rollout_reason,

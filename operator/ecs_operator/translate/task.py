@@ -20,16 +20,16 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from .. import GROUP, labels
+from ..clusters import restrict_to_cluster
 from ..models.generated import ContainerOverride, RegisterTaskDefinitionRequest, RunTaskRequest, TaskOverride
 from ..revisions import family_label
 from ..status import condition
-from ..clusters import restrict_to_cluster
 from .service import LABEL_CLUSTER, ServiceError, apply_placement, cluster_label, cluster_name
 from .taskdef import ANN_CONTAINER_NAMES, ANN_ESSENTIAL, ANN_TASK_DEFINITION, TranslationWarning
 
@@ -48,7 +48,12 @@ ESSENTIAL_EXITED = "Essential container in task exited"
 
 # ECS task states, in lifecycle order.
 PROVISIONING, PENDING, RUNNING, DEPROVISIONING, STOPPED = (
-    "PROVISIONING", "PENDING", "RUNNING", "DEPROVISIONING", "STOPPED")
+    "PROVISIONING",
+    "PENDING",
+    "RUNNING",
+    "DEPROVISIONING",
+    "STOPPED",
+)
 _RANK = {PROVISIONING: 0, PENDING: 1, RUNNING: 2, DEPROVISIONING: 3, STOPPED: 4}
 
 # ECS stop codes.
@@ -68,10 +73,10 @@ TRANSLATED = {
     "enableExecuteCommand": "kubectl exec works on every task; nothing to translate",
     "launchType": "FARGATE -> the FARGATE virtual nodes (nodeSelector + toleration); EC2 -> ordinary nodes",
     "placementConstraints": "validated; memberOf on node attributes -> nodeAffinity, distinctInstance -> "
-                            "podAntiAffinity; all of them in an annotation for the ecs-scheduler extender",
+    "podAntiAffinity; all of them in an annotation for the ecs-scheduler extender",
     "placementStrategy": "an annotation the ecs-scheduler extender scores by (spread, binpack, random)",
     "capacityProviderStrategy": "FARGATE/FARGATE_SPOT -> their virtual nodes; an EC2 capacity provider -> its node "
-                                "pool; a split across several providers is reported",
+    "pool; a split across several providers is reported",
 }
 WARNED = {
     "networkConfiguration": "subnets, security groups and public IPs have no Kubernetes equivalent; tasks use the pod network",
@@ -108,11 +113,24 @@ CONTAINER_OVERRIDES_TRANSLATED = {
 }
 
 _START_BY_RE = re.compile(r"^[A-Za-z0-9_/-]{1,128}$")
-_PULL_ERRORS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable",
-                "ErrImageInspect", "SignatureValidationFailed"}
+_PULL_ERRORS = {
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "RegistryUnavailable",
+    "ErrImageInspect",
+    "SignatureValidationFailed",
+}
 _CONFIG_ERRORS = {"CreateContainerConfigError"}
-_CREATE_ERRORS = {"CreateContainerError", "RunContainerError", "ContainerCannotRun", "StartError",
-                  "PreStartHookError", "PostStartHookError"}
+_CREATE_ERRORS = {
+    "CreateContainerError",
+    "RunContainerError",
+    "ContainerCannotRun",
+    "StartError",
+    "PreStartHookError",
+    "PostStartHookError",
+}
 
 
 class TaskError(ValueError):
@@ -141,14 +159,22 @@ def validate(req: RunTaskRequest) -> None:
     if not 1 <= n <= MAX_COUNT:
         raise TaskError("count", f"{n} is out of range: RunTask starts 1 to {MAX_COUNT} tasks per call")
     if not re.match(r"^[A-Za-z0-9_-]{1,255}$", cluster_name(req.cluster)):
-        raise TaskError("cluster", f"{req.cluster!r} is not a valid cluster name or ARN. Up to 255 letters "
-                        "(uppercase and lowercase), numbers, underscores, and hyphens are allowed.")
+        raise TaskError(
+            "cluster",
+            f"{req.cluster!r} is not a valid cluster name or ARN. Up to 255 letters "
+            "(uppercase and lowercase), numbers, underscores, and hyphens are allowed.",
+        )
     if req.launchType and req.capacityProviderStrategy:
-        raise TaskError("launchType", "Specifying both a launch type and capacity provider strategy is not "
-                        "supported. Remove one and try again.")
+        raise TaskError(
+            "launchType",
+            "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.",
+        )
     if req.startedBy is not None and not _START_BY_RE.match(req.startedBy):
-        raise TaskError("startedBy", f"{req.startedBy!r}: up to 128 letters (uppercase and lowercase), numbers, "
-                        "hyphens (-), forward slash (/), and underscores (_) are allowed.")
+        raise TaskError(
+            "startedBy",
+            f"{req.startedBy!r}: up to 128 letters (uppercase and lowercase), numbers, "
+            "hyphens (-), forward slash (/), and underscores (_) are allowed.",
+        )
     if req.group is not None and not 1 <= len(req.group) <= 255:
         raise TaskError("group", "must be 1 to 255 characters")
     for i, co in enumerate((req.overrides.containerOverrides or []) if req.overrides else []):
@@ -157,8 +183,11 @@ def validate(req: RunTaskRequest) -> None:
 
 
 def task_warnings(req: RunTaskRequest) -> list[TranslationWarning]:
-    out = [TranslationWarning(name, WARNED[name]) for name in type(req).model_fields
-           if name in WARNED and getattr(req, name) not in (None, [])]
+    out = [
+        TranslationWarning(name, WARNED[name])
+        for name in type(req).model_fields
+        if name in WARNED and getattr(req, name) not in (None, [])
+    ]
     if req.overrides is not None:
         for name, why in OVERRIDES_WARNED.items():
             if getattr(req.overrides, name) not in (None, []):
@@ -199,8 +228,9 @@ def _override_container(by_name: dict[str, dict], i: int, co: ContainerOverride)
         raise TaskError(f"{where}.name", "a container override needs a name")
     c = by_name.get(co.name)
     if c is None:
-        raise TaskError(f"{where}.name",
-                        f"Override for container named {co.name} is not a container in the TaskDefinition.")
+        raise TaskError(
+            f"{where}.name", f"Override for container named {co.name} is not a container in the TaskDefinition."
+        )
     if co.command is not None:
         c["command"] = list(co.command)
     if co.environment is not None:
@@ -224,8 +254,7 @@ def translation_warnings(warnings) -> list[TranslationWarning]:
     """A task definition's warnings as they apply to a standalone task: the non-essential
     warning is about services (restartPolicy Always); a task's pod never restarts a container,
     and the operator stops the task when an essential container exits, as ECS does."""
-    return [w for w in warnings
-            if not (w.field.endswith(".essential") and w.message.startswith("non-essential"))]
+    return [w for w in warnings if not (w.field.endswith(".essential") and w.message.startswith("non-essential"))]
 
 
 # ------------------------------------------------------------------------------------------
@@ -256,10 +285,20 @@ def task_arn(cluster: str | None, owner_uid: str, index: int) -> str:
     return f"task/{cluster_name(cluster)}/{task_id(owner_uid, index)}"
 
 
-def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: dict, req: RunTaskRequest,
-             family: str, task_definition: str,
-             placement: tuple[dict, list] = ({}, []), scheduler_name: str | None = None,
-             cluster_pools: list[dict[str, str]] | None = None) -> dict:
+def task_pod(
+    template: dict,
+    *,
+    name: str,
+    namespace: str,
+    index: int,
+    owner: dict,
+    req: RunTaskRequest,
+    family: str,
+    task_definition: str,
+    placement: tuple[dict, list] = ({}, []),
+    scheduler_name: str | None = None,
+    cluster_pools: list[dict[str, str]] | None = None,
+) -> dict:
     """The Pod of task ``index``: the revision's (overridden) pod template, restartPolicy Never.
     ``placement``: nodeSelector and tolerations of the launch type / capacity provider; without
     one, the task stays on its cluster's container instances (``cluster_pools``: see
@@ -268,7 +307,9 @@ def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: di
     t = copy.deepcopy(template)
     md = t.get("metadata") or {}
     labels = dict(md.get("labels") or {})
-    labels.update({LABEL_TASK: task_label(name), LABEL_TASK_INDEX: str(index), LABEL_CLUSTER: cluster_label(req.cluster)})
+    labels.update(
+        {LABEL_TASK: task_label(name), LABEL_TASK_INDEX: str(index), LABEL_CLUSTER: cluster_label(req.cluster)}
+    )
     annotations = dict(md.get("annotations") or {})
     annotations[ANN_TASK_DEFINITION] = task_definition
     annotations[ANN_GROUP] = group_of(req, family)
@@ -300,8 +341,13 @@ def task_pod(template: dict, *, name: str, namespace: str, index: int, owner: di
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": pod_name(name, index), "namespace": namespace, "labels": labels,
-                     "annotations": annotations, "ownerReferences": [owner]},
+        "metadata": {
+            "name": pod_name(name, index),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [owner],
+        },
         "spec": spec,
     }
 
@@ -418,10 +464,14 @@ def _unschedulable(pod: dict) -> dict | None:
 def placement_failure_reason(message: str) -> str:
     """ECS's RunTask failure reason for a scheduler message ("0/6 nodes are available: 6 Insufficient memory")."""
     m = message.lower()
-    for needle, reason in (("insufficient memory", "RESOURCE:MEMORY"), ("insufficient cpu", "RESOURCE:CPU"),
-                           ("free ports", "RESOURCE:PORTS_TCP"), ("insufficient nvidia.com/gpu", "RESOURCE:GPU"),
-                           ("insufficient ephemeral-storage", "RESOURCE:EPHEMERAL_STORAGE"),
-                           ("too many pods", "RESOURCE:TASKS")):
+    for needle, reason in (
+        ("insufficient memory", "RESOURCE:MEMORY"),
+        ("insufficient cpu", "RESOURCE:CPU"),
+        ("free ports", "RESOURCE:PORTS_TCP"),
+        ("insufficient nvidia.com/gpu", "RESOURCE:GPU"),
+        ("insufficient ephemeral-storage", "RESOURCE:EPHEMERAL_STORAGE"),
+        ("too many pods", "RESOURCE:TASKS"),
+    ):
         if needle in m:
             return reason
     return "ATTRIBUTE"
@@ -435,8 +485,9 @@ class TaskView:
     failure: dict | None = None  # a RunTask-style placement failure {arn, reason, detail}
 
 
-def task_view(*, index: int, base: dict, pod: dict | None, previous: dict | None, stop_reason: str | None,
-              now: str) -> TaskView:
+def task_view(
+    *, index: int, base: dict, pod: dict | None, previous: dict | None, stop_reason: str | None, now: str
+) -> TaskView:
     """The ECS Task object of one task (see the module docstring and docs/ecstask.md).
 
     ``base``: the fields fixed at launch (taskArn, clusterArn, taskDefinitionArn, group, ...).
@@ -453,15 +504,27 @@ def task_view(*, index: int, base: dict, pod: dict | None, previous: dict | None
         containers = [_stopped_container(c) for c in prev_containers.values()]
         if launched(prev):
             if not decided_before:  # the pod went away without the operator stopping the task
-                entry.update(stopCode=USER_INITIATED, stoppedReason="Task stopped: its pod was deleted",
-                             stoppingAt=now, succeeded=False)
-            entry.update(lastStatus=STOPPED, desiredStatus=STOPPED, stoppedAt=prev.get("stoppedAt") or now,
-                         containers=containers)
+                entry.update(
+                    stopCode=USER_INITIATED,
+                    stoppedReason="Task stopped: its pod was deleted",
+                    stoppingAt=now,
+                    succeeded=False,
+                )
+            entry.update(
+                lastStatus=STOPPED, desiredStatus=STOPPED, stoppedAt=prev.get("stoppedAt") or now, containers=containers
+            )
             return TaskView(entry, stopped_now=not decided_before)
         if stop_reason is not None:  # stopped before it was ever started
-            entry.update(lastStatus=STOPPED, desiredStatus=STOPPED, stopCode=USER_INITIATED,
-                         stoppedReason=stop_reason, stoppingAt=now, stoppedAt=now, containers=containers,
-                         succeeded=False)
+            entry.update(
+                lastStatus=STOPPED,
+                desiredStatus=STOPPED,
+                stopCode=USER_INITIATED,
+                stoppedReason=stop_reason,
+                stoppingAt=now,
+                stoppedAt=now,
+                containers=containers,
+                succeeded=False,
+            )
             return TaskView(entry, stopped_now=True)
         entry.update(lastStatus=PROVISIONING, desiredStatus=RUNNING, containers=containers)
         return TaskView(entry)
@@ -484,8 +547,12 @@ def task_view(*, index: int, base: dict, pod: dict | None, previous: dict | None
     any_main_started = any(_started(statuses.get(n)) for n in mains)
 
     ann = md.get("annotations") or {}
-    for key, ann_key in (("taskArn", ANN_TASK_ARN), ("taskDefinitionArn", ANN_TASK_DEFINITION),
-                         ("group", ANN_GROUP), ("startedBy", ANN_STARTED_BY)):
+    for key, ann_key in (
+        ("taskArn", ANN_TASK_ARN),
+        ("taskDefinitionArn", ANN_TASK_DEFINITION),
+        ("group", ANN_GROUP),
+        ("startedBy", ANN_STARTED_BY),
+    ):
         if ann.get(ann_key):  # what the task was launched with (the spec may have changed since)
             entry[key] = ann[ann_key]
     if str(entry.get("taskArn", "")).count("/") == 2:
@@ -516,8 +583,14 @@ def task_view(*, index: int, base: dict, pod: dict | None, previous: dict | None
         elif stop_reason is not None:
             code, reason = USER_INITIATED, stop_reason
         elif deleting:
-            disruption = next((c for c in st.get("conditions") or []
-                               if c.get("type") == "DisruptionTarget" and c.get("status") == "True"), None)
+            disruption = next(
+                (
+                    c
+                    for c in st.get("conditions") or []
+                    if c.get("type") == "DisruptionTarget" and c.get("status") == "True"
+                ),
+                None,
+            )
             if disruption:
                 code = TERMINATION_NOTICE
                 reason = f"Task stopped: {disruption.get('message') or disruption.get('reason')}"
@@ -527,9 +600,12 @@ def task_view(*, index: int, base: dict, pod: dict | None, previous: dict | None
             stopped_now = True
             desired = STOPPED
             codes = [exited[n].get("exitCode") for n in essential_exited]
-            entry.update(stopCode=code, stoppedReason=reason, stoppingAt=now,
-                         succeeded=(code == ESSENTIAL_CONTAINER_EXITED and bool(codes)
-                                    and all(c == 0 for c in codes)))
+            entry.update(
+                stopCode=code,
+                stoppedReason=reason,
+                stoppingAt=now,
+                succeeded=(code == ESSENTIAL_CONTAINER_EXITED and bool(codes) and all(c == 0 for c in codes)),
+            )
             if essential_exited:
                 finished = [exited[n].get("finishedAt") for n in essential_exited if exited[n].get("finishedAt")]
                 if finished:
@@ -595,7 +671,7 @@ def task_view(*, index: int, base: dict, pod: dict | None, previous: dict | None
         detail = unsched.get("message") or "no node is available"
         failure = {"arn": entry.get("taskArn"), "reason": placement_failure_reason(detail), "detail": detail}
 
-    delete = (desired == STOPPED and not terminal and not deleting and not mains_done)
+    delete = desired == STOPPED and not terminal and not deleting and not mains_done
     return TaskView(entry, delete_pod=delete, stopped_now=stopped_now, failure=failure)
 
 
@@ -622,8 +698,10 @@ def _dependency_failure(pod: dict, statuses: dict, names: dict) -> str:
     for c in pod["spec"].get("initContainers") or []:
         term = _terminated(statuses.get(c["name"]))
         if term is not None and term.get("exitCode") not in (0, None):
-            return (f"CannotStartContainerError: dependency container {names.get(c['name'], c['name'])} exited "
-                    f"with code {term['exitCode']}")
+            return (
+                f"CannotStartContainerError: dependency container {names.get(c['name'], c['name'])} exited "
+                f"with code {term['exitCode']}"
+            )
     return "CannotStartContainerError: the task's containers did not start"
 
 
@@ -640,8 +718,15 @@ class TaskSetStatus:
     new_failures: list[dict] = field(default_factory=list)  # placement failures not reported before
 
 
-def ecs_status(*, bases: list[dict], pods: dict[int, dict], previous: dict, stop_reason: str | None,
-               now: str, task_definition: str | None) -> TaskSetStatus:
+def ecs_status(
+    *,
+    bases: list[dict],
+    pods: dict[int, dict],
+    previous: dict,
+    stop_reason: str | None,
+    now: str,
+    task_definition: str | None,
+) -> TaskSetStatus:
     """status.tasks[] and the ECSTask-level summary, from the pods (by task index)."""
     prev_tasks = list(previous.get("tasks") or [])
     views = []
@@ -680,13 +765,16 @@ def ecs_status(*, bases: list[dict], pods: dict[int, dict], previous: dict, stop
 
 def stopped_message(task: dict) -> str:
     codes = ", ".join(f"{c['name']}={c['exitCode']}" for c in task.get("containers", []) if "exitCode" in c)
-    return (f"Task {task.get('taskArn')} stopped ({task.get('stopCode')}): {task.get('stoppedReason')}"
-            + (f"; exit codes: {codes}" if codes else ""))
+    return f"Task {task.get('taskArn')} stopped ({task.get('stopCode')}): {task.get('stoppedReason')}" + (
+        f"; exit codes: {codes}" if codes else ""
+    )
 
 
 def placement_message(name: str, failure: dict) -> str:
-    return (f"(task {name}) was unable to place a task because no container instance met all of its "
-            f"requirements. Reason: {failure['reason']}. {failure['detail']}")
+    return (
+        f"(task {name}) was unable to place a task because no container instance met all of its "
+        f"requirements. Reason: {failure['reason']}. {failure['detail']}"
+    )
 
 
 def conditions(status: dict, *, name: str, generation: int | None, now: str) -> list[dict]:
@@ -700,14 +788,24 @@ def conditions(status: dict, *, name: str, generation: int | None, now: str) -> 
     if tasks and last == STOPPED:
         ok = all(t.get("succeeded") for t in tasks)
         failed = next((t for t in tasks if not t.get("succeeded")), tasks[0])
-        out.append(condition("Ready", False, status.get("stopCode") or "Stopped", stopped_message(failed), generation, now))
+        out.append(
+            condition("Ready", False, status.get("stopCode") or "Stopped", stopped_message(failed), generation, now)
+        )
         if ok:
-            out.append(condition("Complete", True, ESSENTIAL_CONTAINER_EXITED,
-                                 "every task stopped after its essential containers exited with code 0",
-                                 generation, now))
+            out.append(
+                condition(
+                    "Complete",
+                    True,
+                    ESSENTIAL_CONTAINER_EXITED,
+                    "every task stopped after its essential containers exited with code 0",
+                    generation,
+                    now,
+                )
+            )
         else:
-            out.append(condition("Failed", True, failed.get("stopCode") or "Stopped", stopped_message(failed),
-                                 generation, now))
+            out.append(
+                condition("Failed", True, failed.get("stopCode") or "Stopped", stopped_message(failed), generation, now)
+            )
     elif tasks and running == len(tasks):
         out.append(condition("Ready", True, "Running", summary, generation, now))
     elif status.get("failures"):
@@ -715,7 +813,8 @@ def conditions(status: dict, *, name: str, generation: int | None, now: str) -> 
         out.append(condition("Ready", False, "Unschedulable", placement_message(name, f), generation, now))
     else:
         reason = {PROVISIONING: "Provisioning", PENDING: "Pending", DEPROVISIONING: "Deprovisioning"}.get(
-            last, "TasksStopping")
+            last, "TasksStopping"
+        )
         out.append(condition("Ready", False, reason, summary, generation, now))
     return out
 
@@ -727,7 +826,7 @@ def conditions(status: dict, *, name: str, generation: int | None, now: str) -> 
 
 def _parse_time(value: str) -> datetime | None:
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except (TypeError, ValueError):
         try:
             return datetime.fromisoformat(str(value).replace("Z", "+00:00"))

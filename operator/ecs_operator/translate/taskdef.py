@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .. import labels
 from ..models.gen import DEVICE_COUNT_PATTERN
 from ..models.generated import (
     ContainerDefinition,
@@ -30,7 +31,6 @@ from ..models.generated import (
 )
 from ..revisions import family_label
 from . import names
-from .. import labels
 
 __all__ = [
     "TranslationWarning",
@@ -75,23 +75,31 @@ MAX_NAMESERVERS = 3  # Kubernetes dnsConfig limits
 MAX_SEARCHES = 32
 
 # Sysctls the kubelet allows without --allowed-unsafe-sysctls.
-SAFE_SYSCTLS = frozenset({
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-})
+SAFE_SYSCTLS = frozenset(
+    {
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.ip_local_reserved_ports",
+        "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",
+    }
+)
 
 # Keys of a DescribeTaskDefinition output that RegisterTaskDefinition does not take.
 DESCRIBE_ONLY_KEYS = (
-    "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
-    "registeredAt", "registeredBy", "deregisteredAt",
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
 )
 
 # --------------------------------------------------------------------------------------------
@@ -149,7 +157,7 @@ TRANSLATED: dict[str, str] = {
     "ContainerDefinition.pseudoTerminal": "tty",
     "ContainerDefinition.dockerLabels": "annotation ecs.seed.dev/docker-labels",
     "ContainerDefinition.healthCheck": "readinessProbe / livenessProbe / startupProbe (essential containers; "
-                                       "non-essential: startup probe only when a dependency waits for HEALTHY)",
+    "non-essential: startup probe only when a dependency waits for HEALTHY)",
     "ContainerDefinition.systemControls": "securityContext.sysctls (pod)",
     "ContainerDefinition.resourceRequirements": "limits nvidia.com/gpu, aws.amazon.com/neuron; InferenceAccelerator warned",
     # PortMapping
@@ -189,7 +197,7 @@ WARNED: dict[str, str] = {
     "ContainerDefinition.versionConsistency": "Kubernetes does not pin image tags to digests (warned when 'enabled')",
     "ContainerDefinition.disableNetworking": "containers of a pod share its network (warned when true)",
     "ContainerDefinition.ulimits": "nofile with an entryPoint: set by a /bin/sh wrapper around it; the rest: "
-                                   "Kubernetes has no ulimit field (the runtime's defaults apply)",
+    "Kubernetes has no ulimit field (the runtime's defaults apply)",
     "ContainerDefinition.logConfiguration": "annotation ecs.seed.dev/log-configuration; Kubernetes has no log drivers",
     "ContainerDefinition.firelensConfiguration": "annotation ecs.seed.dev/log-configuration; Kubernetes has no log routing",
     "ContainerDefinition.credentialSpecs": "gMSA credential specs need the Windows GMSA webhook",
@@ -400,11 +408,14 @@ class _Translator:
         td = self.td
         self._names()
         self.network_mode = td.networkMode or (
-            "awsvpc" if "FARGATE" in (td.requiresCompatibilities or []) else "bridge")
+            "awsvpc" if "FARGATE" in (td.requiresCompatibilities or []) else "bridge"
+        )
         self.host_network = self.network_mode == "host"
         if self.network_mode == "none":
-            self.warn("networkMode", "'none': a pod always has a network namespace (containers get "
-                      "loopback plus the pod network)")
+            self.warn(
+                "networkMode",
+                "'none': a pod always has a network namespace (containers get loopback plus the pod network)",
+            )
         self._translate_volumes()
         roles, init_order = self._roles()
         essential = [cd.name for cd in self.containers if cd.essential is not False]
@@ -426,8 +437,8 @@ class _Translator:
         self._pod_namespaces(spec)
         self._pod_security(spec)
         spec["terminationGracePeriodSeconds"] = max(
-            max(cd.stopTimeout, 0) if cd.stopTimeout is not None else DEFAULT_STOP_TIMEOUT
-            for cd in self.containers)
+            max(cd.stopTimeout, 0) if cd.stopTimeout is not None else DEFAULT_STOP_TIMEOUT for cd in self.containers
+        )
         if self.image_pull_secrets:
             spec["imagePullSecrets"] = [{"name": n} for n in self.image_pull_secrets]
         self._node_selector(spec)
@@ -456,8 +467,7 @@ class _Translator:
             if not cd.name:
                 raise TranslationError(f"containerDefinitions[{i}].name", "a container needs a name")
             if cd.name in self.by_name:
-                raise TranslationError(f"containerDefinitions[{cd.name}].name",
-                                       f"two containers are named {cd.name!r}")
+                raise TranslationError(f"containerDefinitions[{cd.name}].name", f"two containers are named {cd.name!r}")
             if not cd.image or not cd.image.strip():
                 raise TranslationError(self.cpath(cd, "image"), "a container needs an image")
             if cd.image != cd.image.strip():
@@ -473,8 +483,9 @@ class _Translator:
         for cd in self.containers:
             for d in cd.dependsOn or []:
                 if d.containerName not in self.by_name:
-                    raise TranslationError(self.cpath(cd, "dependsOn"),
-                                           f"names no container of this task: {d.containerName!r}")
+                    raise TranslationError(
+                        self.cpath(cd, "dependsOn"), f"names no container of this task: {d.containerName!r}"
+                    )
                 if d.containerName == cd.name:
                     raise TranslationError(self.cpath(cd, "dependsOn"), "a container cannot depend on itself")
                 deps[cd.name].append((d.containerName, d.condition))
@@ -487,9 +498,10 @@ class _Translator:
             state[n] = 1
             for t, _ in deps[n]:
                 if state.get(t) == 1:
-                    cycle = stack[stack.index(t):] + [t] if t in stack else [n, t]
-                    raise TranslationError(f"containerDefinitions[{n}].dependsOn",
-                                           "dependency cycle: " + " -> ".join(cycle))
+                    cycle = stack[stack.index(t) :] + [t] if t in stack else [n, t]
+                    raise TranslationError(
+                        f"containerDefinitions[{n}].dependsOn", "dependency cycle: " + " -> ".join(cycle)
+                    )
                 if t not in state:
                     visit(t, stack + [t])
             state[n] = 2
@@ -508,27 +520,34 @@ class _Translator:
                     raise TranslationError(
                         self.cpath(cd, "essential"),
                         "containers depend on this container with condition COMPLETE/SUCCESS, "
-                        "which ECS allows only for non-essential containers")
+                        "which ECS allows only for non-essential containers",
+                    )
                 roles[cd.name] = _ROLE_INIT
             else:
                 roles[cd.name] = _ROLE_SIDECAR
                 if "HEALTHY" in conds and not self._has_health_check(cd):
-                    self.warn(self.cpath(cd, "healthCheck"),
-                              "containers depend on this container being HEALTHY but it has no health "
-                              "check: dependents start once it has started")
+                    self.warn(
+                        self.cpath(cd, "healthCheck"),
+                        "containers depend on this container being HEALTHY but it has no health "
+                        "check: dependents start once it has started",
+                    )
 
         for cd in self.containers:
             for d in cd.dependsOn or []:
                 if roles[d.containerName] != _ROLE_INIT:
                     continue
                 if d.condition == "COMPLETE":
-                    self.warn(self.cpath(cd, "dependsOn"),
-                              f"{d.containerName} COMPLETE (any exit code): {d.containerName!r} runs as an init "
-                              "container, which must exit 0 (it is retried until it does)")
+                    self.warn(
+                        self.cpath(cd, "dependsOn"),
+                        f"{d.containerName} COMPLETE (any exit code): {d.containerName!r} runs as an init "
+                        "container, which must exit 0 (it is retried until it does)",
+                    )
                 elif d.condition in ("START", "HEALTHY"):
-                    self.warn(self.cpath(cd, "dependsOn"),
-                              f"{d.containerName} {d.condition}: {d.containerName!r} runs as an init container "
-                              "(other containers wait for it to COMPLETE/SUCCESS), so this waits for it to exit")
+                    self.warn(
+                        self.cpath(cd, "dependsOn"),
+                        f"{d.containerName} {d.condition}: {d.containerName!r} runs as an init container "
+                        "(other containers wait for it to COMPLETE/SUCCESS), so this waits for it to exit",
+                    )
 
         # Topological order of the initContainers list (Kahn; ties in ECS order).
         index = {cd.name: i for i, cd in enumerate(self.containers)}
@@ -588,25 +607,29 @@ class _Translator:
                 self.warn(self.cpath(cd, f"environment[{j}]"), "an entry without a name is skipped")
                 continue
             if not _ENV_NAME_RE.match(kv.name):
-                self.warn(self.cpath(cd, f"environment[{kv.name}]"),
-                          "not a valid Kubernetes variable name (printable ASCII without '='): skipped")
+                self.warn(
+                    self.cpath(cd, f"environment[{kv.name}]"),
+                    "not a valid Kubernetes variable name (printable ASCII without '='): skipped",
+                )
                 continue
             # A later duplicate wins, as with Docker; the first position is kept.
             env[kv.name] = {"name": kv.name, "value": _escape_expansion(kv.value or "")}
         for s in cd.secrets or []:
             if not _ENV_NAME_RE.match(s.name):
-                self.warn(self.cpath(cd, f"secrets[{s.name}]"),
-                          "not a valid Kubernetes variable name (printable ASCII without '='): skipped")
+                self.warn(
+                    self.cpath(cd, f"secrets[{s.name}]"),
+                    "not a valid Kubernetes variable name (printable ASCII without '='): skipped",
+                )
                 continue
             if s.name in env and "value" in env[s.name]:
-                self.warn(self.cpath(cd, f"secrets[{s.name}]"),
-                          "also set in environment: the secret's value is used")
+                self.warn(self.cpath(cd, f"secrets[{s.name}]"), "also set in environment: the secret's value is used")
             env.pop(s.name, None)
             ref = names.secret_ref(s.valueFrom)
             if ref.ignored:
-                self.warn(self.cpath(cd, f"secrets[{s.name}].valueFrom"),
-                          f"version stage/id {ref.ignored!r} is not expressible: Secret "
-                          f"{ref.name!r} holds a single version")
+                self.warn(
+                    self.cpath(cd, f"secrets[{s.name}].valueFrom"),
+                    f"version stage/id {ref.ignored!r} is not expressible: Secret {ref.name!r} holds a single version",
+                )
             env[s.name] = {"name": s.name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
         if env:
             k["env"] = list(env.values())
@@ -614,8 +637,10 @@ class _Translator:
         seen: set[str] = set()
         for f in cd.environmentFiles or []:
             name = names.config_map_name(f.value)
-            self.warn(self.cpath(cd, "environmentFiles"),
-                      f"ConfigMap {name!r} must hold the variables of {f.value} (Kubernetes cannot read S3)")
+            self.warn(
+                self.cpath(cd, "environmentFiles"),
+                f"ConfigMap {name!r} must hold the variables of {f.value} (Kubernetes cannot read S3)",
+            )
             if name not in seen:
                 seen.add(name)
                 env_from.append({"configMapRef": {"name": name}})
@@ -631,14 +656,20 @@ class _Translator:
             if pm.containerPortRange:
                 m = re.match(r"^\s*(\d+)\s*-\s*(\d+)\s*$", pm.containerPortRange)
                 if not m:
-                    raise TranslationError(field + ".containerPortRange", f"{pm.containerPortRange!r} is not 'start-end'")
+                    raise TranslationError(
+                        field + ".containerPortRange", f"{pm.containerPortRange!r} is not 'start-end'"
+                    )
                 lo, hi = int(m.group(1)), int(m.group(2))
                 if not (1 <= lo <= hi <= 65535):
-                    raise TranslationError(field + ".containerPortRange", f"{pm.containerPortRange!r} is not a range of ports 1-65535")
+                    raise TranslationError(
+                        field + ".containerPortRange", f"{pm.containerPortRange!r} is not a range of ports 1-65535"
+                    )
                 if hi - lo + 1 > MAX_PORT_RANGE:
-                    self.warn(field + ".containerPortRange",
-                              f"{hi - lo + 1} ports: ranges over {MAX_PORT_RANGE} ports are not listed "
-                              "(the container still receives traffic on them via the pod IP)")
+                    self.warn(
+                        field + ".containerPortRange",
+                        f"{hi - lo + 1} ports: ranges over {MAX_PORT_RANGE} ports are not listed "
+                        "(the container still receives traffic on them via the pod IP)",
+                    )
                     continue
                 numbers = list(range(lo, hi + 1))
                 if pm.name:
@@ -669,13 +700,16 @@ class _Translator:
                     port["hostPort"] = host_port
                     key = (host_port, protocol)
                     if key in self.host_ports:
-                        raise TranslationError(field + ".hostPort",
-                                               f"host port {host_port}/{protocol} is also used by "
-                                               f"container {self.host_ports[key]!r}")
+                        raise TranslationError(
+                            field + ".hostPort",
+                            f"host port {host_port}/{protocol} is also used by container {self.host_ports[key]!r}",
+                        )
                     self.host_ports[key] = cd.name
                 if pm.appProtocol:
                     self.app_protocols[port.get("name") or f"{self.k8s_names[cd.name]}/{number}"] = {
-                        "http": "http", "http2": "kubernetes.io/h2c", "grpc": "kubernetes.io/h2c",
+                        "http": "http",
+                        "http2": "kubernetes.io/h2c",
+                        "grpc": "kubernetes.io/h2c",
                     }[pm.appProtocol]
                 out.append(port)
         return out
@@ -683,8 +717,10 @@ class _Translator:
     def _host_port(self, cd, field: str, pm, number: int) -> int | None:
         if self.host_network:
             if pm.hostPort and pm.hostPort != number and not pm.containerPortRange:
-                self.warn(field + ".hostPort", f"host network mode: hostPort {pm.hostPort} is "
-                          f"replaced by the containerPort {number}")
+                self.warn(
+                    field + ".hostPort",
+                    f"host network mode: hostPort {pm.hostPort} is replaced by the containerPort {number}",
+                )
             return number
         if self.network_mode == "awsvpc":
             if pm.hostPort and pm.hostPort != number:
@@ -711,8 +747,9 @@ class _Translator:
         if cd.memoryReservation is not None and cd.memoryReservation < 0:
             raise TranslationError(self.cpath(cd, "memoryReservation"), f"{cd.memoryReservation} is negative")
         if cd.memory is not None and cd.memoryReservation is not None and cd.memoryReservation > cd.memory:
-            raise TranslationError(self.cpath(cd, "memoryReservation"),
-                                   f"{cd.memoryReservation} MiB exceeds memory {cd.memory} MiB")
+            raise TranslationError(
+                self.cpath(cd, "memoryReservation"), f"{cd.memoryReservation} MiB exceeds memory {cd.memory} MiB"
+            )
         reservation = cd.memoryReservation if cd.memoryReservation is not None else cd.memory
         if reservation:
             requests["memory"] = f"{reservation}Mi"
@@ -729,13 +766,19 @@ class _Translator:
                 raise TranslationError(field + ".value", f"{rr.type} needs a positive number, not {rr.value!r}")
             whole = math.ceil(count)
             if whole != count:  # ECS shares a GPU on Managed Instances; Kubernetes counts whole devices
-                self.warn(field + ".value", f"{rr.type} {rr.value}: Kubernetes extended resources are whole "
-                          f"devices, {whole} requested (share devices with the NVIDIA device plugin's "
-                          "time-slicing or MPS)")
+                self.warn(
+                    field + ".value",
+                    f"{rr.type} {rr.value}: Kubernetes extended resources are whole "
+                    f"devices, {whole} requested (share devices with the NVIDIA device plugin's "
+                    "time-slicing or MPS)",
+                )
             limits[resource] = str(whole + int(limits.get(resource, "0")))
             if rr.sharingStrategy is not None:
-                self.warn(field + ".sharingStrategy", "GPU sharing (MPS) is configured in the NVIDIA device "
-                          "plugin, not per pod: whole devices are requested")
+                self.warn(
+                    field + ".sharingStrategy",
+                    "GPU sharing (MPS) is configured in the NVIDIA device "
+                    "plugin, not per pod: whole devices are requested",
+                )
         if cd.name == self.first_essential and self.td.ephemeralStorage is not None:
             size = self.td.ephemeralStorage.sizeInGiB
             if size <= 0:
@@ -755,8 +798,9 @@ class _Translator:
             if not mp.sourceVolume:
                 raise TranslationError(field + ".sourceVolume", "a mount point needs a sourceVolume")
             if mp.sourceVolume not in self.volume_names:
-                raise TranslationError(field + ".sourceVolume",
-                                       f"names no volume of this task definition: {mp.sourceVolume!r}")
+                raise TranslationError(
+                    field + ".sourceVolume", f"names no volume of this task definition: {mp.sourceVolume!r}"
+                )
             if not mp.containerPath:
                 raise TranslationError(field + ".containerPath", "a mount point needs a containerPath")
             m = {"name": self.volume_names[mp.sourceVolume], "mountPath": mp.containerPath}
@@ -771,10 +815,15 @@ class _Translator:
         if lp is not None:
             if lp.sharedMemorySize is not None:
                 if lp.sharedMemorySize <= 0:
-                    raise TranslationError(self.cpath(cd, "linuxParameters.sharedMemorySize"),
-                                           f"{lp.sharedMemorySize} MiB must be greater than zero")
-                vname = self._add_volume(f"shm-{self.k8s_names[cd.name]}", f"{cd.name}/shm",
-                                         {"emptyDir": {"medium": "Memory", "sizeLimit": f"{lp.sharedMemorySize}Mi"}})
+                    raise TranslationError(
+                        self.cpath(cd, "linuxParameters.sharedMemorySize"),
+                        f"{lp.sharedMemorySize} MiB must be greater than zero",
+                    )
+                vname = self._add_volume(
+                    f"shm-{self.k8s_names[cd.name]}",
+                    f"{cd.name}/shm",
+                    {"emptyDir": {"medium": "Memory", "sizeLimit": f"{lp.sharedMemorySize}Mi"}},
+                )
                 mounts.append({"name": vname, "mountPath": "/dev/shm"})
             for j, t in enumerate(lp.tmpfs or []):
                 field = self.cpath(cd, f"linuxParameters.tmpfs[{j}]")
@@ -783,10 +832,15 @@ class _Translator:
                 if not t.containerPath:
                     raise TranslationError(field + ".containerPath", "a tmpfs mount needs a containerPath")
                 if t.mountOptions:
-                    self.warn(field + ".mountOptions",
-                              f"mount options {t.mountOptions} are not expressible (emptyDir medium Memory)")
-                vname = self._add_volume(f"tmpfs-{self.k8s_names[cd.name]}-{j}", f"{cd.name}/tmpfs/{j}",
-                                         {"emptyDir": {"medium": "Memory", "sizeLimit": f"{t.size}Mi"}})
+                    self.warn(
+                        field + ".mountOptions",
+                        f"mount options {t.mountOptions} are not expressible (emptyDir medium Memory)",
+                    )
+                vname = self._add_volume(
+                    f"tmpfs-{self.k8s_names[cd.name]}-{j}",
+                    f"{cd.name}/tmpfs/{j}",
+                    {"emptyDir": {"medium": "Memory", "sizeLimit": f"{t.size}Mi"}},
+                )
                 mounts.append({"name": vname, "mountPath": t.containerPath})
         self._check_mount_paths(cd, mounts)
         return mounts
@@ -796,8 +850,10 @@ class _Translator:
         for m in mounts:
             p = posixpath.normpath(m["mountPath"]) if m["mountPath"].startswith("/") else m["mountPath"]
             if p in seen:
-                raise TranslationError(self.cpath(cd, "mountPoints"),
-                                       f"two mounts at {m['mountPath']!r} (mountPoints, tmpfs, sharedMemorySize)")
+                raise TranslationError(
+                    self.cpath(cd, "mountPoints"),
+                    f"two mounts at {m['mountPath']!r} (mountPoints, tmpfs, sharedMemorySize)",
+                )
             seen.add(p)
 
     def _volumes_from(self, built: dict[str, dict]) -> None:
@@ -826,7 +882,7 @@ class _Translator:
             own = k.get("volumeMounts", [])
             paths = {posixpath.normpath(m["mountPath"]) for m in own}
             added = []
-            for m in mounts_of(cd.name, (cd.name,))[len(self._mount_list(cd)):]:
+            for m in mounts_of(cd.name, (cd.name,))[len(self._mount_list(cd)) :]:
                 p = posixpath.normpath(m["mountPath"])
                 if p in paths:  # the container's own mount at that path takes precedence
                     continue
@@ -834,9 +890,11 @@ class _Translator:
                 added.append(m)
             if added:
                 k["volumeMounts"] = own + added
-            self.warn(self.cpath(cd, "volumesFrom"),
-                      "mount points of the source containers are copied; anonymous volumes declared by "
-                      "their images (Dockerfile VOLUME) are not shared")
+            self.warn(
+                self.cpath(cd, "volumesFrom"),
+                "mount points of the source containers are copied; anonymous volumes declared by "
+                "their images (Dockerfile VOLUME) are not shared",
+            )
 
     def _probe(self, hc: HealthCheck, cd: ContainerDefinition) -> dict | None:
         cmd = list(hc.command or [])
@@ -861,8 +919,12 @@ class _Translator:
         interval = max(hc.interval if hc.interval is not None else HEALTH_DEFAULTS["interval"], 1)
         timeout = max(hc.timeout if hc.timeout is not None else HEALTH_DEFAULTS["timeout"], 1)
         retries = max(hc.retries if hc.retries is not None else HEALTH_DEFAULTS["retries"], 1)
-        return {"exec": {"command": exec_cmd}, "periodSeconds": interval, "timeoutSeconds": timeout,
-                "failureThreshold": retries}
+        return {
+            "exec": {"command": exec_cmd},
+            "periodSeconds": interval,
+            "timeoutSeconds": timeout,
+            "failureThreshold": retries,
+        }
 
     def _probes(self, cd: ContainerDefinition, role: str, k: dict) -> None:
         hc = cd.healthCheck
@@ -872,8 +934,10 @@ class _Translator:
         if probe is None:
             return
         if role == _ROLE_INIT:
-            self.warn(self.cpath(cd, "healthCheck"),
-                      "runs as an init container, which Kubernetes does not probe: health check not used")
+            self.warn(
+                self.cpath(cd, "healthCheck"),
+                "runs as an init container, which Kubernetes does not probe: health check not used",
+            )
             return
         essential = cd.essential is not False
         start_period = max(hc.startPeriod or 0, 0)
@@ -888,11 +952,16 @@ class _Translator:
         else:
             # ECS derives a task's health from its essential containers only; a readiness probe
             # here would make the whole pod (and the service's healthy count) depend on it.
-            self.warn(self.cpath(cd, "healthCheck"),
-                      "a non-essential container's health does not count toward the task's health (as in ECS), "
-                      "so it gets no readiness probe; its health status is not reported"
-                      + (" (the startup probe still gates containers that depend on it being HEALTHY)"
-                         if healthy_target else ""))
+            self.warn(
+                self.cpath(cd, "healthCheck"),
+                "a non-essential container's health does not count toward the task's health (as in ECS), "
+                "so it gets no readiness probe; its health status is not reported"
+                + (
+                    " (the startup probe still gates containers that depend on it being HEALTHY)"
+                    if healthy_target
+                    else ""
+                ),
+            )
 
     def _conditions_on(self, name: str) -> set[str]:
         return {d.condition for cd in self.containers for d in (cd.dependsOn or []) if d.containerName == name}
@@ -927,16 +996,23 @@ class _Translator:
             value = value.strip()
             if name == "no-new-privileges" and value.lower() in ("", "true"):
                 if cd.privileged or "SYS_ADMIN" in sc.get("capabilities", {}).get("add", []):
-                    self.warn(field, "no-new-privileges cannot be combined with privileged or CAP_SYS_ADMIN "
-                              "in Kubernetes: not applied")
+                    self.warn(
+                        field,
+                        "no-new-privileges cannot be combined with privileged or CAP_SYS_ADMIN "
+                        "in Kubernetes: not applied",
+                    )
                 else:
                     sc["allowPrivilegeEscalation"] = False
             elif name == "no-new-privileges":
                 pass  # no-new-privileges:false is the default
             elif name == "apparmor" and value:
-                sc["appArmorProfile"] = ({"type": "Unconfined"} if value == "unconfined"
-                                         else {"type": "RuntimeDefault"} if value == "docker-default"
-                                         else {"type": "Localhost", "localhostProfile": value})
+                sc["appArmorProfile"] = (
+                    {"type": "Unconfined"}
+                    if value == "unconfined"
+                    else {"type": "RuntimeDefault"}
+                    if value == "docker-default"
+                    else {"type": "Localhost", "localhostProfile": value}
+                )
             elif name == "seccomp" and value == "unconfined":
                 sc["seccompProfile"] = {"type": "Unconfined"}
             else:
@@ -950,8 +1026,11 @@ class _Translator:
             if _WINDOWS_USER_RE.match(cd.user):
                 sc["windowsOptions"] = {"runAsUserName": cd.user}
             else:
-                self.warn(field, f"{cd.user!r} is not a Windows user name Kubernetes accepts "
-                          "(runAsUserName): the image's user applies")
+                self.warn(
+                    field,
+                    f"{cd.user!r} is not a Windows user name Kubernetes accepts "
+                    "(runAsUserName): the image's user applies",
+                )
             return
         if _UINT_RE.match(user) and int(user) <= 2147483647:
             sc["runAsUser"] = int(user)
@@ -984,15 +1063,20 @@ class _Translator:
             if not _SYSCTL_RE.match(name) or len(name) > 253:
                 raise TranslationError(field, f"{name!r} is not a sysctl name")
             if name in self.sysctls and self.sysctls[name][0] != sc.value:
-                raise TranslationError(field, f"{name} is {sc.value!r} here but {self.sysctls[name][0]!r} in "
-                                       f"container {self.sysctls[name][1]!r}; pod sysctls apply to every container")
+                raise TranslationError(
+                    field,
+                    f"{name} is {sc.value!r} here but {self.sysctls[name][0]!r} in "
+                    f"container {self.sysctls[name][1]!r}; pod sysctls apply to every container",
+                )
             if name not in self.sysctls:
                 self.sysctls[name] = (sc.value, cd.name)
         if cd.repositoryCredentials is not None:
             ref = names.secret_ref(cd.repositoryCredentials.credentialsParameter)
             if ref.key != "value" or ref.ignored:
-                self.warn(self.cpath(cd, "repositoryCredentials"),
-                          f"imagePullSecret {ref.name!r} is used whole (a JSON key or version is not expressible)")
+                self.warn(
+                    self.cpath(cd, "repositoryCredentials"),
+                    f"imagePullSecret {ref.name!r} is used whole (a JSON key or version is not expressible)",
+                )
             if ref.name not in self.image_pull_secrets:
                 self.image_pull_secrets.append(ref.name)
 
@@ -1011,43 +1095,72 @@ class _Translator:
     def _container_warnings(self, cd: ContainerDefinition, role: str) -> None:
         p = self.cpath
         if cd.essential is False and role != _ROLE_INIT:
-            self.warn(p(cd, "essential"), "non-essential: Kubernetes restarts this container when it exits "
-                      "(ECS would leave it stopped) and the task does not stop with it")
+            self.warn(
+                p(cd, "essential"),
+                "non-essential: Kubernetes restarts this container when it exits "
+                "(ECS would leave it stopped) and the task does not stop with it",
+            )
         if cd.restartPolicy is not None:
-            self.warn(p(cd, "restartPolicy"), "Kubernetes restarts containers per the pod's restartPolicy; "
-                      "ignoredExitCodes and restartAttemptPeriod are not expressible")
+            self.warn(
+                p(cd, "restartPolicy"),
+                "Kubernetes restarts containers per the pod's restartPolicy; "
+                "ignoredExitCodes and restartAttemptPeriod are not expressible",
+            )
         if cd.startTimeout is not None:
             self.warn(p(cd, "startTimeout"), f"{cd.startTimeout}s: Kubernetes has no container start timeout")
         if cd.versionConsistency == "enabled":
-            self.warn(p(cd, "versionConsistency"), "Kubernetes does not resolve the image tag to a digest; "
-                      "pin a digest in the image to get the same behaviour")
+            self.warn(
+                p(cd, "versionConsistency"),
+                "Kubernetes does not resolve the image tag to a digest; "
+                "pin a digest in the image to get the same behaviour",
+            )
         if cd.disableNetworking:
             self.warn(p(cd, "disableNetworking"), "a container cannot be cut off from its pod's network")
         unapplied = [u for u in cd.ulimits or [] if not (_ulimit_wrapper(cd) and u.name == "nofile")]
         if unapplied:
-            why = ("only nofile can be applied (with an entryPoint, through /bin/sh)" if cd.entryPoint else
-                   "they are applied only to a container with an entryPoint (the image's own ENTRYPOINT is "
-                   "not known here)")
-            self.warn(p(cd, "ulimits"), "Kubernetes has no ulimits: the container runtime's defaults apply ("
-                      + ", ".join(f"{u.name}={u.softLimit}:{u.hardLimit}" for u in unapplied) + "); " + why)
+            why = (
+                "only nofile can be applied (with an entryPoint, through /bin/sh)"
+                if cd.entryPoint
+                else "they are applied only to a container with an entryPoint (the image's own ENTRYPOINT is "
+                "not known here)"
+            )
+            self.warn(
+                p(cd, "ulimits"),
+                "Kubernetes has no ulimits: the container runtime's defaults apply ("
+                + ", ".join(f"{u.name}={u.softLimit}:{u.hardLimit}" for u in unapplied)
+                + "); "
+                + why,
+            )
         if cd.logConfiguration is not None:
-            self.warn(p(cd, "logConfiguration"), f"log driver {cd.logConfiguration.logDriver!r}: Kubernetes has "
-                      "no log drivers (stdout/stderr go to the node); kept in annotation " + ANN_LOG_CONFIGURATION)
+            self.warn(
+                p(cd, "logConfiguration"),
+                f"log driver {cd.logConfiguration.logDriver!r}: Kubernetes has "
+                "no log drivers (stdout/stderr go to the node); kept in annotation " + ANN_LOG_CONFIGURATION,
+            )
         if cd.firelensConfiguration is not None:
-            self.warn(p(cd, "firelensConfiguration"), "FireLens log routing is not provided; kept in annotation "
-                      + ANN_LOG_CONFIGURATION)
+            self.warn(
+                p(cd, "firelensConfiguration"),
+                "FireLens log routing is not provided; kept in annotation " + ANN_LOG_CONFIGURATION,
+            )
         if cd.credentialSpecs:
-            self.warn(p(cd, "credentialSpecs"), "gMSA credential specs are not translated (needs the Windows "
-                      "GMSA webhook and securityContext.windowsOptions)")
+            self.warn(
+                p(cd, "credentialSpecs"),
+                "gMSA credential specs are not translated (needs the Windows "
+                "GMSA webhook and securityContext.windowsOptions)",
+            )
         lp = cd.linuxParameters
         if lp is not None:
             if lp.devices:
-                self.warn(p(cd, "linuxParameters.devices"), "host devices need a Kubernetes device plugin: "
-                          + ", ".join(d.hostPath for d in lp.devices))
+                self.warn(
+                    p(cd, "linuxParameters.devices"),
+                    "host devices need a Kubernetes device plugin: " + ", ".join(d.hostPath for d in lp.devices),
+                )
             if lp.initProcessEnabled:
-                self.warn(p(cd, "linuxParameters.initProcessEnabled"),
-                          "no init process is injected; the image must reap zombies itself "
-                          "(shareProcessNamespace: true would make the pause container PID 1)")
+                self.warn(
+                    p(cd, "linuxParameters.initProcessEnabled"),
+                    "no init process is injected; the image must reap zombies itself "
+                    "(shareProcessNamespace: true would make the pause container PID 1)",
+                )
             if lp.maxSwap is not None:
                 self.warn(p(cd, "linuxParameters.maxSwap"), "swap is configured per node (kubelet memorySwap)")
             if lp.swappiness is not None:
@@ -1073,23 +1186,29 @@ class _Translator:
     def _volume_body(self, v: Volume) -> dict:
         field = f"volumes[{v.name}]"
         if v.fsxWindowsFileServerVolumeConfiguration is not None:
-            raise TranslationError(field + ".fsxWindowsFileServerVolumeConfiguration",
-                                   "FSx for Windows File Server volumes cannot be mounted by Kubernetes "
-                                   "on Linux nodes; use a PersistentVolumeClaim-backed volume instead")
+            raise TranslationError(
+                field + ".fsxWindowsFileServerVolumeConfiguration",
+                "FSx for Windows File Server volumes cannot be mounted by Kubernetes "
+                "on Linux nodes; use a PersistentVolumeClaim-backed volume instead",
+            )
         if v.configuredAtLaunch:
             claim = names.dns_label(v.name.replace("_", "-"), fallback="vol")
-            self.warn(field + ".configuredAtLaunch",
-                      f"the volume is configured at launch: PersistentVolumeClaim {claim!r} must be "
-                      "supplied in the namespace")
+            self.warn(
+                field + ".configuredAtLaunch",
+                f"the volume is configured at launch: PersistentVolumeClaim {claim!r} must be "
+                "supplied in the namespace",
+            )
             return {"persistentVolumeClaim": {"claimName": claim}}
         if v.efsVolumeConfiguration is not None:
             return self._efs(v)
         if v.s3filesVolumeConfiguration is not None:
             s3 = v.s3filesVolumeConfiguration
             claim = names.s3files_claim_name(s3.fileSystemArn, s3.rootDirectory)
-            self.warn(field + ".s3filesVolumeConfiguration",
-                      f"Kubernetes has no S3 Files volume: PersistentVolumeClaim {claim!r} bound to "
-                      f"{s3.fileSystemArn} must be supplied in the namespace")
+            self.warn(
+                field + ".s3filesVolumeConfiguration",
+                f"Kubernetes has no S3 Files volume: PersistentVolumeClaim {claim!r} bound to "
+                f"{s3.fileSystemArn} must be supplied in the namespace",
+            )
             return {"persistentVolumeClaim": {"claimName": claim}}
         if v.dockerVolumeConfiguration is not None:
             return self._docker_volume(v)
@@ -1106,8 +1225,11 @@ class _Translator:
         driver = dv.driver or "local"
         opts = dict(dv.driverOpts or {})
         if dv.scope == "shared" or dv.autoprovision:
-            self.warn(field + ".scope", "a shared Docker volume outlives the task; an emptyDir is per pod "
-                      "(use a PersistentVolumeClaim to keep data)")
+            self.warn(
+                field + ".scope",
+                "a shared Docker volume outlives the task; an emptyDir is per pod "
+                "(use a PersistentVolumeClaim to keep data)",
+            )
         if driver != "local":
             self.warn(field + ".driver", f"Docker volume driver {driver!r} is not available: emptyDir used")
             return {"emptyDir": {}}
@@ -1163,17 +1285,24 @@ class _Translator:
                 annotations[PREFIX + "efs-iam"] = efs.authorizationConfig.iam
             extra.append("authorizationConfig")
         if extra:
-            self.warn(field, f"{', '.join(extra)} kept as annotations of PersistentVolumeClaim {claim!r}: "
-                      f"the StorageClass {EFS_STORAGE_CLASS!r} or a static PersistentVolume must apply them")
+            self.warn(
+                field,
+                f"{', '.join(extra)} kept as annotations of PersistentVolumeClaim {claim!r}: "
+                f"the StorageClass {EFS_STORAGE_CLASS!r} or a static PersistentVolume must apply them",
+            )
         if not any(o["metadata"]["name"] == claim and o["kind"] == "PersistentVolumeClaim" for o in self.objects):
-            self.objects.append({
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": claim, "labels": {MANAGED_BY_LABEL: MANAGED_BY},
-                             "annotations": annotations},
-                "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": EFS_STORAGE_CLASS,
-                         "resources": {"requests": {"storage": EFS_PLACEHOLDER_SIZE}}},
-            })
+            self.objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": claim, "labels": {MANAGED_BY_LABEL: MANAGED_BY}, "annotations": annotations},
+                    "spec": {
+                        "accessModes": ["ReadWriteMany"],
+                        "storageClassName": EFS_STORAGE_CLASS,
+                        "resources": {"requests": {"storage": EFS_PLACEHOLDER_SIZE}},
+                    },
+                }
+            )
         return {"persistentVolumeClaim": {"claimName": claim}}
 
     # -- pod-level -----------------------------------------------------------------------------
@@ -1185,12 +1314,18 @@ class _Translator:
             sa = names.service_account_name(role)
             spec["serviceAccountName"] = sa
             spec["automountServiceAccountToken"] = True
-            self.objects.insert(0, {
-                "apiVersion": "v1",
-                "kind": "ServiceAccount",
-                "metadata": {"name": sa, "labels": {MANAGED_BY_LABEL: MANAGED_BY},
-                             "annotations": {"eks.amazonaws.com/role-arn": role}},
-            })
+            self.objects.insert(
+                0,
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {
+                        "name": sa,
+                        "labels": {MANAGED_BY_LABEL: MANAGED_BY},
+                        "annotations": {"eks.amazonaws.com/role-arn": role},
+                    },
+                },
+            )
         else:
             spec["automountServiceAccountToken"] = False
 
@@ -1218,15 +1353,21 @@ class _Translator:
             if cd.dnsServers or cd.dnsSearchDomains:
                 by_container[cd.name] = (tuple(cd.dnsServers or ()), tuple(cd.dnsSearchDomains or ()))
         if len(set(by_container.values())) > 1:
-            self.warn("containerDefinitions.dnsServers",
-                      "containers set different DNS settings; the pod has one resolv.conf (union used)")
+            self.warn(
+                "containerDefinitions.dnsServers",
+                "containers set different DNS settings; the pod has one resolv.conf (union used)",
+            )
         if len(nameservers) > MAX_NAMESERVERS:
-            self.warn("containerDefinitions.dnsServers",
-                      f"Kubernetes allows {MAX_NAMESERVERS} nameservers: {nameservers[MAX_NAMESERVERS:]} dropped")
+            self.warn(
+                "containerDefinitions.dnsServers",
+                f"Kubernetes allows {MAX_NAMESERVERS} nameservers: {nameservers[MAX_NAMESERVERS:]} dropped",
+            )
             nameservers = nameservers[:MAX_NAMESERVERS]
         if len(searches) > MAX_SEARCHES:
-            self.warn("containerDefinitions.dnsSearchDomains",
-                      f"Kubernetes allows {MAX_SEARCHES} search domains: the rest are dropped")
+            self.warn(
+                "containerDefinitions.dnsSearchDomains",
+                f"Kubernetes allows {MAX_SEARCHES} search domains: the rest are dropped",
+            )
             searches = searches[:MAX_SEARCHES]
         if nameservers:
             spec["dnsPolicy"] = "None"
@@ -1248,13 +1389,18 @@ class _Translator:
                 label = cd.hostname.split(".", 1)[0]
                 h = names.dns_label(label, fallback="host")
                 if h != cd.hostname:
-                    self.warn(self.cpath(cd, "hostname"), f"{cd.hostname!r} is set as the pod hostname {h!r} "
-                              "(a DNS-1123 label; the domain part is not expressible)")
+                    self.warn(
+                        self.cpath(cd, "hostname"),
+                        f"{cd.hostname!r} is set as the pod hostname {h!r} "
+                        "(a DNS-1123 label; the domain part is not expressible)",
+                    )
                 spec["hostname"] = h
             for other in hostnames[1:]:
                 if other.hostname != cd.hostname:
-                    self.warn(self.cpath(other, "hostname"),
-                              f"a pod has one hostname: the one of container {cd.name!r} is used")
+                    self.warn(
+                        self.cpath(other, "hostname"),
+                        f"a pod has one hostname: the one of container {cd.name!r} is used",
+                    )
 
     def _pod_namespaces(self, spec: dict) -> None:
         td = self.td
@@ -1278,8 +1424,11 @@ class _Translator:
                 self.warn(field, f"{name}: IPC sysctls cannot be set with ipcMode host: skipped")
                 continue
             if name not in SAFE_SYSCTLS:
-                self.warn(field, f"{name} is not a safe sysctl: the kubelet must allow it "
-                          "(--allowed-unsafe-sysctls) or the pod is rejected")
+                self.warn(
+                    field,
+                    f"{name} is not a safe sysctl: the kubelet must allow it "
+                    "(--allowed-unsafe-sysctls) or the pod is rejected",
+                )
             sysctls.append({"name": name, "value": value})
         if sysctls:
             spec["securityContext"] = {"sysctls": sysctls}
@@ -1303,42 +1452,50 @@ class _Translator:
             units = parse_task_cpu(td.cpu)
             container_units = sum(cd.cpu or 0 for cd in self.containers)
             if container_units > units:
-                raise TranslationError("cpu", f"the containers reserve {container_units} cpu units, more than "
-                                       f"the task's {td.cpu}")
+                raise TranslationError(
+                    "cpu", f"the containers reserve {container_units} cpu units, more than the task's {td.cpu}"
+                )
             ms = max(_millicores(units), sum(_millicores(cd.cpu) for cd in self.containers if cd.cpu))
             requests["cpu"] = _cpu_quantity(ms)
         if td.memory is not None and str(td.memory).strip():
             mib = parse_task_memory(td.memory)
             for cd in self.containers:
                 if cd.memory is not None and cd.memory > mib:
-                    raise TranslationError(self.cpath(cd, "memory"),
-                                           f"{cd.memory} MiB exceeds the task's memory ({mib} MiB)")
-            reserved = sum((cd.memoryReservation if cd.memoryReservation is not None else cd.memory) or 0
-                           for cd in self.containers)
+                    raise TranslationError(
+                        self.cpath(cd, "memory"), f"{cd.memory} MiB exceeds the task's memory ({mib} MiB)"
+                    )
+            reserved = sum(
+                (cd.memoryReservation if cd.memoryReservation is not None else cd.memory) or 0 for cd in self.containers
+            )
             if reserved > mib:
-                raise TranslationError("memory", f"the containers reserve {reserved} MiB, more than the "
-                                       f"task's {mib} MiB")
+                raise TranslationError(
+                    "memory", f"the containers reserve {reserved} MiB, more than the task's {mib} MiB"
+                )
             requests["memory"] = f"{mib}Mi"
         if requests and self.os_family.startswith("WINDOWS"):
-            self.warn("cpu" if "cpu" in requests else "memory",
-                      "Windows nodes do not support pod-level resources: only the containers' own "
-                      "cpu/memory apply")
+            self.warn(
+                "cpu" if "cpu" in requests else "memory",
+                "Windows nodes do not support pod-level resources: only the containers' own cpu/memory apply",
+            )
         elif requests:
             spec["resources"] = {"requests": dict(requests), "limits": dict(requests)}
 
     def _task_level_warnings(self) -> None:
         td = self.td
         if td.proxyConfiguration is not None:
-            self.warn("proxyConfiguration", "App Mesh proxy configuration is not expressible (run the "
-                      "mesh's own injector)")
+            self.warn(
+                "proxyConfiguration", "App Mesh proxy configuration is not expressible (run the mesh's own injector)"
+            )
         if td.inferenceAccelerators:
             self.warn("inferenceAccelerators", "Elastic Inference accelerators have no Kubernetes equivalent")
         if td.enableFaultInjection:
             self.warn("enableFaultInjection", "ECS fault-injection endpoints are not provided")
         if td.trustedExecutionConfiguration is not None:
-            self.warn("trustedExecutionConfiguration",
-                      f"isolation mode {td.trustedExecutionConfiguration.isolationMode!r} is not expressible "
-                      "(choose a RuntimeClass)")
+            self.warn(
+                "trustedExecutionConfiguration",
+                f"isolation mode {td.trustedExecutionConfiguration.isolationMode!r} is not expressible "
+                "(choose a RuntimeClass)",
+            )
 
     def _metadata(self, essential: list[str]) -> dict:
         td = self.td
