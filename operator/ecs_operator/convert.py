@@ -17,8 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from . import API_VERSION
+from .domain.revisions import dns_name, parse_reference
 from .models.generated import CreateServiceRequest, RegisterTaskDefinitionRequest
-from .revisions import dns_name, parse_reference
 from .translate import service as svc_tr
 from .translate.taskdef import TranslationError, register_input_from_ecs_json, translate_task_definition
 

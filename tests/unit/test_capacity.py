@@ -1,5 +1,5 @@
 import pytest
-from ecs_operator import capacity as c
+from ecs_operator.domain import capacity as c
 from ecs_operator.models.generated import CreateServiceRequest
 from ecs_operator.translate import service as s
 

@@ -1,4 +1,4 @@
-from ecs_operator import clusters as c
+from ecs_operator.domain import membership as c
 
 
 def node(labels):

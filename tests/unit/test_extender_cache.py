@@ -10,7 +10,8 @@ import threading
 import time
 
 import pytest
-from ecs_operator.extender import model
+from ecs_operator.domain import instances
+from ecs_operator.domain.instances import slim_node, slim_pod
 from ecs_operator.extender.cache import (
     NODES,
     POD_FIELD_SELECTOR,
@@ -23,7 +24,6 @@ from ecs_operator.extender.cache import (
     WatchCache,
     WatchError,
 )
-from ecs_operator.extender.model import slim_node, slim_pod
 from ecs_operator.extender.server import Extender, InMemoryClusterView, make_server
 from ecs_operator.extender.synthetic import cluster, node, pod
 
@@ -70,8 +70,8 @@ def test_slim_objects_keep_exactly_what_placement_reads():
     ]
     pods[-1]["spec"]["overhead"] = {"cpu": "10m", "memory": "1Mi"}
     pods[-1]["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = "{" + "x" * 5000 + "}"
-    full = model.build_instances(nodes, pods)
-    slim = model.build_instances([slim_node(n) for n in nodes], [slim_pod(p) for p in pods])
+    full = instances.build_instances(nodes, pods)
+    slim = instances.build_instances([slim_node(n) for n in nodes], [slim_pod(p) for p in pods])
     assert slim == full
     assert len(json.dumps(slim_pod(pods[-1]))) < 1000 < 5000 < len(json.dumps(pods[-1]))
     assert len(json.dumps([slim_node(n) for n in nodes])) < len(json.dumps(nodes)) / 3

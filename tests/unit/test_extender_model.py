@@ -6,20 +6,20 @@ from datetime import UTC, datetime
 from fractions import Fraction
 
 import pytest
-from ecs_operator.extender import model
+from ecs_operator.domain import instances
 from ecs_operator.extender.synthetic import node, pod
 
 
 def test_builtin_attributes_from_well_known_labels():
-    inst = model.build_instance(node("n1", zone="us-east-1b", instance_type="m5.xlarge"))
+    inst = instances.build_instance(node("n1", zone="us-east-1b", instance_type="m5.xlarge"))
     assert inst.attributes["ecs.availability-zone"] == "us-east-1b"
     assert inst.attributes["ecs.instance-type"] == "m5.xlarge"
     assert inst.attributes["ecs.os-type"] == "linux"
     assert inst.attributes["ecs.cpu-architecture"] == "x86_64"
     assert inst.attributes["ecs.os-family"] == "LINUX"
-    arm = model.build_instance(node("n2", instance_type="m6g.large"))
+    arm = instances.build_instance(node("n2", instance_type="m6g.large"))
     assert arm.attributes["ecs.cpu-architecture"] == "arm64"
-    win = model.build_instance(node("n3", os="windows"))
+    win = instances.build_instance(node("n3", os="windows"))
     assert win.attributes["ecs.os-type"] == "windows" and "ecs.os-family" not in win.attributes
 
 
@@ -34,7 +34,7 @@ def test_custom_attributes_from_prefixed_labels():
             "attribute.ecs.seed.dev/ecs.vpc-id": "vpc-1234abcd",
         },
     )
-    attrs = model.build_instance(n).attributes
+    attrs = instances.build_instance(n).attributes
     assert attrs["stack"] == "prod"
     assert attrs["gpu"] == ""  # attribute without a value
     assert attrs["ecs.vpc-id"] == "vpc-1234abcd"
@@ -43,25 +43,25 @@ def test_custom_attributes_from_prefixed_labels():
 
 
 def test_node_without_labels():
-    inst = model.build_instance({"metadata": {"name": "bare"}})
+    inst = instances.build_instance({"metadata": {"name": "bare"}})
     assert inst.attributes == {} and inst.ec2_instance_id == "bare"
     assert inst.registered_cpu == 0 and inst.agent_connected is False and inst.registered_at is None
 
 
 def test_instance_id_and_registration():
-    inst = model.build_instance(node("ip-10-0-0-1", created="2024-05-01T10:00:00Z", kubelet="v1.36.3"))
+    inst = instances.build_instance(node("ip-10-0-0-1", created="2024-05-01T10:00:00Z", kubelet="v1.36.3"))
     assert inst.ec2_instance_id == inst.instance_id == "ip-10-0-0-1"
     assert inst.registered_at == datetime(2024, 5, 1, 10, tzinfo=UTC)
     assert inst.agent_version == "v1.36.3"
-    labelled = model.build_instance(node("ip-10-0-0-2", labels={"ecs.seed.dev/instance-id": "i-0abc"}))
+    labelled = instances.build_instance(node("ip-10-0-0-2", labels={"ecs.seed.dev/instance-id": "i-0abc"}))
     assert labelled.ec2_instance_id == "i-0abc" and labelled.name == "ip-10-0-0-2"
 
 
 def test_status_and_agent():
-    assert model.build_instance(node("a")).status == model.ACTIVE
-    assert model.build_instance(node("a", unschedulable=True)).status == model.DRAINING
-    assert model.build_instance(node("a")).agent_connected is True
-    assert model.build_instance(node("a", ready=False)).agent_connected is False
+    assert instances.build_instance(node("a")).status == instances.ACTIVE
+    assert instances.build_instance(node("a", unschedulable=True)).status == instances.DRAINING
+    assert instances.build_instance(node("a")).agent_connected is True
+    assert instances.build_instance(node("a", ready=False)).agent_connected is False
 
 
 @pytest.mark.parametrize(
@@ -81,20 +81,22 @@ def test_status_and_agent():
     ],
 )
 def test_parse_quantity(text, value):
-    assert model.parse_quantity(text) == value
+    assert instances.parse_quantity(text) == value
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1Qi", "1 Gi", "--1", "1e999", True])
 def test_parse_quantity_rejects(text):
     with pytest.raises(ValueError):
-        model.parse_quantity(text)
-    assert model.milli(text) == 0 and model.whole(text) == 0
+        instances.parse_quantity(text)
+    assert instances.milli(text) == 0 and instances.whole(text) == 0
 
 
 def test_scaled_quantities_round_up():
-    assert model.milli("250m") == 250 and model.milli("0.1m") == 1 and model.milli(2) == 2000
-    assert model.whole("512Mi") == 512 * 2**20 and model.whole("1.5") == 2
-    assert model.cpu_units(250) == 256 and model.cpu_units(1920) == 1966 and model.memory_mib(2**21 - 1) == 1
+    assert instances.milli("250m") == 250 and instances.milli("0.1m") == 1 and instances.milli(2) == 2000
+    assert instances.whole("512Mi") == 512 * 2**20 and instances.whole("1.5") == 2
+    assert (
+        instances.cpu_units(250) == 256 and instances.cpu_units(1920) == 1966 and instances.memory_mib(2**21 - 1) == 1
+    )
 
 
 def test_registered_and_remaining_resources():
@@ -104,7 +106,7 @@ def test_registered_and_remaining_resources():
         pod("b", node="n1", cpu="250m", memory="512Mi", namespace="kube-system"),  # non-ECS pods count too
         pod("done", node="n1", service="web", cpu="1", memory="4Gi", phase="Succeeded"),  # terminated: not
     ]
-    inst = model.build_instance(n, pods)
+    inst = instances.build_instance(n, pods)
     assert inst.registered_cpu == 2048 and inst.registered_memory == 8192
     assert inst.remaining_cpu == 2048 - 768 and inst.remaining_memory == 8192 - 1536
 
@@ -123,10 +125,10 @@ def test_pod_requests_init_sidecar_overhead_and_limits_only():
             "overhead": {"cpu": "10m", "memory": "1Mi"},
         }
     }
-    cpu, mem = model.pod_requests(p)
+    cpu, mem = instances.pod_requests(p)
     assert cpu == 1010  # millicores: the init container dominates
     assert mem == (300 + 10 + 1) * 2**20  # app + sidecar + overhead
-    assert model.pod_requests_ecs(p) == (1035, 311)
+    assert instances.pod_requests_ecs(p) == (1035, 311)
 
 
 def test_running_tasks_and_groups():
@@ -138,7 +140,7 @@ def test_running_tasks_and_groups():
         pod("sys", node="n1", namespace="kube-system"),
         pod("gone", node="n1", service="web", phase="Failed"),
     ]
-    inst = model.build_instance(node("n1"), pods)
+    inst = instances.build_instance(node("n1"), pods)
     assert inst.running_tasks_count == 3 and inst.pending_tasks_count == 1
     assert dict(inst.task_groups) == {"service:web": 2, "database": 1, "family:batch": 1}
     assert inst.tasks_in_group("service:web") == 2 and inst.tasks_in_group(None) == 0
@@ -147,11 +149,11 @@ def test_running_tasks_and_groups():
 def test_task_group_fallbacks():
     p = pod("x", service="api")
     del p["metadata"]["annotations"]["ecs.seed.dev/group"]
-    assert model.task_group(p) == "service:api"
+    assert instances.task_group(p) == "service:api"
     q = pod("y", task_family="etl")
     del q["metadata"]["annotations"]["ecs.seed.dev/group"]
-    assert model.task_group(q) == "family:etl"
-    assert model.task_group(pod("z")) is None
+    assert instances.task_group(q) == "family:etl"
+    assert instances.task_group(pod("z")) is None
 
 
 def test_build_instances_groups_pods_by_node():
@@ -162,6 +164,6 @@ def test_build_instances_groups_pods_by_node():
         pod("c", node="n2", service="web"),
         pod("unbound", service="web"),
     ]
-    insts = model.build_instances(nodes, pods)
+    insts = instances.build_instances(nodes, pods)
     assert set(insts) == {"n1", "n2"}
     assert insts["n1"].running_tasks_count == 1 and insts["n2"].running_tasks_count == 2

@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from ecs_operator.extender import model
-from ecs_operator.extender.native import compile_native
-from ecs_operator.extender.query import parse
+from ecs_operator.domain import instances
+from ecs_operator.domain.native import compile_native
+from ecs_operator.domain.query import parse
 from ecs_operator.extender.synthetic import node
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -226,7 +226,7 @@ def test_compiled_terms_select_exactly_what_the_extender_selects(expr):
     assert not r.not_compiled, r.not_compiled
     e = parse(expr)
     for n in _nodes():
-        assert selects(n, r) == e.evaluate(model.build_instance(n)), (expr, n["metadata"])
+        assert selects(n, r) == e.evaluate(instances.build_instance(n)), (expr, n["metadata"])
 
 
 _ATOMS = st.one_of(
@@ -261,7 +261,7 @@ _EXPRS = st.recursive(
     max_leaves=5,
 )
 _GRID = _nodes()
-_GRID_INSTANCES = [model.build_instance(n) for n in _GRID]
+_GRID_INSTANCES = [instances.build_instance(n) for n in _GRID]
 
 
 @settings(max_examples=150, deadline=None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from ecs_operator.extender import model
-from ecs_operator.extender.placement import (
+from ecs_operator.domain import instances
+from ecs_operator.domain.placement import (
     DEFAULT_SERVICE_STRATEGY,
     PlacementError,
     Strategy,
@@ -26,7 +26,7 @@ ZONE = "attribute:ecs.availability-zone"
 
 
 def cluster(nodes, pods):
-    return model.build_instances(nodes, pods)
+    return instances.build_instances(nodes, pods)
 
 
 def scores_for(p, insts, candidates=None):

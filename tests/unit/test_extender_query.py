@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from ecs_operator.extender.model import ContainerInstance
-from ecs_operator.extender.query import And, Compare, Not, Or, QueryError, parse, select
+from ecs_operator.domain.instances import ContainerInstance
+from ecs_operator.domain.query import And, Compare, Not, Or, QueryError, parse, select
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

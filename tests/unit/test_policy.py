@@ -1,5 +1,5 @@
+from ecs_operator.domain.policy import violations
 from ecs_operator.models.generated import RegisterTaskDefinitionRequest
-from ecs_operator.policy import violations
 from ecs_operator.translate.taskdef import translate_task_definition
 
 

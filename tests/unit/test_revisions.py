@@ -1,5 +1,5 @@
 import pytest
-from ecs_operator import revisions as r
+from ecs_operator.domain import revisions as r
 
 
 def test_parse_reference_forms():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ..capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER, TAINT_VIRTUAL_NODE
+from ..domain.capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER, TAINT_VIRTUAL_NODE
 
 DEFAULT_NAME = "ecs-dev"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")

@@ -1,9 +1,8 @@
 """ECS task placement as a kube-scheduler extender.
 
-- :mod:`.query`: the ECS cluster query language (memberOf expressions);
-- :mod:`.model`: a Kubernetes node (+ its pods) as an ECS container instance;
-- :mod:`.placement`: constraints as a filter, strategies as scores 0..10;
-- :mod:`.native`: the constraints Kubernetes can enforce itself (node/pod affinity);
+The ECS rules it applies (query language, container instances, constraints and strategies)
+live in :mod:`ecs_operator.domain`; this package serves them:
+
 - :mod:`.server`: the extender HTTP protocol (filter, prioritize, bind) and the in-memory view;
 - :mod:`.cache`: the view kept by list + watch of nodes and pods, and the binder.
 

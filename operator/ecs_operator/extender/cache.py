@@ -49,7 +49,7 @@ import kubernetes
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from .model import slim_node, slim_pod
+from ..domain.instances import slim_node, slim_pod
 from .server import InMemoryClusterView, Snapshot
 
 log = logging.getLogger("ecs_operator.extender.cache")

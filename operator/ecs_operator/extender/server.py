@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from . import model
-from .model import ContainerInstance
-from .placement import PlacementError, filter_instances, score_instances, spec_from_pod
+from ..domain import instances
+from ..domain.instances import ContainerInstance
+from ..domain.placement import PlacementError, filter_instances, score_instances, spec_from_pod
 
 log = logging.getLogger("ecs_operator.extender")
 
@@ -60,7 +60,7 @@ class Snapshot:
         rv = md.get("resourceVersion")
         if cached is not None and rv is not None and cached.resource_version == rv:
             return cached
-        return model.build_instance(node, self.pods_by_node.get(name, ()))
+        return instances.build_instance(node, self.pods_by_node.get(name, ()))
 
 
 class ClusterView(Protocol):
@@ -166,9 +166,9 @@ class InMemoryClusterView:
             self._dirty.add(old)
         self._pods.pop(key, None)
         node = (pod.get("spec") or {}).get("nodeName")
-        if self._listeners and (node or model.is_terminated(pod)) and _uid(pod):
+        if self._listeners and (node or instances.is_terminated(pod)) and _uid(pod):
             self._settled.append(_uid(pod))
-        if model.is_terminated(pod):
+        if instances.is_terminated(pod):
             self._assumed.pop(key, None)
             return
         a = self._assumed.get(key)
@@ -297,7 +297,7 @@ class InMemoryClusterView:
                     if node is None:
                         self._instances.pop(name, None)
                     else:
-                        self._instances[name] = model.build_instance(node, self._pod_lists.get(name, ()))
+                        self._instances[name] = instances.build_instance(node, self._pod_lists.get(name, ()))
                 self._dirty.clear()
                 self._snapshot = Snapshot(dict(self._instances), dict(self._pod_lists))
             return self._snapshot
@@ -445,7 +445,7 @@ class Extender:
             if self.inflight_timeout is not None:
                 self._inflight[uid] = time.monotonic() + self.inflight_timeout
             if self.binder is not None:
-                self._seen[uid] = model.slim_pod(pod)
+                self._seen[uid] = instances.slim_pod(pod)
                 self._seen.move_to_end(uid)
                 while len(self._seen) > self._seen_max:
                     self._seen.popitem(last=False)

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .. import policy
+from ..domain import policy
 from .taskdefinition import validation_message
 
 M = TypeVar("M", bound=BaseModel)

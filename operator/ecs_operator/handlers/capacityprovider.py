@@ -12,8 +12,9 @@ import re
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s, labels
-from ..capacity import is_virtual
+from .. import API_VERSION, GROUP, VERSION, k8s
+from ..domain.capacity import is_virtual
+from ..domain.membership import selected
 from ..models.generated import CapacityProviderSpec
 from ..status import condition, merge_conditions, now_iso
 from .taskdefinition import validation_message
@@ -55,7 +56,7 @@ def refresh(body: dict) -> dict:
             ),
         }
     selector, _ = pool(body)
-    nodes = [n for n in k8s.list_("v1", "Node", None) if not is_virtual(n) and labels.selected(n, selector)]
+    nodes = [n for n in k8s.list_("v1", "Node", None) if not is_virtual(n) and selected(n, selector)]
     return {
         "observedGeneration": generation,
         "status": "ACTIVE",

@@ -15,9 +15,9 @@ import kopf
 from pydantic import ValidationError
 
 from .. import API_VERSION, GROUP, VERSION, k8s
-from ..capacity import FARGATE_PROVIDERS, is_virtual
-from ..clusters import is_instance_of
-from ..extender.model import build_instances
+from ..domain.capacity import FARGATE_PROVIDERS, is_virtual
+from ..domain.instances import build_instances
+from ..domain.membership import is_instance_of
 from ..models.generated import CapacityProviderStrategyItem
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import cluster as cluster_tr

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s, revisions
-from ..capacity import LaunchError, assign_tasks, pod_placement, resolve_launch
+from .. import API_VERSION, GROUP, VERSION, k8s
+from ..domain import revisions
+from ..domain.capacity import LaunchError, assign_tasks, pod_placement, resolve_launch
 from ..models.generated import RegisterTaskDefinitionRequest, RunTaskRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import task as task_tr

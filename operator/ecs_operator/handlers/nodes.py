@@ -14,7 +14,7 @@ import threading
 
 import kopf
 
-from .. import k8s, labels
+from .. import constants, k8s
 from ..translate import service as svc_tr
 
 #: Names of the nodes that are cordoned now (fed by the node watch).
@@ -42,10 +42,10 @@ def node_event(body, event, logger, **_):
         (_draining.add if cordoned else _draining.discard)(name)
     if gone:
         return
-    label = (body["metadata"].get("labels") or {}).get(labels.INSTANCE_STATUS)
+    label = (body["metadata"].get("labels") or {}).get(constants.INSTANCE_STATUS)
     want = svc_tr.DRAINING if cordoned else None
     if label != want:
-        k8s.merge_patch("v1", "Node", None, name, {"metadata": {"labels": {labels.INSTANCE_STATUS: want}}})
+        k8s.merge_patch("v1", "Node", None, name, {"metadata": {"labels": {constants.INSTANCE_STATUS: want}}})
     if changed and cordoned:
         logger.info(f"container instance {name} is DRAINING: its service tasks are replaced elsewhere")
         from . import ecsservice  # late import: ecsservice asks this module which nodes drain

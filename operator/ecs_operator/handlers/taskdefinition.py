@@ -13,7 +13,8 @@ from collections import defaultdict
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s, revisions
+from .. import API_VERSION, GROUP, VERSION, k8s
+from ..domain import revisions
 from ..models.generated import RegisterTaskDefinitionRequest
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate.taskdef import TranslationError, translate_task_definition

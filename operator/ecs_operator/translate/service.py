@@ -13,12 +13,11 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .. import GROUP, labels
-from .. import labels as labels_
-from ..capacity import LABEL_CAPACITY_PROVIDER, LaunchError, pod_placement, resolve_launch, split_tasks
-from ..clusters import and_terms, restrict_to_cluster, selector_term
-from ..extender.native import compile_native
-from ..extender.placement import (
+from .. import GROUP, constants
+from ..domain.capacity import LABEL_CAPACITY_PROVIDER, LaunchError, pod_placement, resolve_launch, split_tasks
+from ..domain.membership import and_terms, restrict_to_cluster, selected, selector_term
+from ..domain.native import compile_native
+from ..domain.placement import (
     ANN_CONSTRAINTS,
     ANN_SCHEDULING_STRATEGY,
     ANN_STRATEGY,
@@ -26,15 +25,15 @@ from ..extender.placement import (
     parse_constraints,
     parse_strategies,
 )
+from ..domain.revisions import family_label
 from ..models.generated import CreateServiceRequest
-from ..revisions import family_label
 from .names import dns_label, unique_label
 from .taskdef import TranslationWarning
 
-LABEL_SERVICE = labels.SERVICE
-LABEL_CLUSTER = labels.CLUSTER
-ANNOTATION_TASK_DEFINITION = labels.TASK_DEFINITION
-ANNOTATION_GROUP = labels.TASK_GROUP
+LABEL_SERVICE = constants.SERVICE
+LABEL_CLUSTER = constants.CLUSTER
+ANNOTATION_TASK_DEFINITION = constants.TASK_DEFINITION
+ANNOTATION_GROUP = constants.TASK_GROUP
 REPLICA = "REPLICA"
 DAEMON = "DAEMON"
 
@@ -352,7 +351,7 @@ def _avoid_draining(pod_spec: dict) -> dict:
     required = node_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
     required["nodeSelectorTerms"] = and_terms(
         required.get("nodeSelectorTerms"),
-        [{"matchExpressions": [{"key": labels_.INSTANCE_STATUS, "operator": "NotIn", "values": [DRAINING]}]}],
+        [{"matchExpressions": [{"key": constants.INSTANCE_STATUS, "operator": "NotIn", "values": [DRAINING]}]}],
     )
     return spec
 
@@ -598,7 +597,7 @@ def drain(
             out.append(m)
             continue
         share = m["spec"]["replicas"]
-        mine = [p for p in pods if is_active(p) and labels_.selected(p, m["spec"]["selector"]["matchLabels"])]
+        mine = [p for p in pods if is_active(p) and selected(p, m["spec"]["selector"]["matchLabels"])]
         on_draining = [p for p in mine if (p.get("spec") or {}).get("nodeName") in draining_nodes]
         draining_names = {p["metadata"]["name"] for p in on_draining}
         if not on_draining:

@@ -25,17 +25,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .. import GROUP, labels
-from ..clusters import restrict_to_cluster
+from .. import GROUP, constants
+from ..domain.membership import restrict_to_cluster
+from ..domain.revisions import family_label
 from ..models.generated import ContainerOverride, RegisterTaskDefinitionRequest, RunTaskRequest, TaskOverride
-from ..revisions import family_label
 from ..status import condition
 from .service import LABEL_CLUSTER, ServiceError, apply_placement, cluster_label, cluster_name
 from .taskdef import ANN_CONTAINER_NAMES, ANN_ESSENTIAL, ANN_TASK_DEFINITION, TranslationWarning
 
-LABEL_TASK = labels.TASK
+LABEL_TASK = constants.TASK
 LABEL_TASK_INDEX = f"{GROUP}/task-index"
-ANN_GROUP = labels.TASK_GROUP
+ANN_GROUP = constants.TASK_GROUP
 ANN_STARTED_BY = f"{GROUP}/started-by"
 ANN_TASK_ARN = f"{GROUP}/task-arn"
 # StopTask: annotations on the ECSTask (see docs/ecstask.md for why an annotation).

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .. import labels
+from .. import constants
+from ..domain.revisions import family_label
 from ..models.gen import DEVICE_COUNT_PATTERN
 from ..models.generated import (
     ContainerDefinition,
@@ -29,7 +30,6 @@ from ..models.generated import (
     RegisterTaskDefinitionRequest,
     Volume,
 )
-from ..revisions import family_label
 from . import names
 
 __all__ = [
@@ -51,20 +51,20 @@ PREFIX = "ecs.seed.dev/"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "ecs-operator"
 
-ANN_TASK_DEFINITION = labels.TASK_DEFINITION
-ANN_CONTAINER_NAMES = PREFIX + "container-names"
-ANN_ESSENTIAL = PREFIX + "essential-containers"
+ANN_TASK_DEFINITION = constants.TASK_DEFINITION
+ANN_CONTAINER_NAMES = constants.CONTAINER_NAMES
+ANN_ESSENTIAL = constants.ESSENTIAL_CONTAINERS
 ANN_DOCKER_LABELS = PREFIX + "docker-labels"
 ANN_LOG_CONFIGURATION = PREFIX + "log-configuration"
-ANN_PLACEMENT_CONSTRAINTS = labels.PLACEMENT_CONSTRAINTS
+ANN_PLACEMENT_CONSTRAINTS = constants.PLACEMENT_CONSTRAINTS
 ANN_REQUIRES_COMPATIBILITIES = PREFIX + "requires-compatibilities"
 ANN_NETWORK_MODE = PREFIX + "network-mode"
 ANN_EXECUTION_ROLE = PREFIX + "execution-role-arn"
 ANN_TASK_ROLE = PREFIX + "task-role-arn"
 ANN_PORT_NAMES = PREFIX + "port-names"
 ANN_APP_PROTOCOLS = PREFIX + "app-protocols"
-LABEL_FAMILY = labels.FAMILY
-LABEL_REVISION = labels.REVISION
+LABEL_FAMILY = constants.FAMILY
+LABEL_REVISION = constants.REVISION
 
 EFS_STORAGE_CLASS = "efs-sc"
 EFS_PLACEHOLDER_SIZE = "5Gi"

@@ -47,17 +47,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .. import labels
-from ..capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
-from . import model
-from .model import ACTIVE, ContainerInstance
+from .. import constants
+from . import instances
+from .capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
+from .instances import ACTIVE, ContainerInstance
 from .query import RUNNING_TASKS_COUNT, TASK_GROUP, Expr, QueryError, parse
 
-ANN_CONSTRAINTS = labels.PLACEMENT_CONSTRAINTS
-ANN_STRATEGY = labels.PLACEMENT_STRATEGY
-ANN_GROUP = model.ANNOTATION_GROUP
+ANN_CONSTRAINTS = constants.PLACEMENT_CONSTRAINTS
+ANN_STRATEGY = constants.PLACEMENT_STRATEGY
+ANN_GROUP = instances.ANNOTATION_GROUP
 #: Optional: ``DAEMON`` marks a daemon service task when its owner is not a DaemonSet.
-ANN_SCHEDULING_STRATEGY = labels.SCHEDULING_STRATEGY
+ANN_SCHEDULING_STRATEGY = constants.SCHEDULING_STRATEGY
 
 MAX_SCORE = 10  # k8s.io/kube-scheduler/extender/v1 MaxExtenderPriority
 MAX_CONSTRAINTS = 10  # ECS: at most 10 constraints per task (task definition + run time)
@@ -228,13 +228,13 @@ def spec_from_pod(pod: dict) -> PlacementSpec:
     ann = md.get("annotations") or {}
     labels = md.get("labels") or {}
     has_ann = ANN_CONSTRAINTS in ann or ANN_STRATEGY in ann
-    if not (has_ann or model.is_ecs_task(pod)):
+    if not (has_ann or instances.is_ecs_task(pod)):
         return UNMANAGED
     constraints = parse_constraints(str(ann[ANN_CONSTRAINTS])) if ann.get(ANN_CONSTRAINTS) else ()
     strategies = parse_strategies(str(ann[ANN_STRATEGY])) if ann.get(ANN_STRATEGY) else ()
-    group = model.task_group(pod)
+    group = instances.task_group(pod)
     daemon = is_daemon(pod)
-    service = bool(labels.get(model.LABEL_SERVICE)) or (group or "").startswith("service:")
+    service = bool(labels.get(instances.LABEL_SERVICE)) or (group or "").startswith("service:")
     defaulted = False
     fargate = ((pod.get("spec") or {}).get("nodeSelector") or {}).get(LABEL_CAPACITY_PROVIDER) in FARGATE_PROVIDERS
     if fargate and not daemon:
@@ -242,7 +242,7 @@ def spec_from_pod(pod: dict) -> PlacementSpec:
         strategies, defaulted = FARGATE_STRATEGY, True
     elif not strategies and service and not daemon:
         strategies, defaulted = DEFAULT_SERVICE_STRATEGY, True
-    cpu, mem = model.pod_requests_ecs(pod)
+    cpu, mem = instances.pod_requests_ecs(pod)
     seed = str(md.get("uid") or f"{md.get('namespace', '')}/{md.get('name') or md.get('generateName', '')}")
     return PlacementSpec(True, group, constraints, strategies, daemon, service, cpu, mem, seed, defaulted, fargate)
 

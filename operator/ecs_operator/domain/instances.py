@@ -35,8 +35,8 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from functools import lru_cache
 
-from .. import GROUP, labels
-from ..capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
+from .. import GROUP, constants
+from .capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
 
 LABEL_ZONE = "topology.kubernetes.io/zone"
 LABEL_INSTANCE_TYPE = "node.kubernetes.io/instance-type"
@@ -46,11 +46,11 @@ LABEL_HOSTNAME = "kubernetes.io/hostname"
 LABEL_INSTANCE_ID = f"{GROUP}/instance-id"
 ATTRIBUTE_LABEL_PREFIX = f"attribute.{GROUP}/"
 
-LABEL_SERVICE = labels.SERVICE
-LABEL_TASK = labels.TASK
-LABEL_FAMILY = labels.FAMILY
-LABEL_CLUSTER = labels.CLUSTER
-ANNOTATION_GROUP = labels.TASK_GROUP
+LABEL_SERVICE = constants.SERVICE
+LABEL_TASK = constants.TASK
+LABEL_FAMILY = constants.FAMILY
+LABEL_CLUSTER = constants.CLUSTER
+ANNOTATION_GROUP = constants.TASK_GROUP
 
 #: Kubernetes arch names -> ECS ``ecs.cpu-architecture`` values.
 ARCH_TO_ECS = {"amd64": "x86_64", "arm64": "arm64", "386": "i386", "arm": "arm"}

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 
-from . import labels
+from .. import constants
 from .capacity import FARGATE_PROVIDERS
-from .translate.taskdef import ANN_CONTAINER_NAMES
 
 RULES = (
     ("allowPrivileged", "privileged containers"),
@@ -29,9 +28,9 @@ def violations(template: dict, policy: dict | None, *, cluster: str, fargate: bo
     the pod is placed on Fargate's virtual nodes."""
     spec = template.get("spec") or {}
     if fargate is None:
-        fargate = spec.get("nodeSelector", {}).get(labels.CAPACITY_PROVIDER) in FARGATE_PROVIDERS
+        fargate = spec.get("nodeSelector", {}).get(constants.CAPACITY_PROVIDER) in FARGATE_PROVIDERS
     policy = {} if fargate else dict(policy or {})
-    names = json.loads(((template.get("metadata") or {}).get("annotations") or {}).get(ANN_CONTAINER_NAMES, "{}"))
+    names = json.loads(((template.get("metadata") or {}).get("annotations") or {}).get(constants.CONTAINER_NAMES, "{}"))
     where = "Fargate" if fargate else f"cluster {cluster}"
 
     def hint(key: str) -> str:

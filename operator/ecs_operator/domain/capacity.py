@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import labels
+from .. import constants
 
-LABEL_CAPACITY_PROVIDER = labels.CAPACITY_PROVIDER
-TAINT_VIRTUAL_NODE = labels.VIRTUAL_NODE
+LABEL_CAPACITY_PROVIDER = constants.CAPACITY_PROVIDER
+TAINT_VIRTUAL_NODE = constants.VIRTUAL_NODE
 FARGATE = "FARGATE"
 FARGATE_SPOT = "FARGATE_SPOT"
 FARGATE_PROVIDERS = (FARGATE, FARGATE_SPOT)

@@ -19,11 +19,7 @@ PLACEMENT_STRATEGY = f"{GROUP}/placement-strategy"
 SCHEDULING_STRATEGY = f"{GROUP}/scheduling-strategy"
 CAPACITY_PROVIDER = f"{GROUP}/capacity-provider"  # node label: the Fargate provider a virtual node serves;
 # pod label: the provider of a split service's share
+CONTAINER_NAMES = f"{GROUP}/container-names"  # pod annotation: the ECS container names, in order
+ESSENTIAL_CONTAINERS = f"{GROUP}/essential-containers"  # pod annotation: the essential ones
 VIRTUAL_NODE = f"{GROUP}/virtual-node"  # node taint key of virtual nodes
 INSTANCE_STATUS = f"{GROUP}/container-instance-status"  # node label: DRAINING while the node is cordoned
-
-
-def selected(obj: dict, selector: dict[str, str]) -> bool:
-    """``obj`` (a node, a pod) carries every label of ``selector`` (a matchLabels / nodeSelector)."""
-    obj_labels = (obj.get("metadata") or {}).get("labels") or {}
-    return all(obj_labels.get(k) == v for k, v in selector.items())

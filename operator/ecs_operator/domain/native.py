@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from . import model
+from . import instances
 from .placement import Constraint, PlacementError, parse_constraints
 from .query import (
     ATTRIBUTE,
@@ -47,7 +47,7 @@ from .query import (
 )
 
 MAX_TERMS = 32
-HOSTNAME = model.LABEL_HOSTNAME
+HOSTNAME = instances.LABEL_HOSTNAME
 
 _LABEL_VALUE_RE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 _LABEL_NAME_RE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
@@ -68,13 +68,13 @@ def _valid_label_value(v: str) -> bool:
 
 
 def _attribute_label(name: str) -> tuple[str, dict[str, str] | None]:
-    if name in model.LABEL_BACKED:
-        return model.LABEL_BACKED[name]
+    if name in instances.LABEL_BACKED:
+        return instances.LABEL_BACKED[name]
     if name == "ecs.os-family":
         raise NotCompilable("attribute ecs.os-family is derived (LINUX from kubernetes.io/os), not a label")
     if len(name) > 63 or not _LABEL_NAME_RE.fullmatch(name):
         raise NotCompilable(f"attribute name {name!r} cannot be a label name")
-    return model.ATTRIBUTE_LABEL_PREFIX + name, None
+    return instances.ATTRIBUTE_LABEL_PREFIX + name, None
 
 
 def _label_values(ecs_values: Iterable[str], mapping: dict[str, str] | None) -> list[str]:
@@ -177,7 +177,7 @@ def _atom(c: Compare, negate: bool) -> Dnf:
     if c.subject.kind == EC2_INSTANCE_ID:
         if op not in (EQ, NE, IN, NOT_IN):
             raise NotCompilable(f"operator '{op}' on ec2InstanceId has no node affinity equivalent")
-        key = model.LABEL_INSTANCE_ID
+        key = instances.LABEL_INSTANCE_ID
         label_vals = tuple(sorted({v for v in values if v and _valid_label_value(v)}))
         names = sorted(set(values))
         member = (op in (EQ, IN)) != negate
@@ -259,17 +259,17 @@ def _distinct_selector(group: str | None, labels: Mapping[str, str]) -> dict:
     if not group:
         raise NotCompilable("the pod has no task group")
     kind, _, name = group.partition(":")
-    if kind == "service" and labels.get(model.LABEL_SERVICE):
-        match = {model.LABEL_SERVICE: labels[model.LABEL_SERVICE]}
-        if labels.get(model.LABEL_CLUSTER):
-            match[model.LABEL_CLUSTER] = labels[model.LABEL_CLUSTER]
+    if kind == "service" and labels.get(instances.LABEL_SERVICE):
+        match = {instances.LABEL_SERVICE: labels[instances.LABEL_SERVICE]}
+        if labels.get(instances.LABEL_CLUSTER):
+            match[instances.LABEL_CLUSTER] = labels[instances.LABEL_CLUSTER]
         return {"matchLabels": match}
-    if kind == "family" and labels.get(model.LABEL_FAMILY) == name and model.LABEL_TASK in labels:
+    if kind == "family" and labels.get(instances.LABEL_FAMILY) == name and instances.LABEL_TASK in labels:
         return {
-            "matchLabels": {model.LABEL_FAMILY: name},
+            "matchLabels": {instances.LABEL_FAMILY: name},
             "matchExpressions": [
-                {"key": model.LABEL_TASK, "operator": "Exists"},
-                {"key": model.LABEL_SERVICE, "operator": "DoesNotExist"},
+                {"key": instances.LABEL_TASK, "operator": "Exists"},
+                {"key": instances.LABEL_SERVICE, "operator": "DoesNotExist"},
             ],
         }
     raise NotCompilable(f"task group {group!r} has no label its pods carry")

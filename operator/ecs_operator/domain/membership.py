@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import copy
 
-from . import labels
+from .. import constants
 
-LABEL_NODE_CLUSTER = labels.CLUSTER
+LABEL_NODE_CLUSTER = constants.CLUSTER
 DEFAULT = "default"
 
 
@@ -67,6 +67,12 @@ def restrict_to_cluster(pod_spec: dict, cluster: str, pools: list[dict[str, str]
 def is_instance_of(node: dict, cluster: str, pools: list[dict[str, str]] | None) -> bool:
     """The same rule, for counting a cluster's container instances."""
     if pools:
-        return any(labels.selected(node, p) for p in pools)
+        return any(selected(node, p) for p in pools)
     owner = node.get("metadata", {}).get("labels", {}).get(LABEL_NODE_CLUSTER)
     return owner == cluster or (cluster == DEFAULT and owner is None)
+
+
+def selected(obj: dict, selector: dict[str, str]) -> bool:
+    """``obj`` (a node, a pod) carries every label of ``selector`` (a matchLabels / nodeSelector)."""
+    obj_labels = (obj.get("metadata") or {}).get("labels") or {}
+    return all(obj_labels.get(k) == v for k, v in selector.items())

@@ -14,10 +14,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from . import GROUP, labels
+from .. import GROUP, constants
 
-LABEL_FAMILY = labels.FAMILY
-LABEL_REVISION = labels.REVISION
+LABEL_FAMILY = constants.FAMILY
+LABEL_REVISION = constants.REVISION
 LABEL_STATUS = f"{GROUP}/status"
 LABEL_HASH = f"{GROUP}/spec-hash"
 # Marks the ControllerRevisions that are task definition revisions. DaemonSets keep their own

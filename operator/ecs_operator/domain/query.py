@@ -90,7 +90,7 @@ class QueryError(ValueError):
 
 class QueryTarget(Protocol):
     """What an expression is evaluated against: a container instance
-    (:class:`ecs_operator.extender.model.ContainerInstance` satisfies it)."""
+    (:class:`ecs_operator.domain.instances.ContainerInstance` satisfies it)."""
 
     attributes: Mapping[str, str]
     ec2_instance_id: str
