@@ -1,6 +1,6 @@
 import pytest
 from ecs_operator.dev.cluster import NodeSpec, node_manifest, virtual_node
-from ecs_operator.handlers.ecscluster import container_instances, counts
+from ecs_operator.plans.cluster import container_instances, counts
 
 
 def _ready(node):

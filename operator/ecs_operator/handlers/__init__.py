@@ -1,14 +1,11 @@
-"""kopf handlers, one module per kind. Importing this package registers them."""
+"""kopf handlers, one module per kind. Importing this package registers them.
 
-import kopf
+Each handler reads a snapshot (:mod:`ecs_operator.state`), makes a plan
+(:mod:`ecs_operator.plans`, :mod:`ecs_operator.translate`) and applies it
+(:mod:`ecs_operator.k8s`). Kinds that depend on each other are woken up through
+:mod:`.wakeups`; no handler module imports another.
+"""
 
-from ..runner import configure
+from . import capacityprovider, ecscluster, ecsservice, ecstask, nodes, startup, taskdefinition
 
-
-@kopf.on.startup()
-def _startup(settings: kopf.OperatorSettings, **kwargs):
-    configure(settings)
-    ecsservice.remember_indexes(kwargs)  # kopf passes its (still empty) indexes to startup handlers
-
-
-from . import capacityprovider, ecscluster, ecsservice, ecstask, nodes, taskdefinition  # noqa: E402,F401  (register the handlers)
+__all__ = ["capacityprovider", "ecscluster", "ecsservice", "ecstask", "nodes", "startup", "taskdefinition"]

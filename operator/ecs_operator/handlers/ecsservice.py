@@ -8,61 +8,36 @@ Kubernetes reports. Status is also refreshed whenever the workload or its pods c
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections import defaultdict
 
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s
+from .. import API_VERSION, GROUP, VERSION, config, k8s
 from ..domain import revisions
+from ..errors import NotReady
 from ..models.generated import CapacityProviderStrategyItem, CreateServiceRequest, RegisterTaskDefinitionRequest
+from ..state import nodes as node_state
+from ..state.clusters import cluster_name_of, cluster_pools, existing_cluster, strategy_pools
+from ..state.clusters import default_strategy as cluster_default_strategy
+from ..state.families import list_family, resolve_revision, services_for_family
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import service as svc_tr
 from ..translate.taskdef import TranslationError, translate_task_definition
-from . import capacityprovider, ecscluster, nodes
+from . import wakeups
 from ._coalesce import Coalescer
-from ._errors import NotReady, enforce_policy, existing_cluster, load_spec
-from .taskdefinition import list_family
+from ._errors import enforce_policy, load_spec
+from ._locks import KeyedLocks
 
 API = API_VERSION
 # One lock per service: status writes and reconciles of a service never interleave
 # (re-entrant: a rollback reconciles from inside a status write).
-_locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
+_locks = KeyedLocks()
 _dirty: dict[str, bool] = {}
 
 
-def services_for_family(namespace: str, family: str | None) -> list[dict]:
-    if not family:
-        return []
-    out = []
-    for svc in k8s.list_(API, "ECSService", namespace):
-        ref = (svc.get("spec") or {}).get("taskDefinition")
-        try:
-            if ref and revisions.parse_reference(ref).family == family:
-                out.append(svc)
-        except revisions.ReferenceError_:
-            continue
-    return out
-
-
 def _resolve(svc: CreateServiceRequest, namespace: str, current_td: str | None) -> revisions.Revision:
-    try:
-        ref = revisions.parse_reference(svc.taskDefinition or "")
-    except revisions.ReferenceError_ as e:
-        raise NotReady("InvalidParameterException", str(e)) from e
-    family_revs = list_family(namespace, ref.family)
-    rev = revisions.resolve(family_revs, ref)
-    if rev is None:
-        raise NotReady(
-            "TaskDefinitionNotFound",
-            f"taskDefinition: Unable to describe task definition {ref} (no such registered, ACTIVE revision "
-            f"in namespace {namespace}).",
-        )
-    if rev.status != revisions.ACTIVE and rev.arn != current_td:
-        raise NotReady("ClientException", f"taskDefinition: TaskDefinition {rev.arn} is inactive.")
-    return rev
+    return resolve_revision(namespace, svc.taskDefinition or "", keep=current_td)
 
 
 def _resolve_exact(namespace: str, arn: str) -> revisions.Revision:
@@ -155,7 +130,7 @@ DRAINING_COST = "-1000"
 
 def _drain_plan(svc: CreateServiceRequest, namespace: str, name: str, manifests) -> svc_tr.DrainPlan:
     """Which tasks leave DRAINING container instances now (no API call unless a node drains)."""
-    draining = nodes.draining()
+    draining = node_state.draining.names()
     if not draining or svc_tr.scheduling_strategy(svc) == svc_tr.DAEMON:
         return svc_tr.DrainPlan(tuple(manifests))
     pods = _service_objects("Pod", namespace, name)
@@ -191,7 +166,7 @@ def _reconcile(body: dict, logger) -> None:
     md = body["metadata"]
     name, namespace, generation = md["name"], md["namespace"], md.get("generation")
     now = now_iso()
-    with _locks[f"{namespace}/{name}"]:
+    with _locks.hold(f"{namespace}/{name}"):
         body = k8s.get(API, "ECSService", namespace, name) or body
         md = body["metadata"]
         generation = md.get("generation")
@@ -212,7 +187,7 @@ def _reconcile(body: dict, logger) -> None:
                 raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
             cluster = svc_tr.cluster_name(svc.cluster)
             cluster_obj = existing_cluster(namespace, cluster)
-            default_strategy = ecscluster.default_strategy(cluster_obj)
+            default_strategy = cluster_default_strategy(cluster_obj)
             owner = k8s.owner_of(body).as_dict()
             try:
                 # Everything is computed before anything is applied: bad input never half-applies.
@@ -224,11 +199,9 @@ def _reconcile(body: dict, logger) -> None:
                     template=translation.template,
                     task_definition=rev.arn,
                     compatibilities=td_model.requiresCompatibilities,
-                    capacity_pools=capacityprovider.pools_for(
-                        namespace, svc_tr.effective_strategy(svc, default_strategy)
-                    ),
-                    scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
-                    cluster_pools=ecscluster.pools_of(namespace, cluster_obj),
+                    capacity_pools=strategy_pools(namespace, svc_tr.effective_strategy(svc, default_strategy)),
+                    scheduler_name=config.get().scheduler_name,
+                    cluster_pools=cluster_pools(namespace, cluster_obj),
                     default_strategy=default_strategy,
                 )
                 net, net_warnings = svc_tr.network_services(
@@ -374,7 +347,7 @@ def _write_status(
     )
     ecs["workloads"] = wanted
     stale = [w for w in owned if _ref(w) not in wanted]
-    draining = nodes.draining()
+    draining = node_state.draining.names()
     unmark = [
         p["metadata"]["name"]
         for p in pods
@@ -480,7 +453,7 @@ def service_changed(body, logger, **kwargs):
 
 
 #: Seconds a status refresh waits for more changes of the same service before it runs.
-REFRESH_DELAY = float(os.environ.get("ECS_OPERATOR_REFRESH_DELAY_SECONDS", "0.25"))
+REFRESH_DELAY = config.get().refresh_delay
 _log = logging.getLogger(__name__)
 
 
@@ -513,11 +486,10 @@ def refresh_now(namespace: str, name: str, logger) -> None:
 
 
 def _drain(key: str, namespace: str, name: str, logger) -> None:
-    lock = _locks[key]
     while _dirty.get(key):
-        if not lock.acquire(blocking=False):
-            return  # the holder drains the mark after it releases
-        try:
+        with _locks.try_hold(key) as held:
+            if not held:
+                return  # the holder drains the mark after it releases
             while _dirty.pop(key, False):
                 body = k8s.get(API, "ECSService", namespace, name)
                 if body is None or body["metadata"].get("deletionTimestamp"):
@@ -527,8 +499,6 @@ def _drain(key: str, namespace: str, name: str, logger) -> None:
                 except ValidationError:
                     return
                 _write_status(body, svc, None, None, now_iso(), logger, fetched=True)
-        finally:
-            lock.release()
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
@@ -562,3 +532,30 @@ def service_deleted(body, logger, **_):
     for pending in (_started, _stopped, _dirty):  # nothing is kept for a service that is gone
         pending.pop(key, None)
     logger.info(f"service {name} drained")
+
+
+# What wakes a service up (see .wakeups): its cluster changed, its family got a new revision, a
+# node with its tasks started draining.
+def _cluster_services(cluster: dict) -> list[dict]:
+    name = cluster_name_of(cluster)
+    namespace = cluster["metadata"]["namespace"]
+    return [
+        s
+        for s in k8s.list_(API, "ECSService", namespace)
+        if svc_tr.cluster_name((s.get("spec") or {}).get("cluster")) == name
+    ]
+
+
+wakeups.depends("ECSService", on="ECSCluster", find=_cluster_services, run=reconcile)
+wakeups.depends(
+    "ECSService",
+    on="TaskDefinition",
+    find=lambda td: services_for_family(td["metadata"]["namespace"], (td.get("status") or {}).get("family")),
+    run=reconcile,
+)
+wakeups.depends(
+    "ECSService",
+    on="Node",
+    find=lambda node: sorted(node_state.services_on(node["metadata"]["name"])),
+    run=lambda key, logger: refresh(*key),  # its status refresh moves the drain on
+)

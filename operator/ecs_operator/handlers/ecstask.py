@@ -10,43 +10,37 @@ started again. See docs/ecstask.md.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections import defaultdict
 from datetime import UTC, datetime
 
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s
+from .. import API_VERSION, GROUP, VERSION, config, k8s
 from ..domain import revisions
 from ..domain.capacity import LaunchError, assign_tasks, pod_placement, resolve_launch
+from ..errors import NotReady, validation_message
 from ..models.generated import RegisterTaskDefinitionRequest, RunTaskRequest
+from ..state.clusters import cluster_name_of, existing_cluster, strategy_pools
+from ..state.clusters import cluster_pools as read_cluster_pools
+from ..state.clusters import default_strategy as cluster_default_strategy
+from ..state.families import resolve_revision
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate import task as task_tr
 from ..translate.service import cluster_name
 from ..translate.taskdef import TranslationError, translate_task_definition
-from . import capacityprovider, ecscluster
-from ._errors import NotReady, enforce_policy, existing_cluster, load_spec
-from .taskdefinition import list_family, validation_message
+from . import wakeups
+from ._errors import enforce_policy, load_spec
+from ._locks import KeyedLocks
 
 API = API_VERSION
-TTL_ENV = "ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS"
-DEFAULT_TTL_SECONDS = 3600.0
 
 # One lock per ECSTask: status writes, pod creations and deletions of a task never interleave.
-_locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
+_locks = KeyedLocks()
 
 
 def stopped_task_ttl() -> float:
     """How long a stopped ECSTask is kept before it is deleted (ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS)."""
-    raw = os.environ.get(TTL_ENV, "").strip()
-    if not raw:
-        return DEFAULT_TTL_SECONDS
-    try:
-        return float(raw)
-    except ValueError:
-        return DEFAULT_TTL_SECONDS
+    return config.get().stopped_task_ttl
 
 
 # The timer's period: fine enough for short TTLs (tests, demos), at most a minute.
@@ -58,20 +52,9 @@ def _request(body: dict) -> RunTaskRequest:
 
 
 def _resolve(req: RunTaskRequest, namespace: str, recorded: str | None) -> revisions.Revision:
-    try:
-        ref = revisions.parse_reference(recorded or req.taskDefinition)
-    except revisions.ReferenceError_ as e:
-        raise NotReady("InvalidParameterException", str(e)) from e
-    rev = revisions.resolve(list_family(namespace, ref.family), ref)
-    if rev is None:
-        raise NotReady(
-            "TaskDefinitionNotFound",
-            f"taskDefinition: Unable to describe task definition {ref} (no such registered, ACTIVE "
-            f"revision in namespace {namespace}).",
-        )
-    if rev.status != revisions.ACTIVE and not recorded:
-        raise NotReady("ClientException", f"taskDefinition: TaskDefinition {rev.arn} is inactive.")
-    return rev
+    """The task's revision: the one it started with (``recorded``, kept although INACTIVE), else
+    what spec.taskDefinition names."""
+    return resolve_revision(namespace, recorded or req.taskDefinition, keep=recorded)
 
 
 def _owned(obj: dict, uid: str) -> bool:
@@ -135,9 +118,9 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
     # Everything is computed before anything is created: bad input never half-launches.
     cluster = cluster_name(req.cluster)
     cluster_obj = existing_cluster(namespace, cluster)
-    cluster_pools = ecscluster.pools_of(namespace, cluster_obj)
-    strategy = req.capacityProviderStrategy or (None if req.launchType else ecscluster.default_strategy(cluster_obj))
-    pools = capacityprovider.pools_for(namespace, strategy)
+    cluster_pools = read_cluster_pools(namespace, cluster_obj)
+    strategy = req.capacityProviderStrategy or (None if req.launchType else cluster_default_strategy(cluster_obj))
+    pools = strategy_pools(namespace, strategy)
     try:
         launch = resolve_launch(req.launchType, strategy, td_model.requiresCompatibilities)
         # Several providers: the tasks are split by base then weight, as ECS splits them.
@@ -165,7 +148,7 @@ def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: st
                 family=rev.family,
                 task_definition=rev.arn,
                 placement=placements[i],
-                scheduler_name=os.environ.get("ECS_OPERATOR_SCHEDULER_NAME") or None,
+                scheduler_name=config.get().scheduler_name,
                 cluster_pools=cluster_pools,
             )
             for i in indexes
@@ -196,7 +179,7 @@ def _differs(previous: dict, new: dict) -> bool:
 
 def sync(namespace: str, name: str, logger) -> None:
     """Bring the ECSTask's tasks and status up to date (idempotent; see the module docstring)."""
-    with _locks[f"{namespace}/{name}"]:
+    with _locks.hold(f"{namespace}/{name}"):
         body = k8s.get(API, "ECSTask", namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return
@@ -326,9 +309,7 @@ def ecstask_event(body, type, logger, **_):
     diffs that on.update / on.field see, so ecs.seed.dev/desired-status is watched here, on the
     raw watch events; see docs/ecstask.md."""
     md = body["metadata"]
-    key = f"{md['namespace']}/{md['name']}"
     if type == "DELETED":
-        _locks.pop(key, None)
         return
     if task_tr.stop_request(md.get("annotations")) is None or md.get("deletionTimestamp"):
         return
@@ -392,3 +373,17 @@ def expire_stopped(body, status, logger, **_):
         md = body["metadata"]
         logger.info(f"stopped for {ttl:g}s: deleting")
         k8s.delete(API, "ECSTask", md["namespace"], md["name"])
+
+
+# What wakes a task up (see .wakeups): its cluster changed.
+def _cluster_tasks(cluster: dict) -> list[tuple[str, str]]:
+    name = cluster_name_of(cluster)
+    namespace = cluster["metadata"]["namespace"]
+    return [
+        (namespace, t["metadata"]["name"])
+        for t in k8s.list_(API, "ECSTask", namespace)
+        if cluster_name((t.get("spec") or {}).get("cluster")) == name
+    ]
+
+
+wakeups.depends("ECSTask", on="ECSCluster", find=_cluster_tasks, run=lambda key, logger: sync(*key, logger))

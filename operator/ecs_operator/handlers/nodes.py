@@ -5,31 +5,18 @@ unschedulable), a service's tasks on it are replaced on other instances within t
 deployment limits (see :func:`ecs_operator.translate.service.drain`), and daemon tasks on it
 stop. The operator labels the node ``ecs.seed.dev/container-instance-status=DRAINING`` while it
 is cordoned (DaemonSets keep off nodes with that label) and removes the label when it is
-uncordoned.
+uncordoned. The services with tasks on a node that starts draining are woken up
+(:mod:`.wakeups`, kind ``Node``).
 """
 
 from __future__ import annotations
 
-import threading
-
 import kopf
 
 from .. import constants, k8s
-from ..translate import service as svc_tr
-
-#: Names of the nodes that are cordoned now (fed by the node watch).
-_draining: set[str] = set()
-_lock = threading.Lock()
-
-
-def draining() -> set[str]:
-    with _lock:
-        return set(_draining)
-
-
-def _services_on(node: str) -> set[tuple[str, str]]:
-    pods = k8s.list_("v1", "Pod", None, label_selector=svc_tr.LABEL_SERVICE, field_selector=f"spec.nodeName={node}")
-    return {(p["metadata"]["namespace"], p["metadata"]["labels"][svc_tr.LABEL_SERVICE]) for p in pods}
+from ..domain.instances import DRAINING
+from ..state import nodes as node_state
+from . import wakeups
 
 
 @kopf.on.event("", "v1", "nodes")
@@ -37,18 +24,13 @@ def node_event(body, event, logger, **_):
     name = body["metadata"]["name"]
     gone = event.get("type") == "DELETED"
     cordoned = not gone and bool((body.get("spec") or {}).get("unschedulable"))
-    with _lock:
-        changed = cordoned != (name in _draining)
-        (_draining.add if cordoned else _draining.discard)(name)
+    changed = node_state.draining.update(name, cordoned)
     if gone:
         return
     label = (body["metadata"].get("labels") or {}).get(constants.INSTANCE_STATUS)
-    want = svc_tr.DRAINING if cordoned else None
+    want = DRAINING if cordoned else None
     if label != want:
         k8s.merge_patch("v1", "Node", None, name, {"metadata": {"labels": {constants.INSTANCE_STATUS: want}}})
     if changed and cordoned:
         logger.info(f"container instance {name} is DRAINING: its service tasks are replaced elsewhere")
-        from . import ecsservice  # late import: ecsservice asks this module which nodes drain
-
-        for namespace, service in sorted(_services_on(name)):
-            ecsservice.refresh(namespace, service)  # its status refresh moves the drain on
+        wakeups.changed("Node", dict(body), logger)

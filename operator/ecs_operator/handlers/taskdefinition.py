@@ -7,17 +7,18 @@ differs, and rewrites status. A crash at any line is repaired by the next run.
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
-
 import kopf
 from pydantic import ValidationError
 
 from .. import API_VERSION, GROUP, VERSION, k8s
 from ..domain import revisions
+from ..errors import validation_message
 from ..models.generated import RegisterTaskDefinitionRequest
+from ..state.families import list_family
 from ..status import condition, format_warnings, merge_conditions, now_iso
 from ..translate.taskdef import TranslationError, translate_task_definition
+from . import wakeups
+from ._locks import KeyedLocks
 
 STATUS_REVISIONS = 20  # the newest revisions listed in status; all of them are ControllerRevisions
 
@@ -26,25 +27,12 @@ def family_of(spec: dict, name: str) -> str:
     return spec.get("family") or name
 
 
-def validation_message(e: ValidationError) -> str:
-    parts = []
-    for err in e.errors()[:5]:
-        loc = ".".join(str(x) for x in err["loc"])
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def load_spec(spec: dict, name: str) -> tuple[RegisterTaskDefinitionRequest, dict]:
     """Validate the spec; returns the model and its canonical form (the revision's content)."""
     model = RegisterTaskDefinitionRequest.model_validate(dict(spec))
     canonical = model.model_dump(mode="json", exclude_none=True)
     canonical["family"] = family_of(spec, name)
     return model, canonical
-
-
-def list_family(namespace: str, family: str) -> list[revisions.Revision]:
-    crs = k8s.list_("apps/v1", "ControllerRevision", namespace, labels=revisions.family_selector(family))
-    return [r for r in revisions.revisions_from(crs) if r.family == family]
 
 
 def _status_patch(
@@ -183,7 +171,7 @@ def reconcile(body: dict, logger) -> dict:
 # Status writers of one TaskDefinition (its handler, and revision events such as a
 # deregistration) are serialised, and each recomputes from a fresh listing of the revisions, so
 # the last write is never an older view.
-_locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
+_locks = KeyedLocks()
 
 
 @kopf.on.resume(GROUP, VERSION, "taskdefinitions")
@@ -191,20 +179,14 @@ _locks: dict[str, threading.RLock] = defaultdict(threading.RLock)
 @kopf.on.update(GROUP, VERSION, "taskdefinitions", field="spec")
 def taskdefinition_changed(body, logger, **_):
     md = body["metadata"]
-    with _locks[f"{md['namespace']}/{md['name']}"]:
+    with _locks.hold(f"{md['namespace']}/{md['name']}"):
         status = reconcile(dict(body), logger)
         k8s.merge_patch(
             API_VERSION, "TaskDefinition", md["namespace"], md["name"], {"status": status}, subresource="status"
         )
-    from . import ecsservice  # late import: avoid a cycle
-
-    # A new revision of a family that services follow starts a new deployment of each of them.
-    # Reconciled here, in this process, rather than by writing to the services' objects.
-    for svc in ecsservice.services_for_family(md["namespace"], status.get("family")):
-        try:
-            ecsservice.reconcile(svc, logger)
-        except (k8s.ApiError, kopf.TemporaryError) as e:
-            logger.warning(f"service {svc['metadata']['name']} will catch up on its next event: {e}")
+    # A new revision of a family that services follow starts a new deployment of each of them
+    # (reconciled here, in this process, rather than by writing to the services' objects).
+    wakeups.changed("TaskDefinition", {"metadata": md, "status": status}, logger)
 
 
 @kopf.on.event("apps", "v1", "controllerrevisions", labels={revisions.LABEL_KIND: revisions.KIND_VALUE})
@@ -213,7 +195,7 @@ def revision_changed(body, logger, **_):
     owning TaskDefinition's status."""
     for ref in body["metadata"].get("ownerReferences", []):
         if ref.get("kind") == "TaskDefinition":
-            with _locks[f"{body['metadata']['namespace']}/{ref['name']}"]:
+            with _locks.hold(f"{body['metadata']['namespace']}/{ref['name']}"):
                 _refresh_revisions(body["metadata"]["namespace"], ref["name"])
 
 

@@ -1,0 +1,78 @@
+"""The operator's settings from its environment, read and validated once at start.
+
+Every environment variable the operator and the extender read is listed here, with its default.
+``load()`` validates them all and names the variable that is wrong, so a bad value stops the
+process at start (``ConfigError``) instead of surfacing later in a handler. ``get()`` returns the
+loaded settings (loading them on first use, e.g. in tests and offline tools).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SCHEDULER_NAME_ENV = "ECS_OPERATOR_SCHEDULER_NAME"
+REFRESH_DELAY_ENV = "ECS_OPERATOR_REFRESH_DELAY_SECONDS"
+STOPPED_TASK_TTL_ENV = "ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS"
+EXTENDER_INFLIGHT_TIMEOUT_ENV = "ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"
+
+DEFAULT_REFRESH_DELAY = 0.25
+DEFAULT_STOPPED_TASK_TTL = 3600.0
+DEFAULT_EXTENDER_INFLIGHT_TIMEOUT = 1.0
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value the operator cannot use."""
+
+
+@dataclass(frozen=True)
+class Config:
+    #: the scheduler ECS task pods name (empty: the cluster's default scheduler)
+    scheduler_name: str | None = None
+    #: seconds a service status refresh waits for more changes of the same service
+    refresh_delay: float = DEFAULT_REFRESH_DELAY
+    #: seconds a stopped ECSTask is kept before it is deleted
+    stopped_task_ttl: float = DEFAULT_STOPPED_TASK_TTL
+    #: seconds the extender waits for an earlier pod that passed its filter to be bound
+    #: (None: no waiting)
+    extender_inflight_timeout: float | None = DEFAULT_EXTENDER_INFLIGHT_TIMEOUT
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        inflight = _seconds(env, EXTENDER_INFLIGHT_TIMEOUT_ENV, DEFAULT_EXTENDER_INFLIGHT_TIMEOUT, allow_zero=True)
+        return cls(
+            scheduler_name=(env.get(SCHEDULER_NAME_ENV) or "").strip() or None,
+            refresh_delay=_seconds(env, REFRESH_DELAY_ENV, DEFAULT_REFRESH_DELAY, allow_zero=True),
+            stopped_task_ttl=_seconds(env, STOPPED_TASK_TTL_ENV, DEFAULT_STOPPED_TASK_TTL, allow_zero=True),
+            extender_inflight_timeout=inflight if inflight > 0 else None,
+        )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: not a number of seconds") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{name}={raw!r}: must be a finite number of seconds >= 0")
+    return value
+
+
+_loaded: Config | None = None
+
+
+def load(env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the environment (at start); the result is what :func:`get` returns."""
+    global _loaded
+    _loaded = Config.from_env(env)
+    return _loaded
+
+
+def get() -> Config:
+    return _loaded if _loaded is not None else load()
