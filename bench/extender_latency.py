@@ -38,8 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
 from ecs_operator.domain.placement import filter_instances, score_instances, spec_from_pod
 from ecs_operator.extender.cache import NODES, PODS, WatchCache
-from ecs_operator.extender.server import Extender, make_server
+from ecs_operator.extender.server import make_server
 from ecs_operator.extender.synthetic import cluster, pod
+from ecs_operator.extender.verbs import Extender
 
 POD = pod(
     "web-7d4b9c-x2k1p",

@@ -14,18 +14,19 @@ from ecs_operator.domain import instances
 from ecs_operator.domain.instances import slim_node, slim_pod
 from ecs_operator.extender.cache import (
     NODES,
-    POD_FIELD_SELECTOR,
     PODS,
     Backoff,
     Gone,
-    KubeSource,
     NotSynced,
     Reflector,
     WatchCache,
     WatchError,
 )
-from ecs_operator.extender.server import Extender, InMemoryClusterView, make_server
+from ecs_operator.extender.server import make_server
 from ecs_operator.extender.synthetic import cluster, node, pod
+from ecs_operator.extender.verbs import Extender
+from ecs_operator.extender.view import InMemoryClusterView
+from ecs_operator.k8s.extender_io import POD_FIELD_SELECTOR, KubeSource
 
 
 def ev(etype: str, obj: dict, rv: str | None = None) -> dict:
@@ -615,7 +616,7 @@ class FakeBindingApi:
 
 
 def binder_with(api):
-    from ecs_operator.extender.cache import KubeBinder
+    from ecs_operator.k8s.extender_io import KubeBinder
 
     b = KubeBinder(lambda: None)
     b._core = api

@@ -8,8 +8,10 @@ import threading
 
 import pytest
 from ecs_operator.cli import build_parser
-from ecs_operator.extender.server import Extender, InMemoryClusterView, make_server
+from ecs_operator.extender.server import make_server
 from ecs_operator.extender.synthetic import node, pod
+from ecs_operator.extender.verbs import Extender
+from ecs_operator.extender.view import InMemoryClusterView
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -288,7 +290,8 @@ def test_scheduler_config_delegates_binding_to_the_extender():
 
 
 def test_bind_refuses_pods_of_other_schedulers_bound_or_unknown_pods():
-    from ecs_operator.extender.server import Extender, InMemoryClusterView
+    from ecs_operator.extender.verbs import Extender
+    from ecs_operator.extender.view import InMemoryClusterView
 
     def pod(name, scheduler="ecs-scheduler", node=None, uid=None):
         spec = {"schedulerName": scheduler, "containers": [{"name": "c"}]}

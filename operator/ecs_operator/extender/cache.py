@@ -16,18 +16,17 @@ Two background threads, one per resource (nodes; pods that are not terminated), 
    30 s, reset by the next successful watch) and watch again from the last version (the
    server answers 410 if it is too old by then, which relists).
 
-The pure part -- :func:`slim_node`, :func:`slim_pod` and :class:`Reflector.apply` /
-:meth:`Reflector.replace` (an event or a listing applied to the in-memory state) -- needs no
-cluster and is unit-tested; the loop takes a :class:`Source` (``list``/``watch``) so it is
-tested with a fake one too. :class:`KubeSource` is the real one (the kubernetes client's
-``watch.Watch``, raw JSON, no model deserialisation).
-
-Pods are watched with the field selector ``status.phase!=Succeeded,status.phase!=Failed``:
-placement ignores terminated pods (they hold no resources and are no task of a group), and
-the API server sends a pod that becomes terminated as DELETED. Objects are slimmed to the
-fields placement reads (labels, ``ecs.seed.dev/*`` annotations, container resources, node
-name, phase; node labels, allocatable, Ready, cordon, kubelet version), which keeps memory and
-the garbage collector's work proportional to what is used.
+All of it is pure but the :class:`Source` it reads: :class:`Reflector` applies a listing
+(:meth:`Reflector.replace`) or one watch event (:meth:`Reflector.apply`) to the in-memory
+state and keeps the ``resourceVersion`` to resume from; :class:`WatchCache` runs the loop
+above (threads, timeouts, backoff, when to list again) against any :class:`Source`, so the
+unit tests drive it with a fake one. The real source and the binder, the only code here that
+talks to the API server, are :mod:`ecs_operator.k8s.extender_io` (the kubernetes client's
+``watch.Watch``, raw JSON; terminated pods are not watched: the API server sends a pod that
+terminates as DELETED). Objects are slimmed to the fields placement reads (labels,
+``ecs.seed.dev/*`` annotations, container resources, node name, phase; node labels,
+allocatable, Ready, cordon, kubelet version), which keeps memory and the garbage collector's
+work proportional to what is used.
 
 The request path reads :meth:`WatchCache.snapshot` only: it never calls the API server.
 Until both resources have synced, ``snapshot()`` raises :class:`NotSynced` (the extender
@@ -36,7 +35,6 @@ answers the scheduler with an error, so the pod is retried) and ``/readyz`` repo
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -45,19 +43,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import kubernetes
-from kubernetes import watch
-from kubernetes.client.exceptions import ApiException
-
 from ..domain.instances import slim_node, slim_pod
-from .server import InMemoryClusterView, Snapshot
+from .view import InMemoryClusterView, Snapshot
 
 log = logging.getLogger("ecs_operator.extender.cache")
 
 NODES = "nodes"
 PODS = "pods"
-#: Placement ignores terminated pods; the API server sends one that terminates as DELETED.
-POD_FIELD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
 
 
 class NotSynced(RuntimeError):
@@ -138,7 +130,7 @@ class Reflector:
         elif etype == "DELETED":
             md = obj.get("metadata") or {}
             if self.kind == NODES:
-                self.view.delete_node(md.get("name"))
+                self.view.delete_node(str(md.get("name") or ""))
             else:
                 self.view.delete_pod(md.get("namespace") or "", md.get("name") or "", md.get("uid"))
         else:
@@ -149,200 +141,23 @@ class Reflector:
 
 
 # --------------------------------------------------------------------------------------
-# Sources
+# The source (implemented by ecs_operator.k8s.extender_io.KubeSource)
 
 
 class Source(Protocol):
+    """Where the cache reads nodes and pods from (``ecs_operator.k8s.extender_io.KubeSource``
+    in the extender; a scripted one in the tests and the bench). May also have ``close()``,
+    called by :meth:`WatchCache.stop` to end the open streams."""
+
     def list(self, kind: str) -> tuple[list[dict], str | None]:
         """Every object of ``kind`` and the list's resourceVersion; raises :class:`Gone`
         when a continue token expired."""
 
-    def watch(self, kind: str, resource_version: str, timeout_seconds: int, stop: threading.Event) -> Iterator[dict]:
+    def watch(
+        self, kind: str, resource_version: str | None, timeout_seconds: int, stop: threading.Event
+    ) -> Iterator[dict]:
         """Watch events (dicts with ``type`` and ``object``) from ``resource_version`` until
         the server closes the stream or ``stop`` is set; raises :class:`Gone` on 410."""
-
-
-class RawWatch(watch.Watch):
-    """``watch.Watch`` that parses each line once and keeps objects as dicts (the client's
-    model deserialisation would cost far more than the extender's own work)."""
-
-    def __init__(self):
-        super().__init__(return_type="object")
-
-    def unmarshal_event(self, data, return_type):
-        if not data or data.isspace():
-            return None
-        try:
-            js = json.loads(data)
-        except ValueError:
-            return None
-        obj = js.get("object")
-        js["raw_object"] = obj
-        if js.get("type") != "ERROR" and isinstance(obj, dict) and _rv(obj):
-            self.resource_version = _rv(obj)
-        return js
-
-
-class KubeSource:
-    """list/watch through the kubernetes client, raw JSON throughout. ``api_client_factory()``
-    returns an ``ApiClient`` (called once per thread; ``ecs_operator.k8s.client`` fits)."""
-
-    #: seconds the client waits for a byte of a watch stream beyond the server's timeout
-    READ_GRACE = 15
-    PAGE = 500
-
-    def __init__(
-        self, api_client_factory: Callable[[], object], connect_timeout: float = 10.0, list_timeout: float = 120.0
-    ):
-        self._factory = api_client_factory
-        self.connect_timeout = connect_timeout
-        self.list_timeout = list_timeout
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._watches: set[RawWatch] = set()
-
-    def _func(self, kind: str):
-        api = getattr(self._local, "core", None)
-        if api is None:
-            api = self._local.core = kubernetes.client.CoreV1Api(self._factory())
-        return api.list_node if kind == NODES else api.list_pod_for_all_namespaces
-
-    @staticmethod
-    def _kwargs(kind: str) -> dict:
-        return {"field_selector": POD_FIELD_SELECTOR} if kind == PODS else {}
-
-    def list(self, kind: str) -> tuple[list[dict], str | None]:
-        func = self._func(kind)
-        items: list[dict] = []
-        cont: str | None = None
-        rv = None
-        while True:
-            kw = dict(
-                self._kwargs(kind),
-                limit=self.PAGE,
-                _preload_content=False,
-                _request_timeout=(self.connect_timeout, self.list_timeout),
-            )
-            if cont:
-                kw["_continue"] = cont
-            try:
-                resp = func(**kw)
-            except ApiException as e:
-                if e.status == 410:  # the continue token expired: start over
-                    raise Gone(f"list {kind}: {e.reason}") from e
-                raise
-            try:
-                body = json.loads(resp.data)
-            finally:
-                resp.release_conn()
-            items.extend(body.get("items") or ())
-            meta = body.get("metadata") or {}
-            rv = meta.get("resourceVersion") or rv
-            cont = meta.get("continue")
-            if not cont:
-                return items, rv
-
-    def watch(self, kind: str, resource_version: str, timeout_seconds: int, stop: threading.Event) -> Iterator[dict]:
-        w = RawWatch()
-        with self._lock:
-            self._watches.add(w)
-        try:
-            # timeout_seconds also turns off Watch's own one-shot 410 retry: 410 surfaces here.
-            for event in w.stream(
-                self._func(kind),
-                resource_version=resource_version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=timeout_seconds,
-                _request_timeout=(self.connect_timeout, timeout_seconds + self.READ_GRACE),
-                **self._kwargs(kind),
-            ):
-                if stop.is_set():
-                    return
-                yield event
-        except ApiException as e:
-            if e.status == 410:
-                raise Gone(f"watch {kind}: {e.reason}") from e
-            raise
-        finally:
-            with self._lock:
-                self._watches.discard(w)
-            w.stop()
-
-    def close(self) -> None:
-        """Stop the open watch streams (their threads return promptly)."""
-        with self._lock:
-            watches = list(self._watches)
-        for w in watches:
-            w.stop()
-
-
-class KubeBinder:
-    """The extender's ``bind`` verb: ``POST /api/v1/namespaces/<ns>/pods/<name>/binding`` (as
-    kube-scheduler's DefaultBinder does; the uid is a precondition). Needs RBAC ``create`` on
-    ``pods/binding`` (and ``get`` on pods). When the call fails in a way that may hide a
-    binding that took place (a connection lost after the request was sent, a timeout, 409
-    "already assigned"), the pod is read back: bound to that node is a success, so the
-    scheduler never retries (and double-counts) a pod that is in fact bound."""
-
-    def __init__(self, api_client_factory: Callable[[], object], timeout: float = 4.0):
-        self._factory = api_client_factory
-        self.timeout = timeout  # below the scheduler's extender httpTimeout (5s)
-        self._core = None
-        self._lock = threading.Lock()
-
-    def _api(self):
-        # One client for every handler thread: its urllib3 pool is thread-safe and keeps the
-        # TLS connections to the API server (a client per thread would handshake per connection).
-        with self._lock:
-            if self._core is None:
-                self._core = kubernetes.client.CoreV1Api(self._factory())
-            return self._core
-
-    def __call__(self, namespace: str, name: str, uid: str | None, node: str) -> None:
-        api = self._api()
-        md = {"name": name, "namespace": namespace}
-        if uid:
-            md["uid"] = uid
-        body = {
-            "apiVersion": "v1",
-            "kind": "Binding",
-            "metadata": md,
-            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-        }
-        try:
-            resp = api.create_namespaced_pod_binding(
-                name, namespace, body, _preload_content=False, _request_timeout=self.timeout
-            )
-            resp.data  # noqa: B018 - read the body, so the connection goes back to the pool clean
-            resp.release_conn()
-            return
-        except ApiException as e:
-            if e.status != 409:
-                try:
-                    message = json.loads(e.body or "{}").get("message") or e.reason
-                except (TypeError, ValueError):
-                    message = e.reason
-                raise RuntimeError(f"{e.status} {message}") from e
-            error: Exception = e
-        except Exception as e:
-            error = e
-        if self._bound_to(namespace, name, uid) == node:
-            log.info("bind %s/%s to %s: %s, but the pod is bound there", namespace, name, node, error)
-            return
-        raise RuntimeError(str(error)) from error
-
-    def _bound_to(self, namespace: str, name: str, uid: str | None) -> str | None:
-        try:
-            resp = self._api().read_namespaced_pod(
-                name, namespace, _preload_content=False, _request_timeout=self.timeout
-            )
-            pod = json.loads(resp.data)
-            resp.release_conn()
-        except Exception:
-            return None
-        if uid and (pod.get("metadata") or {}).get("uid") != uid:
-            return None
-        return (pod.get("spec") or {}).get("nodeName")
 
 
 # --------------------------------------------------------------------------------------
