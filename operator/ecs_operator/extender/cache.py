@@ -80,6 +80,15 @@ def _status_code(obj: dict | None) -> int | None:
         return None
 
 
+def _watch_error(obj: dict | None) -> Exception:
+    """The exception for an ERROR watch event: :class:`Gone` for 410, else :class:`WatchError`."""
+    code = _status_code(obj)
+    message = (obj or {}).get("message") or (obj or {}).get("reason") or "watch error"
+    if code == 410:
+        return Gone(message)
+    return WatchError(f"{code}: {message}")
+
+
 @dataclass
 class Reflector:
     """One watched resource (``nodes`` or ``pods``) mirrored into ``view``.
@@ -111,33 +120,32 @@ class Reflector:
         etype = event.get("type")
         obj = event.get("object")
         if etype == "ERROR":
-            code = _status_code(obj)
-            message = (obj or {}).get("message") or (obj or {}).get("reason") or "watch error"
-            if code == 410:
-                raise Gone(message)
-            raise WatchError(f"{code}: {message}")
+            raise _watch_error(obj)
         if not isinstance(obj, dict):
             raise WatchError(f"watch event {etype!r} without an object")
         self.last_event_at = time.monotonic()
         self.events += 1
-        if etype == "BOOKMARK":
-            pass
-        elif etype in ("ADDED", "MODIFIED"):
-            if self.kind == NODES:
-                self.view.upsert_node(slim_node(obj))
-            else:
-                self.view.upsert_pod(slim_pod(obj))
+        if etype in ("ADDED", "MODIFIED"):
+            self._upsert(obj)
         elif etype == "DELETED":
-            md = obj.get("metadata") or {}
-            if self.kind == NODES:
-                self.view.delete_node(str(md.get("name") or ""))
-            else:
-                self.view.delete_pod(md.get("namespace") or "", md.get("name") or "", md.get("uid"))
-        else:
+            self._delete(obj.get("metadata") or {})
+        elif etype != "BOOKMARK":
             raise WatchError(f"unknown watch event type {etype!r}")
         rv = _rv(obj)
         if rv:
             self.resource_version = rv
+
+    def _upsert(self, obj: dict) -> None:
+        if self.kind == NODES:
+            self.view.upsert_node(slim_node(obj))
+        else:
+            self.view.upsert_pod(slim_pod(obj))
+
+    def _delete(self, md: dict) -> None:
+        if self.kind == NODES:
+            self.view.delete_node(str(md.get("name") or ""))
+        else:
+            self.view.delete_pod(md.get("namespace") or "", md.get("name") or "", md.get("uid"))
 
 
 # --------------------------------------------------------------------------------------

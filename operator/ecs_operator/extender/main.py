@@ -17,7 +17,7 @@ import os
 from . import SCHEDULER_NAME
 
 #: seconds the extender waits, before answering for an ECS task, for an earlier pod that
-#: passed its filter to be bound (see server.Extender); the environment variable overrides it,
+#: passed its filter to be bound (see verbs.Extender); the environment variable overrides it,
 #: 0 turns the tracking off (benchmarks; spread and binpack then only see what the cache saw)
 INFLIGHT_TIMEOUT = 1.0
 INFLIGHT_TIMEOUT_ENV = "ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"
