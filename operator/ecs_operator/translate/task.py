@@ -10,15 +10,17 @@ and writes what :func:`ecs_status` computes.
   (:func:`apply_overrides`), so they get exactly the translation (escaping, resource rules,
   validation) a task definition gets.
 * The lifecycle (PROVISIONING -> PENDING -> RUNNING -> DEPROVISIONING -> STOPPED), stop codes
-  and stopped reasons are worded as ECS's DescribeTasks reports them; see docs/ecstask.md.
+  and stopped reasons are worded as ECS's DescribeTasks reports them (the rules:
+  :mod:`.task_lifecycle`, reading the pod's containers: :mod:`.container_status`); see
+  docs/ecstask.md.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,12 +32,23 @@ from ..domain.membership import restrict_to_cluster
 from ..domain.revisions import family_label
 from ..models.generated import ContainerOverride, RegisterTaskDefinitionRequest, RunTaskRequest, TaskOverride
 from ..status import condition
+from . import task_lifecycle as lc
 from .service import LABEL_CLUSTER, ServiceError, apply_placement, cluster_label, cluster_name
-from .taskdef import ANN_CONTAINER_NAMES, ANN_ESSENTIAL, ANN_TASK_DEFINITION, TranslationWarning
+from .task_lifecycle import (
+    DEPROVISIONING,
+    ESSENTIAL_CONTAINER_EXITED,
+    PENDING,
+    PROVISIONING,
+    RUNNING,
+    STOPPED,
+    USER_INITIATED,
+)
+from .taskdef import TranslationWarning
 
 LABEL_TASK = constants.TASK
 LABEL_TASK_INDEX = f"{GROUP}/task-index"
 ANN_GROUP = constants.TASK_GROUP
+ANN_TASK_DEFINITION = constants.TASK_DEFINITION
 ANN_STARTED_BY = f"{GROUP}/started-by"
 ANN_TASK_ARN = f"{GROUP}/task-arn"
 # StopTask: annotations on the ECSTask (see docs/ecstask.md for why an annotation).
@@ -44,23 +57,6 @@ ANN_STOP_REASON = f"{GROUP}/stop-reason"
 
 MAX_COUNT = 10  # RunTask starts up to 10 tasks per call
 DEFAULT_STOP_REASON = "Task stopped by user"
-ESSENTIAL_EXITED = "Essential container in task exited"
-
-# ECS task states, in lifecycle order.
-PROVISIONING, PENDING, RUNNING, DEPROVISIONING, STOPPED = (
-    "PROVISIONING",
-    "PENDING",
-    "RUNNING",
-    "DEPROVISIONING",
-    "STOPPED",
-)
-_RANK = {PROVISIONING: 0, PENDING: 1, RUNNING: 2, DEPROVISIONING: 3, STOPPED: 4}
-
-# ECS stop codes.
-TASK_FAILED_TO_START = "TaskFailedToStart"
-ESSENTIAL_CONTAINER_EXITED = "EssentialContainerExited"
-USER_INITIATED = "UserInitiated"
-TERMINATION_NOTICE = "TerminationNotice"
 
 # Every RunTask field: translated, reported (warned when set), or ignored with a reason.
 TRANSLATED = {
@@ -113,24 +109,6 @@ CONTAINER_OVERRIDES_TRANSLATED = {
 }
 
 _START_BY_RE = re.compile(r"^[A-Za-z0-9_/-]{1,128}$")
-_PULL_ERRORS = {
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "ErrImageNeverPull",
-    "RegistryUnavailable",
-    "ErrImageInspect",
-    "SignatureValidationFailed",
-}
-_CONFIG_ERRORS = {"CreateContainerConfigError"}
-_CREATE_ERRORS = {
-    "CreateContainerError",
-    "RunContainerError",
-    "ContainerCannotRun",
-    "StartError",
-    "PreStartHookError",
-    "PostStartHookError",
-}
 
 
 class TaskError(ValueError):
@@ -222,7 +200,7 @@ def apply_overrides(td: RegisterTaskDefinitionRequest, overrides: TaskOverride |
         raise TaskError("overrides", f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from e
 
 
-def _override_container(by_name: dict[str, dict], i: int, co: ContainerOverride) -> None:
+def _override_container(by_name: dict[str, dict[str, Any]], i: int, co: ContainerOverride) -> None:
     where = f"overrides.containerOverrides[{i}]"
     if not co.name:
         raise TaskError(f"{where}.name", "a container override needs a name")
@@ -250,7 +228,7 @@ def _override_container(by_name: dict[str, dict], i: int, co: ContainerOverride)
         c["resourceRequirements"] = [r.model_dump(mode="json", exclude_none=True) for r in co.resourceRequirements]
 
 
-def translation_warnings(warnings) -> list[TranslationWarning]:
+def translation_warnings(warnings: Iterable[TranslationWarning]) -> list[TranslationWarning]:
     """A task definition's warnings as they apply to a standalone task: the non-essential
     warning is about services (restartPolicy Always); a task's pod never restarts a container,
     and the operator stops the task when an essential container exits, as ECS does."""
@@ -286,19 +264,19 @@ def task_arn(cluster: str | None, owner_uid: str, index: int) -> str:
 
 
 def task_pod(
-    template: dict,
+    template: dict[str, Any],
     *,
     name: str,
     namespace: str,
     index: int,
-    owner: dict,
+    owner: dict[str, Any],
     req: RunTaskRequest,
     family: str,
     task_definition: str,
-    placement: tuple[dict, list] = ({}, []),
+    placement: tuple[dict[str, Any], list[Any]] = ({}, []),
     scheduler_name: str | None = None,
     cluster_pools: list[dict[str, str]] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The Pod of task ``index``: the revision's (overridden) pod template, restartPolicy Never.
     ``placement``: nodeSelector and tolerations of the launch type / capacity provider; without
     one, the task stays on its cluster's container instances (``cluster_pools``: see
@@ -328,7 +306,7 @@ def task_pod(
         spec["nodeSelector"] = {**spec.get("nodeSelector", {}), **node_selector}
     if tolerations:
         spec["tolerations"] = spec.get("tolerations", []) + list(tolerations)
-    placed = {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
+    placed: dict[str, Any] = {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
     try:
         apply_placement(placed, req.placementConstraints, req.placementStrategy, group_of(req, family))
     except ServiceError as e:
@@ -352,7 +330,7 @@ def task_pod(
     }
 
 
-def pod_index(pod: dict) -> int | None:
+def pod_index(pod: dict[str, Any]) -> int | None:
     value = (pod.get("metadata", {}).get("labels") or {}).get(LABEL_TASK_INDEX, "")
     return int(value) if value.isdigit() else None
 
@@ -362,7 +340,7 @@ def pod_index(pod: dict) -> int | None:
 # ------------------------------------------------------------------------------------------
 
 
-def stop_request(annotations: dict | None) -> str | None:
+def stop_request(annotations: dict[str, Any] | None) -> str | None:
     """The stop reason when the ECSTask asks for its tasks to stop, else None."""
     annotations = annotations or {}
     if str(annotations.get(ANN_DESIRED_STATUS, "")).strip().upper() != STOPPED:
@@ -375,118 +353,27 @@ def stop_request(annotations: dict | None) -> str | None:
 # ------------------------------------------------------------------------------------------
 
 
-def launched(entry: dict | None) -> bool:
+def launched(entry: dict[str, Any] | None) -> bool:
     """A task whose pod was created (or that was stopped before it started): never started again."""
-    return bool(entry) and (bool(entry.get("createdAt")) or entry.get("lastStatus") == STOPPED)
-
-
-def _later(a: str, b: str) -> str:
-    return a if _RANK.get(a, 0) >= _RANK.get(b, 0) else b
-
-
-def _ecs_names(pod: dict) -> dict[str, str]:
-    raw = (pod["metadata"].get("annotations") or {}).get(ANN_CONTAINER_NAMES)
-    try:
-        return dict(json.loads(raw)) if raw else {}
-    except (TypeError, ValueError):
-        return {}
-
-
-def _essential(pod: dict) -> set[str]:
-    raw = (pod["metadata"].get("annotations") or {}).get(ANN_ESSENTIAL)
-    try:
-        return set(json.loads(raw)) if raw else {c["name"] for c in pod["spec"].get("containers", [])}
-    except (TypeError, ValueError):
-        return {c["name"] for c in pod["spec"].get("containers", [])}
-
-
-def _terminated(cs: dict | None) -> dict | None:
-    """The container's exit: ``state.terminated``, or the last one of a restarted (sidecar) container."""
-    if not cs:
-        return None
-    state = cs.get("state") or {}
-    if state.get("terminated"):
-        return state["terminated"]
-    if (cs.get("restartCount") or 0) > 0 and (cs.get("lastState") or {}).get("terminated"):
-        return cs["lastState"]["terminated"]
-    return None
-
-
-def _waiting(cs: dict | None) -> dict | None:
-    return ((cs or {}).get("state") or {}).get("waiting")
-
-
-def _started(cs: dict | None) -> bool:
-    state = (cs or {}).get("state") or {}
-    return bool(state.get("running") or state.get("terminated"))
-
-
-def container_reason(cs: dict | None) -> str | None:
-    """ECS's wording of why a container stopped or cannot start."""
-    term = _terminated(cs)
-    if term:
-        r, msg = term.get("reason") or "", term.get("message") or ""
-        if r == "OOMKilled":
-            return "OutOfMemoryError: Container killed due to memory usage"
-        if r in _CREATE_ERRORS:
-            return f"CannotStartContainerError: {msg or r}"
-        return None
-    w = _waiting(cs)
-    if w:
-        r, msg = w.get("reason") or "", w.get("message") or ""
-        if r in _PULL_ERRORS:
-            detail = msg or f"failed to pull image {cs.get('image', '')!r}"
-            return f"CannotPullContainerError: {detail}"
-        if r in _CONFIG_ERRORS:
-            # ECS: "ResourceInitializationError: unable to pull secrets or registry auth: ..."
-            if "secret" in msg.lower() or "configmap" in msg.lower():
-                return f"ResourceInitializationError: unable to pull secrets or registry auth: {msg}"
-            return f"ResourceInitializationError: {msg or r}"
-        if r in _CREATE_ERRORS:
-            return f"CannotStartContainerError: {msg or r}"
-    return None
-
-
-def _start_failure(cs: dict | None) -> bool:
-    w = _waiting(cs)
-    return bool(w) and (w.get("reason") in _PULL_ERRORS | _CONFIG_ERRORS | _CREATE_ERRORS)
-
-
-def _unschedulable(pod: dict) -> dict | None:
-    if pod["spec"].get("nodeName"):
-        return None
-    for c in pod.get("status", {}).get("conditions") or []:
-        if c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("reason") == "Unschedulable":
-            return c
-    return None
-
-
-def placement_failure_reason(message: str) -> str:
-    """ECS's RunTask failure reason for a scheduler message ("0/6 nodes are available: 6 Insufficient memory")."""
-    m = message.lower()
-    for needle, reason in (
-        ("insufficient memory", "RESOURCE:MEMORY"),
-        ("insufficient cpu", "RESOURCE:CPU"),
-        ("free ports", "RESOURCE:PORTS_TCP"),
-        ("insufficient nvidia.com/gpu", "RESOURCE:GPU"),
-        ("insufficient ephemeral-storage", "RESOURCE:EPHEMERAL_STORAGE"),
-        ("too many pods", "RESOURCE:TASKS"),
-    ):
-        if needle in m:
-            return reason
-    return "ATTRIBUTE"
+    return bool(entry) and (bool((entry or {}).get("createdAt")) or (entry or {}).get("lastStatus") == STOPPED)
 
 
 @dataclass(frozen=True)
 class TaskView:
-    entry: dict  # the ECS Task object for status.tasks[]
+    entry: dict[str, Any]  # the ECS Task object for status.tasks[]
     delete_pod: bool = False  # the task must stop: delete its pod (after the status is written)
     stopped_now: bool = False  # the stop was decided in this computation (for an event)
-    failure: dict | None = None  # a RunTask-style placement failure {arn, reason, detail}
+    failure: dict[str, Any] | None = None  # a RunTask-style placement failure {arn, reason, detail}
 
 
 def task_view(
-    *, index: int, base: dict, pod: dict | None, previous: dict | None, stop_reason: str | None, now: str
+    *,
+    index: int,
+    base: dict[str, Any],
+    pod: dict[str, Any] | None,
+    previous: dict[str, Any] | None,
+    stop_reason: str | None,
+    now: str,
 ) -> TaskView:
     """The ECS Task object of one task (see the module docstring and docs/ecstask.md).
 
@@ -495,57 +382,73 @@ def task_view(
     """
     prev = dict(previous or {})
     entry: dict[str, Any] = {**prev, **{k: v for k, v in base.items() if v is not None}}
-    prev_last = prev.get("lastStatus", PROVISIONING)
-    desired = prev.get("desiredStatus", RUNNING)
-    decided_before = desired == STOPPED
-    prev_containers = {c.get("name"): c for c in prev.get("containers") or []}
-
     if pod is None:
-        containers = [_stopped_container(c) for c in prev_containers.values()]
-        if launched(prev):
-            if not decided_before:  # the pod went away without the operator stopping the task
-                entry.update(
-                    stopCode=USER_INITIATED,
-                    stoppedReason="Task stopped: its pod was deleted",
-                    stoppingAt=now,
-                    succeeded=False,
-                )
-            entry.update(
-                lastStatus=STOPPED, desiredStatus=STOPPED, stoppedAt=prev.get("stoppedAt") or now, containers=containers
-            )
-            return TaskView(entry, stopped_now=not decided_before)
-        if stop_reason is not None:  # stopped before it was ever started
-            entry.update(
-                lastStatus=STOPPED,
-                desiredStatus=STOPPED,
-                stopCode=USER_INITIATED,
-                stoppedReason=stop_reason,
-                stoppingAt=now,
-                stoppedAt=now,
-                containers=containers,
-                succeeded=False,
-            )
-            return TaskView(entry, stopped_now=True)
-        entry.update(lastStatus=PROVISIONING, desiredStatus=RUNNING, containers=containers)
-        return TaskView(entry)
+        return _view_without_pod(entry, prev, stop_reason, now)
+    return _view_of_pod(entry, prev, lc.pod_facts(pod), stop_reason, now)
 
-    md, spec, st = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
-    names = _ecs_names(pod)
-    essential = _essential(pod)
-    statuses = {cs["name"]: cs for cs in (st.get("containerStatuses") or []) + (st.get("initContainerStatuses") or [])}
-    mains = [c["name"] for c in spec.get("containers", [])]
-    all_k8s = mains + [c["name"] for c in spec.get("initContainers") or []]
-    images = {c["name"]: c.get("image") for c in spec.get("containers", []) + (spec.get("initContainers") or [])}
-    phase = st.get("phase")
-    terminal = phase in ("Succeeded", "Failed")
-    deleting = bool(md.get("deletionTimestamp"))
 
-    exited = {n: _terminated(statuses.get(n)) for n in all_k8s}
-    essential_exited = [n for n in all_k8s if n in essential and exited[n] is not None]
-    start_failures = [n for n in all_k8s if _start_failure(statuses.get(n))]
-    mains_done = all(exited[n] is not None for n in mains)
-    any_main_started = any(_started(statuses.get(n)) for n in mains)
+def _view_without_pod(entry: dict[str, Any], prev: dict[str, Any], stop_reason: str | None, now: str) -> TaskView:
+    """A task with no pod: never started (PROVISIONING, or STOPPED if a stop came first), or
+    started and its pod is gone (STOPPED, with what it recorded)."""
+    decided_before = prev.get("desiredStatus", RUNNING) == STOPPED
+    previous = {c.get("name"): c for c in prev.get("containers") or []}
+    containers = [{**c, "lastStatus": STOPPED} for c in previous.values()]
+    if launched(prev):
+        if not decided_before:  # the pod went away without the operator stopping the task
+            entry.update(stopCode=USER_INITIATED, stoppedReason=lc.POD_DELETED, stoppingAt=now, succeeded=False)
+        entry.update(
+            lastStatus=STOPPED, desiredStatus=STOPPED, stoppedAt=prev.get("stoppedAt") or now, containers=containers
+        )
+        return TaskView(entry, stopped_now=not decided_before)
+    if stop_reason is not None:  # stopped before it was ever started
+        entry.update(
+            lastStatus=STOPPED,
+            desiredStatus=STOPPED,
+            stopCode=USER_INITIATED,
+            stoppedReason=stop_reason,
+            stoppingAt=now,
+            stoppedAt=now,
+            containers=containers,
+            succeeded=False,
+        )
+        return TaskView(entry, stopped_now=True)
+    entry.update(lastStatus=PROVISIONING, desiredStatus=RUNNING, containers=containers)
+    return TaskView(entry)
 
+
+def _view_of_pod(
+    entry: dict[str, Any], prev: dict[str, Any], facts: lc.PodFacts, stop_reason: str | None, now: str
+) -> TaskView:
+    desired = prev.get("desiredStatus", RUNNING)
+    _record_launch(entry, facts, prev, now)
+
+    # The stop decision is taken once; what it recorded is kept.
+    cause = lc.stop_cause(facts, stop_reason) if desired != STOPPED else None
+    if cause is not None:
+        desired = STOPPED
+        entry.update(lc.stop_fields(facts, cause[0], cause[1], now))
+
+    last = lc.last_status(facts, desired, prev.get("lastStatus", PROVISIONING))
+    entry["lastStatus"] = last
+    entry["desiredStatus"] = desired
+    prev_containers = {c.get("name"): c for c in prev.get("containers") or []}
+    entry["containers"] = lc.containers(facts, prev_containers, last)
+
+    started = lc.started_at(facts)
+    if not entry.get("startedAt") and started:
+        entry["startedAt"] = started
+    if last == STOPPED:
+        entry["stoppedAt"] = lc.stopped_at(facts, prev.get("stoppedAt"), now)
+        entry.setdefault("stoppingAt", entry["stoppedAt"])
+
+    failure = lc.placement_failure(facts, entry.get("taskArn")) if last == PROVISIONING else None
+    delete = desired == STOPPED and not facts.terminal and not facts.deleting and not facts.mains_done
+    return TaskView(entry, delete_pod=delete, stopped_now=cause is not None, failure=failure)
+
+
+def _record_launch(entry: dict[str, Any], facts: lc.PodFacts, prev: dict[str, Any], now: str) -> None:
+    """What the task was launched with, from its pod (the spec may have changed since)."""
+    md = facts.pod["metadata"]
     ann = md.get("annotations") or {}
     for key, ann_key in (
         ("taskArn", ANN_TASK_ARN),
@@ -553,156 +456,14 @@ def task_view(
         ("group", ANN_GROUP),
         ("startedBy", ANN_STARTED_BY),
     ):
-        if ann.get(ann_key):  # what the task was launched with (the spec may have changed since)
+        if ann.get(ann_key):
             entry[key] = ann[ann_key]
     if str(entry.get("taskArn", "")).count("/") == 2:
         entry["clusterArn"] = entry["taskArn"].split("/")[1]
     entry["createdAt"] = prev.get("createdAt") or md.get("creationTimestamp") or now
     entry["podName"] = md.get("name")
-    if spec.get("nodeName"):
-        entry["containerInstanceArn"] = spec["nodeName"]
-
-    # -- the stop decision (taken once; what it recorded is kept) ------------------------------
-    stopped_now = False
-    if not decided_before:
-        code = reason = None
-        if terminal:
-            if st.get("reason") and not any_main_started:
-                code, reason = TASK_FAILED_TO_START, f"{st['reason']}: {st.get('message', '')}".rstrip(": ")
-            elif st.get("reason"):
-                code, reason = TERMINATION_NOTICE, f"Task stopped: {st['reason']}: {st.get('message', '')}".rstrip(": ")
-            elif not any_main_started:
-                code, reason = TASK_FAILED_TO_START, _dependency_failure(pod, statuses, names)
-            else:
-                code, reason = ESSENTIAL_CONTAINER_EXITED, ESSENTIAL_EXITED
-        elif start_failures:
-            code = TASK_FAILED_TO_START
-            reason = container_reason(statuses.get(start_failures[0]))
-        elif essential_exited:
-            code, reason = ESSENTIAL_CONTAINER_EXITED, ESSENTIAL_EXITED
-        elif stop_reason is not None:
-            code, reason = USER_INITIATED, stop_reason
-        elif deleting:
-            disruption = next(
-                (
-                    c
-                    for c in st.get("conditions") or []
-                    if c.get("type") == "DisruptionTarget" and c.get("status") == "True"
-                ),
-                None,
-            )
-            if disruption:
-                code = TERMINATION_NOTICE
-                reason = f"Task stopped: {disruption.get('message') or disruption.get('reason')}"
-            else:
-                code, reason = USER_INITIATED, "Task stopped: its pod was deleted"
-        if code is not None:
-            stopped_now = True
-            desired = STOPPED
-            codes = [exited[n].get("exitCode") for n in essential_exited]
-            entry.update(
-                stopCode=code,
-                stoppedReason=reason,
-                stoppingAt=now,
-                succeeded=(code == ESSENTIAL_CONTAINER_EXITED and bool(codes) and all(c == 0 for c in codes)),
-            )
-            if essential_exited:
-                finished = [exited[n].get("finishedAt") for n in essential_exited if exited[n].get("finishedAt")]
-                if finished:
-                    entry["executionStoppedAt"] = min(finished)
-
-    # -- lastStatus -------------------------------------------------------------------------------
-    if terminal:
-        last = STOPPED
-    elif desired == STOPPED or deleting:
-        last = DEPROVISIONING
-    elif not spec.get("nodeName"):
-        last = PROVISIONING
-    elif phase == "Running" and all(_started(statuses.get(n)) for n in mains):
-        last = RUNNING
-    else:
-        last = PENDING
-    last = _later(prev_last, last)
-    entry["lastStatus"] = last
-    entry["desiredStatus"] = desired
-
-    # -- containers ---------------------------------------------------------------------------
-    containers = []
-    for n in all_k8s:
-        ecs_name = names.get(n, n)
-        cs = statuses.get(n)
-        c: dict[str, Any] = dict(prev_containers.get(ecs_name) or {})
-        c.update(name=ecs_name, essential=n in essential)
-        if images.get(n):
-            c["image"] = images[n]
-        if cs and cs.get("containerID"):
-            c["runtimeId"] = cs["containerID"].split("://", 1)[-1]
-        term = exited[n]
-        if term is not None:
-            c["lastStatus"] = STOPPED
-            if term.get("exitCode") is not None:
-                c["exitCode"] = term["exitCode"]
-        elif last == STOPPED:
-            c["lastStatus"] = STOPPED
-        elif (cs or {}).get("state", {}).get("running"):
-            c["lastStatus"] = _later(c.get("lastStatus", PENDING), RUNNING)
-        else:
-            c.setdefault("lastStatus", PENDING)
-        reason = container_reason(cs)
-        if reason:
-            c["reason"] = reason
-        if (cs or {}).get("state", {}).get("running") and _has_probe(spec, n):
-            c["healthStatus"] = "HEALTHY" if cs.get("ready") else "UNHEALTHY"
-        containers.append(c)
-    entry["containers"] = containers
-
-    # -- timestamps -----------------------------------------------------------------------------
-    started = [_started_at(statuses.get(n)) for n in mains]
-    if not entry.get("startedAt") and started and all(started):
-        entry["startedAt"] = max(started)
-    if last == STOPPED:
-        finished = [t.get("finishedAt") for t in exited.values() if t and t.get("finishedAt")]
-        entry["stoppedAt"] = prev.get("stoppedAt") or (max(finished) if finished else now)
-        entry.setdefault("stoppingAt", entry["stoppedAt"])
-
-    failure = None
-    unsched = _unschedulable(pod) if last == PROVISIONING else None
-    if unsched is not None:
-        detail = unsched.get("message") or "no node is available"
-        failure = {"arn": entry.get("taskArn"), "reason": placement_failure_reason(detail), "detail": detail}
-
-    delete = desired == STOPPED and not terminal and not deleting and not mains_done
-    return TaskView(entry, delete_pod=delete, stopped_now=stopped_now, failure=failure)
-
-
-def _stopped_container(c: dict) -> dict:
-    return {**c, "lastStatus": STOPPED}
-
-
-def _started_at(cs: dict | None) -> str | None:
-    state = (cs or {}).get("state") or {}
-    for key in ("running", "terminated"):
-        if state.get(key) and state[key].get("startedAt"):
-            return state[key]["startedAt"]
-    return None
-
-
-def _has_probe(spec: dict, name: str) -> bool:
-    for c in spec.get("containers", []) + (spec.get("initContainers") or []):
-        if c["name"] == name:  # a HEALTHY dependency target may have only its startupProbe
-            return "readinessProbe" in c or "startupProbe" in c
-    return False
-
-
-def _dependency_failure(pod: dict, statuses: dict, names: dict) -> str:
-    for c in pod["spec"].get("initContainers") or []:
-        term = _terminated(statuses.get(c["name"]))
-        if term is not None and term.get("exitCode") not in (0, None):
-            return (
-                f"CannotStartContainerError: dependency container {names.get(c['name'], c['name'])} exited "
-                f"with code {term['exitCode']}"
-            )
-    return "CannotStartContainerError: the task's containers did not start"
+    if facts.spec.get("nodeName"):
+        entry["containerInstanceArn"] = facts.spec["nodeName"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -712,46 +473,40 @@ def _dependency_failure(pod: dict, statuses: dict, names: dict) -> str:
 
 @dataclass
 class TaskSetStatus:
-    status: dict  # ECS fields of the ECSTask status (without conditions / observedGeneration)
+    status: dict[str, Any]  # ECS fields of the ECSTask status (without conditions / observedGeneration)
     delete_pods: list[str] = field(default_factory=list)
-    stopped: list[dict] = field(default_factory=list)  # tasks whose stop was decided now
-    new_failures: list[dict] = field(default_factory=list)  # placement failures not reported before
+    stopped: list[dict[str, Any]] = field(default_factory=list)  # tasks whose stop was decided now
+    new_failures: list[dict[str, Any]] = field(default_factory=list)  # placement failures not reported before
 
 
 def ecs_status(
     *,
-    bases: list[dict],
-    pods: dict[int, dict],
-    previous: dict,
+    bases: list[dict[str, Any]],
+    pods: Mapping[int, dict[str, Any]],
+    previous: dict[str, Any],
     stop_reason: str | None,
     now: str,
     task_definition: str | None,
 ) -> TaskSetStatus:
     """status.tasks[] and the ECSTask-level summary, from the pods (by task index)."""
     prev_tasks = list(previous.get("tasks") or [])
-    views = []
-    for i, base in enumerate(bases):
-        prev = prev_tasks[i] if i < len(prev_tasks) else None
-        views.append(task_view(index=i, base=base, pod=pods.get(i), previous=prev, stop_reason=stop_reason, now=now))
+    views = [
+        task_view(
+            index=i,
+            base=base,
+            pod=pods.get(i),
+            previous=prev_tasks[i] if i < len(prev_tasks) else None,
+            stop_reason=stop_reason,
+            now=now,
+        )
+        for i, base in enumerate(bases)
+    ]
     tasks = [v.entry for v in views]
     out: dict[str, Any] = {"tasks": tasks}
     if task_definition:
         out["taskDefinitionArn"] = task_definition
     if tasks:
-        last = min((t["lastStatus"] for t in tasks), key=lambda s: _RANK.get(s, 0))
-        out["lastStatus"] = last
-        out["desiredStatus"] = STOPPED if all(t["desiredStatus"] == STOPPED for t in tasks) else RUNNING
-        out["taskArn"] = tasks[0].get("taskArn")
-        started = [t["startedAt"] for t in tasks if t.get("startedAt")]
-        out["startedAt"] = min(started) if started else None
-        stopped = [t for t in tasks if t.get("desiredStatus") == STOPPED]
-        if last == STOPPED or (len(tasks) == 1 and stopped):
-            pick = next((t for t in stopped if not t.get("succeeded")), stopped[0])
-            out["stopCode"] = pick.get("stopCode")
-            out["stoppedReason"] = pick.get("stoppedReason")
-        else:
-            out["stopCode"] = out["stoppedReason"] = None
-        out["stoppedAt"] = max(t.get("stoppedAt") or "" for t in tasks) if last == STOPPED else None
+        out.update(_summary(tasks))
     failures = [v.failure for v in views if v.failure]
     out["failures"] = failures or None
     prev_failures = {(f.get("arn"), f.get("reason")) for f in previous.get("failures") or []}
@@ -763,21 +518,43 @@ def ecs_status(
     )
 
 
-def stopped_message(task: dict) -> str:
+def _summary(tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ECSTask-level fields: the task's for count 1; for more, the least advanced
+    lastStatus, the first unsucceeded task's stop, the earliest start and the latest stop."""
+    last = min((t["lastStatus"] for t in tasks), key=lambda s: lc.RANK.get(s, 0))
+    out: dict[str, Any] = {
+        "lastStatus": last,
+        "desiredStatus": STOPPED if all(t["desiredStatus"] == STOPPED for t in tasks) else RUNNING,
+        "taskArn": tasks[0].get("taskArn"),
+    }
+    started = [t["startedAt"] for t in tasks if t.get("startedAt")]
+    out["startedAt"] = min(started) if started else None
+    stopped = [t for t in tasks if t.get("desiredStatus") == STOPPED]
+    if last == STOPPED or (len(tasks) == 1 and stopped):
+        pick = next((t for t in stopped if not t.get("succeeded")), stopped[0])
+        out["stopCode"] = pick.get("stopCode")
+        out["stoppedReason"] = pick.get("stoppedReason")
+    else:
+        out["stopCode"] = out["stoppedReason"] = None
+    out["stoppedAt"] = max(t.get("stoppedAt") or "" for t in tasks) if last == STOPPED else None
+    return out
+
+
+def stopped_message(task: dict[str, Any]) -> str:
     codes = ", ".join(f"{c['name']}={c['exitCode']}" for c in task.get("containers", []) if "exitCode" in c)
     return f"Task {task.get('taskArn')} stopped ({task.get('stopCode')}): {task.get('stoppedReason')}" + (
         f"; exit codes: {codes}" if codes else ""
     )
 
 
-def placement_message(name: str, failure: dict) -> str:
+def placement_message(name: str, failure: dict[str, Any]) -> str:
     return (
         f"(task {name}) was unable to place a task because no container instance met all of its "
         f"requirements. Reason: {failure['reason']}. {failure['detail']}"
     )
 
 
-def conditions(status: dict, *, name: str, generation: int | None, now: str) -> list[dict]:
+def conditions(status: dict[str, Any], *, name: str, generation: int | None, now: str) -> list[dict[str, Any]]:
     """Ready (True while every task is RUNNING), and once every task has stopped, Complete or
     Failed as Jobs have them (see docs/ecstask.md for the choice)."""
     tasks = status.get("tasks") or []
@@ -813,7 +590,7 @@ def conditions(status: dict, *, name: str, generation: int | None, now: str) -> 
         out.append(condition("Ready", False, "Unschedulable", placement_message(name, f), generation, now))
     else:
         reason = {PROVISIONING: "Provisioning", PENDING: "Pending", DEPROVISIONING: "Deprovisioning"}.get(
-            last, "TasksStopping"
+            str(last), "TasksStopping"
         )
         out.append(condition("Ready", False, reason, summary, generation, now))
     return out
@@ -834,7 +611,7 @@ def _parse_time(value: str) -> datetime | None:
             return None
 
 
-def expired(status: dict | None, now: datetime, ttl_seconds: float) -> bool:
+def expired(status: dict[str, Any] | None, now: datetime, ttl_seconds: float) -> bool:
     """Whether a stopped ECSTask has been kept for ``ttl_seconds`` (ECS shows stopped tasks for
     a while, then they are gone)."""
     status = status or {}
