@@ -7,9 +7,10 @@ warning (the cluster's ``Translated`` condition and an Event), never dropped sil
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..models.gen import CLUSTER_NAME_PATTERN, CLUSTER_NAME_RULE
-from .taskdef import TranslationWarning
+from .diagnostics import TranslationWarning
 
 TRANSLATED = {
     "clusterName": "the cluster's ECS name (defaults to the object name); services and tasks name it in `cluster`",
@@ -35,6 +36,6 @@ def cluster_name_error(name: str) -> str | None:
     return None if re.fullmatch(CLUSTER_NAME_PATTERN, name) else f"{CLUSTER_NAME_RULE} (got {name!r})"
 
 
-def cluster_warnings(spec: dict | None) -> list[TranslationWarning]:
+def cluster_warnings(spec: dict[str, Any] | None) -> list[TranslationWarning]:
     """The set fields of an ECSCluster spec that Kubernetes cannot express."""
     return [TranslationWarning(name, why) for name, why in WARNED.items() if (spec or {}).get(name) is not None]
