@@ -1,6 +1,7 @@
 import pytest
 from ecs_operator.models.generated import CreateServiceRequest
 from ecs_operator.translate import service as s
+from ecs_operator.translate import service_drain, service_status
 
 OWNER = {"apiVersion": "ecs.seed.dev/v1alpha1", "kind": "ECSService", "name": "web", "uid": "u1", "controller": True}
 TEMPLATE = {
@@ -120,7 +121,7 @@ def test_status_reaches_steady_state_once():
         "spec": {"replicas": 2, "template": {"metadata": {"annotations": {"ecs.seed.dev/task-definition": "web:1"}}}},
     }
     pods = [_pod("a", "Running"), _pod("b", "Running")]
-    st, steady = s.service_status(
+    st, steady = service_status.service_status(
         svc=svc,
         name="web",
         workloads=[dep],
@@ -135,7 +136,7 @@ def test_status_reaches_steady_state_once():
     assert [d["status"] for d in st["deployments"]] == ["PRIMARY"]
     assert st["events"][0]["message"] == "(service web) has reached a steady state."
     st["conditions"] = [{"type": "Ready", "status": "True"}]
-    st2, _ = s.service_status(
+    st2, _ = service_status.service_status(
         svc=svc,
         name="web",
         workloads=[dep],
@@ -173,7 +174,7 @@ def test_status_during_rollout_has_primary_and_active_deployments():
         _pod("c", "Running", "h2", "web:2"),
         _pod("d", "Pending", "h2", "web:2"),
     ]
-    st, steady = s.service_status(
+    st, steady = service_status.service_status(
         svc=svc,
         name="web",
         workloads=[dep],
@@ -213,7 +214,7 @@ def test_circuit_breaker_fails_the_primary_deployment_at_ecs_threshold():
         p["status"]["containerStatuses"] = [{"name": "web", "restartCount": restarts}]
         return p
 
-    st, _ = s.service_status(
+    st, _ = service_status.service_status(
         svc=svc,
         name="web",
         workloads=[dep],
@@ -224,7 +225,7 @@ def test_circuit_breaker_fails_the_primary_deployment_at_ecs_threshold():
         now="T",
     )
     assert st["rolloutState"] == "IN_PROGRESS" and st["deployments"][0]["failedTasks"] == 2
-    st, _ = s.service_status(
+    st, _ = service_status.service_status(
         svc=svc,
         name="web",
         workloads=[dep],
@@ -239,7 +240,7 @@ def test_circuit_breaker_fails_the_primary_deployment_at_ecs_threshold():
     assert "deployment failed: tasks failed to start." in st["events"][0]["message"]
     # without the circuit breaker ECS keeps trying
     plain = CreateServiceRequest.model_validate({"taskDefinition": "web", "desiredCount": 2})
-    st, _ = s.service_status(
+    st, _ = service_status.service_status(
         svc=plain,
         name="web",
         workloads=[dep],
@@ -300,7 +301,7 @@ def test_status_of_a_split_service_adds_up_its_deployments():
     deps = [_deployment("d1", 2), _deployment("d2", 1)]
     rss = [_rs("r1", "d1", 2), _rs("r2", "d2", 1)]
     pods = [_owned_pod("a", "r1"), _owned_pod("b", "r1"), _owned_pod("c", "r2")]
-    st, steady = s.service_status(
+    st, steady = service_status.service_status(
         svc=SPLIT,
         name="web",
         workloads=deps,
@@ -325,7 +326,7 @@ def test_status_of_a_split_service_adds_up_its_deployments():
     ]
     # one Deployment short of its replicas: not steady
     deps[1] = _deployment("d2", 1, ready=0)
-    _, steady = s.service_status(
+    _, steady = service_status.service_status(
         svc=SPLIT, name="web", workloads=deps, replicasets=rss, pods=pods, previous={}, task_definition="web:1", now="T"
     )
     assert not steady
@@ -342,7 +343,7 @@ def test_a_deployment_the_service_no_longer_wants_is_an_active_deployment():
         _owned_pod("y", "old"),
         _owned_pod("z", "old"),
     ]
-    st, steady = s.service_status(
+    st, steady = service_status.service_status(
         svc=SPLIT, name="web", workloads=deps, replicasets=rss, pods=pods, previous={}, task_definition="web:1", now="T"
     )
     assert not steady and st["rolloutState"] == "IN_PROGRESS"
@@ -364,7 +365,7 @@ def _drain(desired, pods, draining, maximum=None, minimum=None):
         {"taskDefinition": "web", "desiredCount": desired, **({"deploymentConfiguration": dc} if dc else {})}
     )
     wl = s.workload(svc, name="web", namespace="ns", owner=OWNER, template=TEMPLATE, task_definition="web:1")
-    plan = s.drain(svc, wl.manifests, pods, draining)
+    plan = service_drain.drain(svc, wl.manifests, pods, draining)
     return plan.manifests[0]["spec"]["replicas"], set(plan.mark), set(plan.stop)
 
 
