@@ -115,7 +115,7 @@ def render(resources: list[dict]) -> tuple[list[dict], list[str]]:
     (a Deployment or DaemonSet, using a TaskDefinition from the same input)."""
     objects: list[dict] = []
     warnings: list[str] = []
-    templates: dict[str, tuple[dict, str]] = {}
+    templates: dict[str, tuple[dict, str, list | None]] = {}
     for r in resources:
         if r.get("kind") != "TaskDefinition":
             continue
@@ -185,7 +185,7 @@ def main_convert(argv: list[str]) -> int:
     p.add_argument("files", nargs="+", help="ECS JSON files ('-' for stdin)")
     p.add_argument("-n", "--namespace")
     args = p.parse_args(argv)
-    out = []
+    out: list[dict] = []
     for f in args.files:
         try:
             text = sys.stdin.read() if f == "-" else Path(f).read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -15,7 +16,7 @@ from ..status import condition, merge_conditions
 _RESERVED = re.compile(r"^(aws|ecs|fargate)", re.IGNORECASE)
 
 
-def provider_error(name: str, spec: dict | None) -> str | None:
+def provider_error(name: str, spec: dict[str, Any] | None) -> str | None:
     """Why CreateCapacityProvider would refuse this spec (None: it would not)."""
     try:
         CapacityProviderSpec.model_validate(dict(spec or {}))
@@ -29,7 +30,9 @@ def provider_error(name: str, spec: dict | None) -> str | None:
     return None
 
 
-def provider_status(body: dict, name: str, selector: dict[str, str], nodes: list[dict], now: str) -> dict:
+def provider_status(
+    body: dict[str, Any], name: str, selector: dict[str, str], nodes: list[dict[str, Any]], now: str
+) -> dict[str, Any]:
     """The status of the CapacityProvider ``body`` (ECS name ``name``, node pool ``selector``)
     given every node of the cluster."""
     generation = body["metadata"].get("generation")

@@ -3,6 +3,8 @@ DescribeContainerInstances report, from the nodes, pods and services of a snapsh
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..domain.capacity import is_virtual
 from ..domain.instances import build_instances
 from ..domain.membership import is_instance_of
@@ -14,11 +16,11 @@ from ..translate import service as svc_tr
 def counts(
     namespace: str,
     cluster: str,
-    nodes: list[dict],
-    pods: list[dict],
-    services: list[dict],
+    nodes: list[dict[str, Any]],
+    pods: list[dict[str, Any]],
+    services: list[dict[str, Any]],
     pools: list[dict[str, str]] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Pure: the ECS counters from nodes, the cluster's pods and the namespace's services."""
     label = svc_tr.cluster_label(cluster)
     mine = [
@@ -48,7 +50,7 @@ def counts(
 MAX_LISTED_INSTANCES = 100
 
 
-def container_instances(nodes: list[dict], pods: list[dict]) -> list[dict]:
+def container_instances(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The container instances as ECS's DescribeContainerInstances shows them (pure): the
     EC2-style nodes (Fargate's virtual nodes are not container instances), with registered
     and remaining cpu (units, 1 vCPU = 1024) and memory (MiB), running/pending tasks,
@@ -79,16 +81,16 @@ def container_instances(nodes: list[dict], pods: list[dict]) -> list[dict]:
 
 
 def cluster_status(
-    body: dict,
+    body: dict[str, Any],
     cluster: str,
     *,
-    nodes: list[dict],
-    cluster_pods: list[dict],
-    all_pods: list[dict],
-    services: list[dict],
+    nodes: list[dict[str, Any]],
+    cluster_pods: list[dict[str, Any]],
+    all_pods: list[dict[str, Any]],
+    services: list[dict[str, Any]],
     pools: list[dict[str, str]],
     now: str,
-) -> dict:
+) -> dict[str, Any]:
     """The ECSCluster's status: ``nodes`` its container instances and the virtual nodes,
     ``cluster_pods`` the namespace's ECS task pods, ``all_pods`` every pod (resources are used
     by every pod on a node, whatever its namespace), ``services`` the namespace's ECSServices."""
