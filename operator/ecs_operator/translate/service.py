@@ -35,8 +35,8 @@ from ..models.generated import (
     PlacementConstraint,
     PlacementStrategy,
 )
+from .diagnostics import TranslationWarning
 from .names import dns_label, unique_label
-from .taskdef import TranslationWarning
 
 Obj = dict[str, Any]
 #: A node pool: (nodeSelector, tolerations).

@@ -9,8 +9,8 @@ from typing import Any
 
 from .. import GROUP
 from ..models.generated import CreateServiceRequest
+from .diagnostics import TranslationWarning
 from .service import LABEL_SERVICE, ServiceError
-from .taskdef import TranslationWarning
 
 Obj = dict[str, Any]
 
