@@ -9,7 +9,9 @@ taint, land there; daemon services (which ECS never runs on Fargate) and EC2 tas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from .. import constants
 
@@ -40,12 +42,23 @@ class Launch:
         return Launch(self.launch_type, provider)
 
 
+class StrategyItem(Protocol):
+    """A capacity provider strategy item (the ECS model ``CapacityProviderStrategyItem``)."""
+
+    @property
+    def capacityProvider(self) -> str: ...
+    @property
+    def base(self) -> int | None: ...
+    @property
+    def weight(self) -> int | None: ...
+
+
 #: ECS's limits on a capacity provider strategy item.
 MAX_BASE = 100_000
 MAX_WEIGHT = 1_000
 
 
-def validate_strategy(strategy: list | None, field_: str = "capacityProviderStrategy") -> None:
+def validate_strategy(strategy: Sequence[StrategyItem] | None, field_: str = "capacityProviderStrategy") -> None:
     """The rules ECS applies to a capacity provider strategy (CreateService / RunTask /
     PutClusterCapacityProviders refuse it otherwise)."""
     if not strategy:
@@ -76,7 +89,7 @@ def validate_strategy(strategy: list | None, field_: str = "capacityProviderStra
         )
 
 
-def assign_tasks(count: int, strategy: list) -> list[str]:
+def assign_tasks(count: int, strategy: Sequence[StrategyItem]) -> list[str]:
     """The capacity provider of each of ``count`` tasks, in launch order, by ECS's rule: the
     provider with a ``base`` gets the first ``base`` tasks; every further task goes to the
     provider furthest below its share of ``weight`` (the one whose count beyond its base,
@@ -108,14 +121,16 @@ def assign_tasks(count: int, strategy: list) -> list[str]:
     return out
 
 
-def split_tasks(count: int, strategy: list) -> list[tuple[str, int]]:
+def split_tasks(count: int, strategy: Sequence[StrategyItem]) -> list[tuple[str, int]]:
     """How many of ``count`` tasks each provider of the strategy runs (every provider listed,
     in the strategy's order, zero included)."""
     assigned = assign_tasks(count, strategy)
     return [(item.capacityProvider, assigned.count(item.capacityProvider)) for item in strategy]
 
 
-def resolve_launch(launch_type: str | None, strategy: list | None, compatibilities: list[str] | None) -> Launch:
+def resolve_launch(
+    launch_type: str | None, strategy: Sequence[StrategyItem] | None, compatibilities: list[str] | None
+) -> Launch:
     """ECS's choice of launch type, and its refusal when the task definition does not support it.
 
     ``strategy`` items have ``capacityProvider``, ``base`` and ``weight``. A strategy whose
@@ -155,8 +170,8 @@ def resolve_launch(launch_type: str | None, strategy: list | None, compatibiliti
 
 
 def pod_placement(
-    launch: Launch, pools: dict[str, tuple[dict, list]] | None = None
-) -> tuple[dict[str, str], list[dict]]:
+    launch: Launch, pools: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] | None = None
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """nodeSelector and tolerations that put a task on its launch type's nodes. ``pools``: the
     node pool (nodeSelector, tolerations) of each EC2-style capacity provider by name."""
     if launch.launch_type == FARGATE and launch.provider in FARGATE_PROVIDERS:
@@ -174,5 +189,5 @@ def pod_placement(
     return {}, []
 
 
-def is_virtual(node: dict) -> bool:
+def is_virtual(node: dict[str, Any]) -> bool:
     return node.get("metadata", {}).get("labels", {}).get(LABEL_CAPACITY_PROVIDER) in FARGATE_PROVIDERS

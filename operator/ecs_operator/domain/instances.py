@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 from .. import GROUP, constants
 from .capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
@@ -150,7 +151,7 @@ def memory_mib(num_bytes: int) -> int:
 # Pods
 
 
-def _resources(containers: Iterable[dict] | None) -> tuple[int, int]:
+def _resources(containers: Iterable[dict[str, Any]] | None) -> tuple[int, int]:
     cpu = mem = 0
     for c in containers or ():
         res = (c or {}).get("resources") or {}
@@ -166,7 +167,7 @@ def _resources(containers: Iterable[dict] | None) -> tuple[int, int]:
     return cpu, mem
 
 
-def pod_requests(pod: dict) -> tuple[int, int]:
+def pod_requests(pod: dict[str, Any]) -> tuple[int, int]:
     """(cpu millicores, memory bytes) the scheduler accounts for ``pod``: the larger of the app
     containers (plus sidecars) and any init container, plus the pod overhead."""
     spec = pod.get("spec") or {}
@@ -190,22 +191,22 @@ def pod_requests(pod: dict) -> tuple[int, int]:
     return cpu, mem
 
 
-def pod_requests_ecs(pod: dict) -> tuple[int, int]:
+def pod_requests_ecs(pod: dict[str, Any]) -> tuple[int, int]:
     """The pod's requests as ECS cpu units and MiB (rounded up)."""
     cpu, mem = pod_requests(pod)
     return -((-cpu * 1024) // 1000), -((-mem) // (2**20))
 
 
-def is_terminated(pod: dict) -> bool:
+def is_terminated(pod: dict[str, Any]) -> bool:
     return ((pod.get("status") or {}).get("phase")) in _TERMINATED
 
 
-def is_ecs_task(pod: dict) -> bool:
+def is_ecs_task(pod: dict[str, Any]) -> bool:
     labels = (pod.get("metadata") or {}).get("labels") or {}
     return LABEL_SERVICE in labels or LABEL_TASK in labels
 
 
-def task_group(pod: dict) -> str | None:
+def task_group(pod: dict[str, Any]) -> str | None:
     """The ECS task group of a pod: annotation ``ecs.seed.dev/group``; else ``service:<name>``
     from the service label, ``family:<family>`` from the family label."""
     md = pod.get("metadata") or {}
@@ -254,7 +255,7 @@ class ContainerInstance:
         return self.task_groups.get(group, 0) if group else 0
 
 
-def node_attributes(node: dict) -> dict[str, str]:
+def node_attributes(node: dict[str, Any]) -> dict[str, str]:
     labels = (node.get("metadata") or {}).get("labels") or {}
     attrs: dict[str, str] = {}
     for key, value in labels.items():
@@ -271,10 +272,11 @@ def node_attributes(node: dict) -> dict[str, str]:
     return attrs
 
 
-def _ready(node: dict) -> bool:
+def _ready(node: dict[str, Any]) -> bool:
     for cond in (node.get("status") or {}).get("conditions") or ():
         if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
+            status: object = cond.get("status")
+            return status == "True"
     return False
 
 
@@ -288,7 +290,7 @@ def _timestamp(value: object) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def build_instance(node: dict, pods: Iterable[dict] = ()) -> ContainerInstance:
+def build_instance(node: dict[str, Any], pods: Iterable[dict[str, Any]] = ()) -> ContainerInstance:
     """The container instance of ``node``; ``pods`` are the pods bound to it (terminated ones
     are ignored, so passing every pod with ``spec.nodeName`` = the node is fine)."""
     md = node.get("metadata") or {}
@@ -337,9 +339,9 @@ def build_instance(node: dict, pods: Iterable[dict] = ()) -> ContainerInstance:
     )
 
 
-def pods_by_node(pods: Iterable[dict]) -> dict[str, list[dict]]:
+def pods_by_node(pods: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Non-terminated pods grouped by ``spec.nodeName`` (unbound pods are left out)."""
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for pod in pods:
         node = (pod.get("spec") or {}).get("nodeName")
         if node and not is_terminated(pod):
@@ -347,12 +349,13 @@ def pods_by_node(pods: Iterable[dict]) -> dict[str, list[dict]]:
     return out
 
 
-def build_instances(nodes: Iterable[dict], pods: Iterable[dict]) -> dict[str, ContainerInstance]:
+def build_instances(nodes: Iterable[dict[str, Any]], pods: Iterable[dict[str, Any]]) -> dict[str, ContainerInstance]:
     """Container instances by node name."""
     by_node = pods_by_node(pods)
     out = {}
     for node in nodes:
-        inst = build_instance(node, by_node.get((node.get("metadata") or {}).get("name"), ()))
+        name = (node.get("metadata") or {}).get("name")
+        inst = build_instance(node, by_node.get(name, ()) if name is not None else ())
         out[inst.name] = inst
     return out
 
@@ -361,19 +364,19 @@ def build_instances(nodes: Iterable[dict], pods: Iterable[dict]) -> dict[str, Co
 # Slim copies for caches (what build_instance reads)
 
 
-def _pick(d: dict | None, keys: Iterable[str]) -> dict:
+def _pick(d: dict[str, Any] | None, keys: Iterable[str]) -> dict[str, Any]:
     if not d:
         return {}
     return {k: d[k] for k in keys if d.get(k) is not None}
 
 
-def slim_node(node: dict) -> dict:
+def slim_node(node: dict[str, Any]) -> dict[str, Any]:
     """The fields of a node that :func:`build_instance` reads (no images, no managed
     fields, no heartbeat times)."""
     md = node.get("metadata") or {}
     spec = node.get("spec") or {}
     status = node.get("status") or {}
-    out_status: dict = _pick(status, ("allocatable", "capacity"))
+    out_status: dict[str, Any] = _pick(status, ("allocatable", "capacity"))
     conds = status.get("conditions")
     if conds:
         out_status["conditions"] = [
@@ -389,11 +392,11 @@ def slim_node(node: dict) -> dict:
     }
 
 
-def _slim_container(c: dict) -> dict:
+def _slim_container(c: dict[str, Any]) -> dict[str, Any]:
     return _pick(c, ("name", "resources", "restartPolicy"))
 
 
-def slim_pod(pod: dict) -> dict:
+def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     """The fields of a pod that placement reads from the pods on a node: identity, labels,
     the ``ecs.seed.dev/*`` annotations, container/init container resources (and restart
     policy: sidecars), overhead, the node it is bound to, its phase."""
@@ -405,7 +408,9 @@ def slim_pod(pod: dict) -> dict:
         mine = {k: v for k, v in ann.items() if k.startswith(_GROUP_PREFIX)}
         if mine:
             out_md["annotations"] = mine
-    out_spec: dict = {"containers": [_slim_container(c) for c in spec.get("containers") or () if isinstance(c, dict)]}
+    out_spec: dict[str, Any] = {
+        "containers": [_slim_container(c) for c in spec.get("containers") or () if isinstance(c, dict)]
+    }
     if spec.get("initContainers"):
         out_spec["initContainers"] = [_slim_container(c) for c in spec["initContainers"] if isinstance(c, dict)]
     out_spec.update(_pick(spec, ("overhead", "nodeName", "schedulerName")))

@@ -16,6 +16,7 @@ in ECS, where Fargate capacity is not a container instance).
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from .. import constants
 
@@ -23,11 +24,11 @@ LABEL_NODE_CLUSTER = constants.CLUSTER
 DEFAULT = "default"
 
 
-def selector_term(selector: dict[str, str]) -> dict:
+def selector_term(selector: dict[str, str]) -> dict[str, Any]:
     return {"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(selector.items())]}
 
 
-def instance_terms(cluster: str, pools: list[dict[str, str]] | None) -> list[dict]:
+def instance_terms(cluster: str, pools: list[dict[str, str]] | None) -> list[dict[str, Any]]:
     """nodeSelectorTerms (ORed) selecting the cluster's container instances."""
     if pools:
         return [selector_term(p) for p in pools]
@@ -40,7 +41,7 @@ def instance_terms(cluster: str, pools: list[dict[str, str]] | None) -> list[dic
     return [{"matchExpressions": [mine]}]
 
 
-def and_terms(existing: list[dict] | None, extra: list[dict]) -> list[dict]:
+def and_terms(existing: list[dict[str, Any]] | None, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """(a1 or a2 ...) and (b1 or b2 ...) as nodeSelectorTerms: every pair, expressions joined."""
     if not existing:
         return copy.deepcopy(extra)
@@ -55,7 +56,7 @@ def and_terms(existing: list[dict] | None, extra: list[dict]) -> list[dict]:
     return out
 
 
-def restrict_to_cluster(pod_spec: dict, cluster: str, pools: list[dict[str, str]] | None) -> dict:
+def restrict_to_cluster(pod_spec: dict[str, Any], cluster: str, pools: list[dict[str, str]] | None) -> dict[str, Any]:
     """The pod spec with its required node affinity narrowed to the cluster's instances."""
     spec = copy.deepcopy(pod_spec)
     node_affinity = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
@@ -64,7 +65,7 @@ def restrict_to_cluster(pod_spec: dict, cluster: str, pools: list[dict[str, str]
     return spec
 
 
-def is_instance_of(node: dict, cluster: str, pools: list[dict[str, str]] | None) -> bool:
+def is_instance_of(node: dict[str, Any], cluster: str, pools: list[dict[str, str]] | None) -> bool:
     """The same rule, for counting a cluster's container instances."""
     if pools:
         return any(selected(node, p) for p in pools)
@@ -72,7 +73,7 @@ def is_instance_of(node: dict, cluster: str, pools: list[dict[str, str]] | None)
     return owner == cluster or (cluster == DEFAULT and owner is None)
 
 
-def selected(obj: dict, selector: dict[str, str]) -> bool:
+def selected(obj: dict[str, Any], selector: dict[str, str]) -> bool:
     """``obj`` (a node, a pod) carries every label of ``selector`` (a matchLabels / nodeSelector)."""
     obj_labels = (obj.get("metadata") or {}).get("labels") or {}
     return all(obj_labels.get(k) == v for k, v in selector.items())

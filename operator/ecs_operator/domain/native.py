@@ -27,6 +27,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import instances
 from .placement import Constraint, PlacementError, parse_constraints
@@ -58,9 +59,9 @@ class NotCompilable(Exception):
 
 
 # A requirement is a hashable tuple: ("expr", key, operator, values) or ("field", key, operator, values).
-Req = tuple
-Term = frozenset  # of Req, ANDed
-Dnf = list  # of Term, ORed; [] is false, [frozenset()] is true
+Req = tuple[str, str, str, tuple[str, ...]]
+Term = frozenset[Req]  # ANDed
+Dnf = list[Term]  # ORed; [] is false, [frozenset()] is true
 
 
 def _valid_label_value(v: str) -> bool:
@@ -154,45 +155,55 @@ def _atom(c: Compare, negate: bool) -> Dnf:
     values = [a.text for a in c.args]
     if any(a.pattern is not None for a in c.args):
         raise NotCompilable(f"'{c}' uses a wildcard or pattern")
-    op = c.op
-    if c.subject.kind == ATTRIBUTE:
-        key, mapping = _attribute_label(c.subject.name)
-        if op in (EXISTS, NOT_EXISTS):
-            present = (op == EXISTS) != negate
-            return [frozenset({("expr", key, "Exists" if present else "DoesNotExist", ())})]
-        if op not in (EQ, NE, IN, NOT_IN):
-            raise NotCompilable(f"operator '{op}' has no node affinity equivalent")
-        vals = tuple(_label_values(values, mapping))
-        positive = op in (EQ, IN)
-        exists = ("expr", key, "Exists", ())
-        absent = ("expr", key, "DoesNotExist", ())
-        if positive and not negate:  # present and value in vals
-            return [frozenset({("expr", key, "In", vals)})] if vals else FALSE
-        if not positive and not negate:  # present and value not in vals
-            return [frozenset({exists, ("expr", key, "NotIn", vals)})] if vals else [frozenset({exists})]
-        if positive and negate:  # absent or value not in vals
-            return [frozenset({("expr", key, "NotIn", vals)})] if vals else TRUE
-        # not(present and value not in vals): absent or value in vals
-        return [frozenset({absent})] + ([frozenset({("expr", key, "In", vals)})] if vals else [])
+    if c.subject.kind == ATTRIBUTE and c.subject.name is not None:
+        return _attribute_atom(c.subject.name, c.op, values, negate)
     if c.subject.kind == EC2_INSTANCE_ID:
-        if op not in (EQ, NE, IN, NOT_IN):
-            raise NotCompilable(f"operator '{op}' on ec2InstanceId has no node affinity equivalent")
-        key = instances.LABEL_INSTANCE_ID
-        label_vals = tuple(sorted({v for v in values if v and _valid_label_value(v)}))
-        names = sorted(set(values))
-        member = (op in (EQ, IN)) != negate
-        if member:  # (label present and in ids) or (no label and node name in ids)
-            dnf: Dnf = [frozenset({("expr", key, "In", label_vals)})] if label_vals else []
-            dnf += [
-                frozenset({("expr", key, "DoesNotExist", ()), ("field", "metadata.name", "In", (n,))}) for n in names
-            ]
-            if len(dnf) > MAX_TERMS:
-                raise NotCompilable(f"more than {MAX_TERMS} node selector terms")
-            return dnf
-        with_label = {("expr", key, "Exists", ())} | ({("expr", key, "NotIn", label_vals)} if label_vals else set())
-        without = {("expr", key, "DoesNotExist", ())} | {("field", "metadata.name", "NotIn", (n,)) for n in names}
-        return [frozenset(with_label), frozenset(without)]
+        return _instance_id_atom(c.op, values, negate)
     raise NotCompilable(f"{c.subject} is not a node label")
+
+
+def _attribute_atom(name: str, op: str, values: list[str], negate: bool) -> Dnf:
+    """``attribute:<name> <op> values`` (negated when ``negate``) on the attribute's label."""
+    key, mapping = _attribute_label(name)
+    if op in (EXISTS, NOT_EXISTS):
+        present = (op == EXISTS) != negate
+        return [frozenset({("expr", key, "Exists" if present else "DoesNotExist", ())})]
+    if op not in (EQ, NE, IN, NOT_IN):
+        raise NotCompilable(f"operator '{op}' has no node affinity equivalent")
+    vals = tuple(_label_values(values, mapping))
+    positive = op in (EQ, IN)
+    exists: Req = ("expr", key, "Exists", ())
+    absent: Req = ("expr", key, "DoesNotExist", ())
+    if positive and not negate:  # present and value in vals
+        return [frozenset({("expr", key, "In", vals)})] if vals else FALSE
+    if not positive and not negate:  # present and value not in vals
+        return [frozenset({exists, ("expr", key, "NotIn", vals)})] if vals else [frozenset({exists})]
+    if positive and negate:  # absent or value not in vals
+        return [frozenset({("expr", key, "NotIn", vals)})] if vals else TRUE
+    # not(present and value not in vals): absent or value in vals
+    return [frozenset({absent})] + ([frozenset({("expr", key, "In", vals)})] if vals else [])
+
+
+def _instance_id_atom(op: str, values: list[str], negate: bool) -> Dnf:
+    """``ec2InstanceId <op> values`` (negated when ``negate``): the instance-id label, or the
+    node name for nodes without the label."""
+    if op not in (EQ, NE, IN, NOT_IN):
+        raise NotCompilable(f"operator '{op}' on ec2InstanceId has no node affinity equivalent")
+    key = instances.LABEL_INSTANCE_ID
+    label_vals = tuple(sorted({v for v in values if v and _valid_label_value(v)}))
+    names = sorted(set(values))
+    member = (op in (EQ, IN)) != negate
+    if member:  # (label present and in ids) or (no label and node name in ids)
+        dnf: Dnf = [frozenset({("expr", key, "In", label_vals)})] if label_vals else []
+        dnf += [frozenset({("expr", key, "DoesNotExist", ()), ("field", "metadata.name", "In", (n,))}) for n in names]
+        if len(dnf) > MAX_TERMS:
+            raise NotCompilable(f"more than {MAX_TERMS} node selector terms")
+        return dnf
+    with_label: set[Req] = {("expr", key, "Exists", ())}
+    if label_vals:
+        with_label.add(("expr", key, "NotIn", label_vals))
+    without: set[Req] = {("expr", key, "DoesNotExist", ())} | {("field", "metadata.name", "NotIn", (n,)) for n in names}
+    return [frozenset(with_label), frozenset(without)]
 
 
 def to_dnf(expr: Expr, negate: bool = False) -> Dnf:
@@ -219,18 +230,18 @@ def _simplify(dnf: Dnf) -> Dnf:
     return out
 
 
-def _req_json(r: Req) -> dict:
+def _req_json(r: Req) -> dict[str, Any]:
     _, key, op, vals = r
-    d = {"key": key, "operator": op}
+    d: dict[str, Any] = {"key": key, "operator": op}
     if op in ("In", "NotIn"):
         d["values"] = list(vals)
     return d
 
 
-def _term_json(t: Term) -> dict:
+def _term_json(t: Term) -> dict[str, Any]:
     exprs = sorted((r for r in t if r[0] == "expr"), key=lambda r: (r[1], r[2], r[3]))
     fields = sorted((r for r in t if r[0] == "field"), key=lambda r: (r[1], r[2], r[3]))
-    out: dict = {}
+    out: dict[str, Any] = {}
     if exprs:
         out["matchExpressions"] = [_req_json(r) for r in exprs]
     if fields:
@@ -240,14 +251,14 @@ def _term_json(t: Term) -> dict:
 
 @dataclass
 class NativePlacement:
-    node_affinity: dict | None = None
-    pod_anti_affinity: dict | None = None
+    node_affinity: dict[str, Any] | None = None
+    pod_anti_affinity: dict[str, Any] | None = None
     compiled: list[str] = field(default_factory=list)
     not_compiled: list[tuple[str, str]] = field(default_factory=list)  # (constraint, reason)
 
-    def affinity(self) -> dict:
+    def affinity(self) -> dict[str, Any]:
         """A ``spec.affinity`` fragment (empty when nothing compiled)."""
-        out = {}
+        out: dict[str, Any] = {}
         if self.node_affinity:
             out["nodeAffinity"] = self.node_affinity
         if self.pod_anti_affinity:
@@ -255,7 +266,7 @@ class NativePlacement:
         return out
 
 
-def _distinct_selector(group: str | None, labels: Mapping[str, str]) -> dict:
+def _distinct_selector(group: str | None, labels: Mapping[str, str]) -> dict[str, Any]:
     if not group:
         raise NotCompilable("the pod has no task group")
     kind, _, name = group.partition(":")
@@ -275,8 +286,18 @@ def _distinct_selector(group: str | None, labels: Mapping[str, str]) -> dict:
     raise NotCompilable(f"task group {group!r} has no label its pods carry")
 
 
+def _parsed(constraints: str | Sequence[Constraint] | Sequence[dict[str, Any]]) -> tuple[Constraint, ...]:
+    """The constraints from the annotation text, the ECS JSON objects or already parsed."""
+    if isinstance(constraints, str):
+        return parse_constraints(constraints)
+    items = list(constraints)
+    if items and isinstance(items[0], dict):
+        return parse_constraints(json.dumps(items))
+    return tuple(c for c in items if isinstance(c, Constraint))
+
+
 def compile_native(
-    constraints: str | Sequence[Constraint] | Sequence[dict],
+    constraints: str | Sequence[Constraint] | Sequence[dict[str, Any]],
     *,
     group: str | None = None,
     pod_labels: Mapping[str, str] | None = None,
@@ -284,12 +305,7 @@ def compile_native(
     """Compile what Kubernetes can enforce natively. ``constraints``: the annotation text, the
     parsed constraints or the ECS JSON objects; ``group`` / ``pod_labels``: the pod's task
     group and labels (for distinctInstance). Raises PlacementError on invalid constraints."""
-    if isinstance(constraints, str):
-        parsed = parse_constraints(constraints)
-    elif constraints and isinstance(constraints[0], dict):
-        parsed = parse_constraints(json.dumps(list(constraints)))
-    else:
-        parsed = tuple(constraints)
+    parsed = _parsed(constraints)
     out = NativePlacement()
     terms: Dnf | None = None
     compiled: list[tuple[int, str]] = []
@@ -306,6 +322,8 @@ def compile_native(
                 }
                 compiled.append((i, str(c)))
                 continue
+            if c.expression is None:
+                raise NotCompilable("unsupported expression None")
             dnf = _simplify(to_dnf(c.expression))
             combined = dnf if terms is None else _simplify(_and(terms, dnf))
         except NotCompilable as e:

@@ -46,6 +46,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from .. import constants
 from . import instances
@@ -129,7 +130,7 @@ UNMANAGED = PlacementSpec(managed=False)
 # Annotations -> spec
 
 
-def _load_list(text: str, field: str) -> list:
+def _load_list(text: str, field: str) -> list[Any]:
     try:
         value = json.loads(text)
     except (TypeError, ValueError) as e:
@@ -141,7 +142,7 @@ def _load_list(text: str, field: str) -> list:
     return value
 
 
-def _keys(item: object, where: str, allowed: tuple[str, ...]) -> dict:
+def _keys(item: object, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise PlacementError(where, f"expected an object, not {type(item).__name__}")
     out = {}
@@ -215,14 +216,14 @@ def parse_strategies(text: str) -> tuple[Strategy, ...]:
     return tuple(_strategy(raw, f"{ANN_STRATEGY}[{i}]") for i, raw in enumerate(items))
 
 
-def is_daemon(pod: dict) -> bool:
+def is_daemon(pod: dict[str, Any]) -> bool:
     md = pod.get("metadata") or {}
     if str((md.get("annotations") or {}).get(ANN_SCHEDULING_STRATEGY, "")).upper() == "DAEMON":
         return True
     return any((ref or {}).get("kind") == "DaemonSet" for ref in md.get("ownerReferences") or ())
 
 
-def spec_from_pod(pod: dict) -> PlacementSpec:
+def spec_from_pod(pod: dict[str, Any]) -> PlacementSpec:
     """The placement a pod asks for; raises PlacementError naming the invalid annotation."""
     md = pod.get("metadata") or {}
     ann = md.get("annotations") or {}
@@ -273,15 +274,20 @@ def check_instance(spec: PlacementSpec, inst: ContainerInstance) -> tuple[bool, 
     if spec.fargate and not inst.fargate:
         return False, f"{inst.name} is not a Fargate virtual node"
     for c in spec.constraints:
-        if c.type == "memberOf" and not c.dynamic and not c.expression.evaluate(inst):
+        if c.type == "memberOf" and not c.dynamic and not _satisfied(c, inst):
             return False, f"memberOf constraint not satisfied: {c.text}"
     for c in spec.constraints:
         if c.type == "distinctInstance":
             if not spec.daemon and inst.tasks_in_group(spec.group) > 0:
                 return True, f"distinctInstance: a task of group {spec.group} already runs on {inst.ec2_instance_id}"
-        elif c.dynamic and not c.expression.evaluate(inst):
+        elif c.dynamic and not _satisfied(c, inst):
             return True, f"memberOf constraint not satisfied: {c.text}"
     return None
+
+
+def _satisfied(c: Constraint, inst: ContainerInstance) -> bool:
+    """A memberOf constraint's expression holds on ``inst`` (the parser sets it for every memberOf)."""
+    return c.expression is None or c.expression.evaluate(inst)
 
 
 def filter_instances(spec: PlacementSpec, instances: Iterable[ContainerInstance]) -> FilterOutcome:
@@ -308,25 +314,21 @@ def _random_key(seed: str, name: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}\0{name}".encode(), digest_size=8).digest(), "big")
 
 
+# One strategy's key for a candidate: a count or random number, or (overcommitted, left) for binpack.
+_Key = int | tuple[bool, int]
+StrategyKeys = tuple[_Key, ...]
+
+
 def strategy_keys(
     spec: PlacementSpec, candidates: Sequence[ContainerInstance], cluster: Iterable[ContainerInstance]
-) -> dict[str, tuple]:
+) -> dict[str, StrategyKeys]:
     """Per candidate, the tuple of per-strategy keys (lower is better)."""
     cluster = list(cluster)
-    columns: list[list] = []
+    columns: list[Sequence[_Key]] = []
     for st in spec.strategies:
-        if st.type == "spread" and st.field == "instanceId":
-            col = [c.tasks_in_group(spec.group) for c in candidates]
-        elif st.type == "spread":
-            name = st.field.split(":", 1)[1]
-            counts: dict[str | None, int] = {}
-            if spec.group:
-                for inst in cluster:
-                    n = inst.task_groups.get(spec.group, 0)
-                    if n:
-                        v = inst.attributes.get(name)
-                        counts[v] = counts.get(v, 0) + n
-            col = [counts.get(c.attributes.get(name), 0) for c in candidates]
+        col: Sequence[_Key]
+        if st.type == "spread":
+            col = _spread_column(spec, st.field or "", candidates, cluster)
         elif st.type == "binpack":
             if st.field == "cpu":
                 left = [c.remaining_cpu - spec.cpu for c in candidates]
@@ -339,7 +341,25 @@ def strategy_keys(
     return {c.name: tuple(col[i] for col in columns) for i, c in enumerate(candidates)}
 
 
-def rank_scores(keys: Mapping[str, tuple]) -> dict[str, int]:
+def _spread_column(
+    spec: PlacementSpec, field: str, candidates: Sequence[ContainerInstance], cluster: list[ContainerInstance]
+) -> list[int]:
+    """spread(instanceId): the group's tasks on each candidate; spread(attribute:<name>): the
+    group's tasks across the cluster on instances with the candidate's value of the attribute."""
+    if field == "instanceId":
+        return [c.tasks_in_group(spec.group) for c in candidates]
+    name = field.split(":", 1)[1]
+    counts: dict[str | None, int] = {}
+    if spec.group:
+        for inst in cluster:
+            n = inst.task_groups.get(spec.group, 0)
+            if n:
+                v = inst.attributes.get(name)
+                counts[v] = counts.get(v, 0) + n
+    return [counts.get(c.attributes.get(name), 0) for c in candidates]
+
+
+def rank_scores(keys: Mapping[str, StrategyKeys]) -> dict[str, int]:
     """Dense-rank the key tuples (lower first) -> ``max(0, 10 - rank)``."""
     rank = {k: i for i, k in enumerate(sorted(set(keys.values())))}
     return {name: max(0, MAX_SCORE - rank[k]) for name, k in keys.items()}

@@ -9,6 +9,7 @@ that asked for it, so nothing that breaks the policy is ever applied.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .. import constants
 from .capacity import FARGATE_PROVIDERS
@@ -22,7 +23,9 @@ RULES = (
 )
 
 
-def violations(template: dict, policy: dict | None, *, cluster: str, fargate: bool | None = None) -> list[str]:
+def violations(
+    template: dict[str, Any], policy: dict[str, Any] | None, *, cluster: str, fargate: bool | None = None
+) -> list[str]:
     """Messages ``<ECS field>: <why>`` for everything in ``template`` (a PodTemplateSpec or Pod)
     that the policy does not allow; empty when the task may run. ``fargate`` defaults to whether
     the pod is placed on Fargate's virtual nodes."""
@@ -58,5 +61,5 @@ def violations(template: dict, policy: dict | None, *, cluster: str, fargate: bo
     return out
 
 
-def cluster_policy(cluster_obj: dict | None) -> dict:
+def cluster_policy(cluster_obj: dict[str, Any] | None) -> dict[str, Any]:
     return ((((cluster_obj or {}).get("spec") or {}).get("kubernetes") or {}).get("securityPolicy")) or {}

@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 __all__ = [
     "QueryError",
@@ -92,13 +92,21 @@ class QueryTarget(Protocol):
     """What an expression is evaluated against: a container instance
     (:class:`ecs_operator.domain.instances.ContainerInstance` satisfies it)."""
 
-    attributes: Mapping[str, str]
-    ec2_instance_id: str
-    task_groups: Mapping[str, int]
-    running_tasks_count: int
-    agent_connected: bool
-    agent_version: str | None
-    registered_at: datetime | None
+    # Read-only members (properties), so that frozen dataclasses satisfy the protocol.
+    @property
+    def attributes(self) -> Mapping[str, str]: ...
+    @property
+    def ec2_instance_id(self) -> str: ...
+    @property
+    def task_groups(self) -> Mapping[str, int]: ...
+    @property
+    def running_tasks_count(self) -> int: ...
+    @property
+    def agent_connected(self) -> bool: ...
+    @property
+    def agent_version(self) -> str | None: ...
+    @property
+    def registered_at(self) -> datetime | None: ...
 
 
 # --------------------------------------------------------------------------------------
@@ -187,7 +195,7 @@ class Value:
 
     text: str
     quoted: bool = False
-    pattern: re.Pattern | None = None
+    pattern: re.Pattern[str] | None = None
     typed: object = None
 
     @property
@@ -220,15 +228,7 @@ class Compare(Expr):
     def evaluate(self, target: QueryTarget) -> bool:
         kind = self.subject.kind
         if kind == ATTRIBUTE:
-            attrs = target.attributes
-            present = self.subject.name in attrs
-            if self.op == EXISTS:
-                return present
-            if self.op == NOT_EXISTS:
-                return not present
-            if not present:
-                return False
-            return _compare_string(attrs[self.subject.name], self.op, self.args, ordered=True)
+            return self._evaluate_attribute(target.attributes)
         if kind == EC2_INSTANCE_ID:
             return _compare_string(target.ec2_instance_id, self.op, self.args, ordered=False)
         if kind == TASK_GROUP:
@@ -247,9 +247,9 @@ class Compare(Expr):
             have = parse_version(target.agent_version)
             if have is None:
                 return False
-            want = self.args[0].typed
-            width = max(len(have), len(want))
-            return _compare_ordered(_pad(have, width), self.op, _pad(want, width))
+            version = cast(tuple[int, ...], self.args[0].typed)  # the parser stores the version tuple
+            width = max(len(have), len(version))
+            return _compare_ordered(_pad(have, width), self.op, _pad(version, width))
         if kind == REGISTERED_AT:
             at = target.registered_at
             if at is None:
@@ -261,6 +261,17 @@ class Compare(Expr):
                 return _compare_ordered(at, self.op, want)
             return _compare_ordered(at.astimezone(UTC).date(), self.op, want)
         raise AssertionError(kind)  # pragma: no cover
+
+    def _evaluate_attribute(self, attrs: Mapping[str, str]) -> bool:
+        name = self.subject.name
+        present = name is not None and name in attrs
+        if self.op == EXISTS:
+            return present
+        if self.op == NOT_EXISTS:
+            return not present
+        if name is None or not present:
+            return False
+        return _compare_string(attrs[name], self.op, self.args, ordered=True)
 
     def __str__(self) -> str:
         if not self.args:
@@ -352,19 +363,20 @@ def _compare_string(value: str, op: str, args: Sequence[Value], *, ordered: bool
     raise AssertionError(op)  # pragma: no cover - rejected at parse time
 
 
-def _compare_ordered(a, op: str, b) -> bool:
+def _compare_ordered(a: Any, op: str, b: Any) -> bool:
+    """``a op b`` for numbers, strings, version tuples, datetimes and dates."""
     if op == EQ:
-        return a == b
+        return bool(a == b)
     if op == NE:
-        return a != b
+        return bool(a != b)
     if op == GT:
-        return a > b
+        return bool(a > b)
     if op == GE:
-        return a >= b
+        return bool(a >= b)
     if op == LT:
-        return a < b
+        return bool(a < b)
     if op == LE:
-        return a <= b
+        return bool(a <= b)
     raise AssertionError(op)  # pragma: no cover
 
 
@@ -568,10 +580,10 @@ class _Parser:
         j = start
         while j < self.n and (s[j].isalnum() or s[j] == "_"):
             j += 1
-        op = _WORD_OPS.get(s[start:j].lower())
-        if op is not None and (j >= self.n or s[j] not in _WORD_CHARS):
+        word_op = _WORD_OPS.get(s[start:j].lower())
+        if word_op is not None and (j >= self.n or s[j] not in _WORD_CHARS):
             self.i = j
-            return op, start
+            return word_op, start
         raise self.unexpected(start, f"an operator after '{subject}'")
 
     def parse_comparison(self) -> Compare:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .. import GROUP, constants
 
@@ -90,7 +91,7 @@ def revision_name(family: str, revision: int) -> str:
     return f"{dns_name(family, 200)}-{revision}"
 
 
-def spec_hash(canonical_spec: dict) -> str:
+def spec_hash(canonical_spec: dict[str, Any]) -> str:
     blob = json.dumps(canonical_spec, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -101,7 +102,7 @@ class Revision:
     revision: int
     status: str
     registered_at: str
-    spec: dict
+    spec: dict[str, Any]
     hash: str
     name: str
     deregistered_at: str | None = None
@@ -111,7 +112,7 @@ class Revision:
         return f"{self.family}:{self.revision}"
 
     @classmethod
-    def from_controller_revision(cls, cr: dict) -> Revision:
+    def from_controller_revision(cls, cr: dict[str, Any]) -> Revision:
         md = cr["metadata"]
         labels = md.get("labels", {})
         annotations = md.get("annotations", {})
@@ -132,7 +133,7 @@ def family_selector(family: str) -> dict[str, str]:
     return {LABEL_KIND: KIND_VALUE, LABEL_FAMILY: family_label(family)}
 
 
-def revisions_from(controller_revisions: list[dict]) -> list[Revision]:
+def revisions_from(controller_revisions: list[dict[str, Any]]) -> list[Revision]:
     return sorted(
         (
             Revision.from_controller_revision(cr)
@@ -151,7 +152,7 @@ class RegistrationPlan:
     create: bool  # False: the latest revision already holds exactly this spec (idempotent re-run)
 
 
-def plan_registration(existing: list[Revision], canonical_spec: dict) -> RegistrationPlan:
+def plan_registration(existing: list[Revision], canonical_spec: dict[str, Any]) -> RegistrationPlan:
     """ECS registers a new revision for every RegisterTaskDefinition call; the operator calls
     it once per spec change, so a spec equal to the latest revision's is that revision (this is
     what makes a handler re-run after a crash idempotent). A spec equal to an *older* revision
@@ -164,9 +165,15 @@ def plan_registration(existing: list[Revision], canonical_spec: dict) -> Registr
 
 
 def controller_revision(
-    *, namespace: str, family: str, revision: int, canonical_spec: dict, registered_at: str, owner: dict | None
-) -> dict:
-    md: dict = {
+    *,
+    namespace: str,
+    family: str,
+    revision: int,
+    canonical_spec: dict[str, Any],
+    registered_at: str,
+    owner: dict[str, Any] | None,
+) -> dict[str, Any]:
+    md: dict[str, Any] = {
         "name": revision_name(family, revision),
         "namespace": namespace,
         "labels": {

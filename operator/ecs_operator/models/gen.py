@@ -701,13 +701,15 @@ EXTRA_SPEC_PROPERTIES: Mapping[str, Any] = {
 def load_ecs_model() -> dict[str, Any]:
     import botocore.loaders
 
-    return botocore.loaders.Loader().load_service_model("ecs", "service-2")
+    model: dict[str, Any] = botocore.loaders.Loader().load_service_model("ecs", "service-2")
+    return model
 
 
 def botocore_version() -> str:
     import botocore
 
-    return botocore.__version__
+    version: str = botocore.__version__
+    return version
 
 
 _BLOCK_TAGS = re.compile(
