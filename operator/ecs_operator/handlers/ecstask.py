@@ -1,9 +1,10 @@
 """ECSTask: standalone tasks (RunTask / StopTask) with ECS's task lifecycle.
 
 Level-based: every run (spec created/changed, operator restart, a pod of the task changed, a
-stop asked for) re-reads the ECSTask and its pods under a per-ECSTask lock, creates the pods of
-tasks that were never started, computes status with the pure ``translate.task`` functions,
-writes it, and only then deletes the pods of tasks that must stop, so that what a stopping
+stop asked for) reads the ECSTask and its pods under a per-ECSTask lock
+(:mod:`ecs_operator.state.tasks`), asks the pure plan (:mod:`ecs_operator.plans.task`) which
+tasks to start, creates the pods of tasks that were never started, then writes the status the
+plan computed, and only then deletes the pods of tasks that must stop, so that what a stopping
 task reported (exit codes, reasons) is never lost. A task index that was started is never
 started again. See docs/ecstask.md.
 """
@@ -13,21 +14,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import kopf
-from pydantic import ValidationError
 
 from .. import API_VERSION, GROUP, VERSION, config, k8s
 from ..domain import revisions
-from ..domain.capacity import LaunchError, assign_tasks, pod_placement, resolve_launch
-from ..errors import NotReady, validation_message
-from ..models.generated import RegisterTaskDefinitionRequest, RunTaskRequest
-from ..state.clusters import cluster_name_of, existing_cluster, strategy_pools
-from ..state.clusters import cluster_pools as read_cluster_pools
-from ..state.clusters import default_strategy as cluster_default_strategy
-from ..state.families import resolve_revision
-from ..status import condition, format_warnings, merge_conditions, now_iso
+from ..errors import NotReady
+from ..models.generated import RunTaskRequest
+from ..plans import task as plan
+from ..state import tasks as state
+from ..status import now_iso
 from ..translate import task as task_tr
-from ..translate.service import cluster_name
-from ..translate.taskdef import TranslationError, translate_task_definition
+from ..translate.task_lifecycle import STOPPED
 from . import wakeups
 from ._errors import enforce_policy, load_spec
 from ._locks import KeyedLocks
@@ -47,252 +43,86 @@ def stopped_task_ttl() -> float:
 TIMER_INTERVAL = max(1.0, min(60.0, stopped_task_ttl() / 4))
 
 
-def _request(body: dict) -> RunTaskRequest:
-    return load_spec(RunTaskRequest, body.get("spec"), task_tr.validate, task_tr.TaskError)
-
-
-def _resolve(req: RunTaskRequest, namespace: str, recorded: str | None) -> revisions.Revision:
-    """The task's revision: the one it started with (``recorded``, kept although INACTIVE), else
-    what spec.taskDefinition names."""
-    return resolve_revision(namespace, recorded or req.taskDefinition, keep=recorded)
-
-
-def _owned(obj: dict, uid: str) -> bool:
-    return any(o.get("uid") == uid for o in obj["metadata"].get("ownerReferences") or [])
-
-
-def _pods(namespace: str, name: str, uid: str) -> dict[int, dict]:
-    out: dict[int, dict] = {}
-    for pod in k8s.list_("v1", "Pod", namespace, labels={task_tr.LABEL_TASK: task_tr.task_label(name)}):
-        index = task_tr.pod_index(pod)
-        if index is not None and _owned(pod, uid):
-            out[index] = pod
-    return out
-
-
-def _family(req: RunTaskRequest, td_arn: str | None) -> str | None:
+def _request(body: dict) -> RunTaskRequest | NotReady:
+    """The spec as RunTask input, or why ECS would refuse it."""
     try:
-        return revisions.parse_reference(td_arn or req.taskDefinition).family
-    except revisions.ReferenceError_:
-        return None
+        return load_spec(RunTaskRequest, body.get("spec"), task_tr.validate, task_tr.TaskError)
+    except NotReady as e:
+        return e
 
 
-def _base(req: RunTaskRequest, uid: str, name: str, index: int, td_arn: str | None) -> dict:
-    """What a task not started yet shows (a started one shows what its pod was created with)."""
-    family = _family(req, td_arn)
-    return {
-        "taskArn": task_tr.task_arn(req.cluster, uid, index),
-        "clusterArn": cluster_name(req.cluster),
-        "taskDefinitionArn": td_arn,
-        "group": task_tr.group_of(req, family) if family else req.group,
-        "startedBy": req.startedBy,
-        "podName": task_tr.pod_name(name, index),
-    }
+def _post(body: dict, events: list[plan.Event]) -> None:
+    for e in events:
+        (kopf.warn if e.warning else kopf.info)(body, reason=e.reason, message=e.message)
 
 
-def _launch(body: dict, req: RunTaskRequest, indexes: list[int], recorded_td: str | None):
-    """RunTask for the given task indexes: resolve, translate (with overrides), create the pods.
-    Returns (task definition, warnings, created pods by index, pod creation errors)."""
-    md = body["metadata"]
-    namespace, name = md["namespace"], md["name"]
-    rev = _resolve(req, namespace, recorded_td)
-    try:
-        td_model = RegisterTaskDefinitionRequest.model_validate(rev.spec)
-    except ValidationError as e:
-        raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {validation_message(e)}") from e
-    try:
-        overridden = task_tr.apply_overrides(td_model, req.overrides)
-    except task_tr.TaskError as e:
-        raise NotReady("InvalidParameterException", str(e)) from e
-    try:
-        translation = translate_task_definition(overridden, family=rev.family, revision=rev.revision)
-    except TranslationError as e:
-        if req.overrides is not None:
-            try:
-                translate_task_definition(td_model, family=rev.family, revision=rev.revision)
-            except TranslationError:
-                pass
-            else:
-                raise NotReady("InvalidParameterException", f"overrides: with the overrides applied, {e}") from e
-        raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
-    # Everything is computed before anything is created: bad input never half-launches.
-    cluster = cluster_name(req.cluster)
-    cluster_obj = existing_cluster(namespace, cluster)
-    cluster_pools = read_cluster_pools(namespace, cluster_obj)
-    strategy = req.capacityProviderStrategy or (None if req.launchType else cluster_default_strategy(cluster_obj))
-    pools = strategy_pools(namespace, strategy)
-    try:
-        launch = resolve_launch(req.launchType, strategy, td_model.requiresCompatibilities)
-        # Several providers: the tasks are split by base then weight, as ECS splits them.
-        providers = assign_tasks(task_tr.task_count(req), strategy) if len(launch.providers) > 1 else []
-        placements = {
-            i: pod_placement(launch.for_provider(providers[i]) if providers else launch, pools) for i in indexes
-        }
-    except LaunchError as e:
-        field_ = (
-            e.field
-            if req.capacityProviderStrategy or not strategy
-            else f"cluster {cluster} defaultCapacityProviderStrategy"
-        )
-        raise NotReady("InvalidParameterException", f"{field_}: {str(e).split(': ', 1)[-1]}") from e
-    owner = k8s.owner_of(body).as_dict()
-    try:
-        pods = {
-            i: task_tr.task_pod(
-                translation.template,
-                name=name,
-                namespace=namespace,
-                index=i,
-                owner=owner,
-                req=req,
-                family=rev.family,
-                task_definition=rev.arn,
-                placement=placements[i],
-                scheduler_name=config.get().scheduler_name,
-                cluster_pools=cluster_pools,
-            )
-            for i in indexes
-        }
-    except task_tr.TaskError as e:
-        raise NotReady("InvalidParameterException", str(e)) from e
-    for pod in list(pods.values())[:1]:  # every task of the call has the same spec
-        enforce_policy(pod, cluster_obj, cluster)
-    k8s.create_missing(translation.objects, namespace)
+def _launch(snap: state.TaskSnapshot, req: RunTaskRequest, todo: list[int]) -> plan.Launched:
+    """RunTask for the task indexes ``todo``: resolve the revision, translate it (with the
+    overrides), read the cluster, compute every pod, and only then create them. Raises NotReady
+    for what cannot start."""
+    recorded = (snap.body.get("status") or {}).get("taskDefinitionArn")
+    rev = state.read_revision(snap.namespace, req, recorded)
+    td_model, translation = plan.translate(req, rev)
+    target = state.read_target(snap.namespace, req)
+    launch = plan.plan_launch(
+        snap,
+        req,
+        todo,
+        rev,
+        td_model,
+        translation,
+        cluster=target.cluster,
+        cluster_pools=target.cluster_pools,
+        strategy=target.strategy,
+        strategy_pools=target.strategy_pools,
+        owner=snap.owner,
+        scheduler_name=config.get().scheduler_name,
+    )
+    for pod in list(launch.pods.values())[:1]:  # every task of the call has the same spec
+        enforce_policy(pod, target.cluster_obj, target.cluster)
+    k8s.create_missing(launch.objects, snap.namespace)
     created: dict[int, dict] = {}
     errors: list[str] = []
-    for i, pod in pods.items():
+    for i, pod in launch.pods.items():
         try:
             created[i] = k8s.create(pod)
         except k8s.ApiError as e:
             errors.append(f"task {i} (pod {pod['metadata']['name']}): {e.message}")
-    warnings = (
-        format_warnings(task_tr.translation_warnings(translation.warnings))
-        + format_warnings(task_tr.task_warnings(req))
-        + [f"{f}: {m}" for f, m in launch.warnings]
-    )
-    return rev.arn, warnings, created, errors
-
-
-def _differs(previous: dict, new: dict) -> bool:
-    return any(previous.get(k) != v for k, v in new.items())
+    return plan.Launched(launch.task_definition, launch.warnings, created, errors)
 
 
 def sync(namespace: str, name: str, logger) -> None:
     """Bring the ECSTask's tasks and status up to date (idempotent; see the module docstring)."""
     with _locks.hold(f"{namespace}/{name}"):
-        body = k8s.get(API, "ECSTask", namespace, name)
-        if body is None or body["metadata"].get("deletionTimestamp"):
+        snap = state.read_task(namespace, name)
+        if snap is None:
             return
-        md = body["metadata"]
-        generation, uid = md.get("generation"), md["uid"]
-        previous = body.get("status") or {}
-        prev_tasks = list(previous.get("tasks") or [])
-        prev_ready = next((c for c in previous.get("conditions") or [] if c.get("type") == "Ready"), {})
         now = now_iso()
-        stop = task_tr.stop_request(md.get("annotations"))
-        pods = _pods(namespace, name, uid)
-        td_arn = previous.get("taskDefinitionArn")
-        extra_conditions: list[dict] = []
-        not_ready: NotReady | None = None
-        req: RunTaskRequest | None = None
-        count = max(len(prev_tasks), max(pods) + 1 if pods else 0)
+        start = plan.plan_start(snap, _request(snap.body))
+        outcome: plan.Launched | NotReady | None = None
+        if start.launch and start.req is not None:
+            try:
+                outcome = _launch(snap, start.req, start.todo)
+            except NotReady as e:
+                outcome = e
+        todo = plan.plan_status(snap, start, outcome, now)
+        _apply(snap, todo, logger)
 
-        if prev_tasks and previous.get("observedGeneration") not in (None, generation):
-            kopf.warn(
-                body,
-                reason="SpecIgnored",
-                message="the RunTask input of started tasks cannot change: "
-                "this change is not applied (delete and re-create the ECSTask to run again)",
-            )
-        try:
-            if not prev_tasks:
-                req = _request(body)
-                count = max(count, task_tr.task_count(req))
-            todo = [
-                i
-                for i in range(count)
-                if i not in pods and not task_tr.launched(prev_tasks[i] if i < len(prev_tasks) else None)
-            ]
-            if todo:
-                req = req or _request(body)
-            if todo and stop is None:
-                td_arn, warnings, created, errors = _launch(body, req, todo, td_arn)
-                pods.update(created)
-                if created:
-                    logger.info(f"started {len(created)} task(s) of {td_arn}")
-                    kopf.info(
-                        body,
-                        reason="TasksStarted",
-                        message=f"started {len(created)} task(s) of {td_arn}: "
-                        + ", ".join(p["metadata"]["name"] for p in created.values()),
-                    )
-                extra_conditions.append(
-                    condition(
-                        "Translated",
-                        True,
-                        "TranslatedWithWarnings" if warnings else "Translated",
-                        ("Kubernetes cannot express: " + "; ".join(warnings))
-                        if warnings
-                        else "every field is expressed",
-                        generation,
-                        now,
-                    )
-                )
-                if warnings and created:
-                    kopf.warn(body, reason="TranslationWarning", message="; ".join(warnings)[:900])
-                if errors:
-                    raise NotReady("TaskRejected", "the API server refused the task's pod: " + "; ".join(errors))
-        except NotReady as e:
-            not_ready = e
-            if not prev_tasks and not pods:
-                if (prev_ready.get("reason"), prev_ready.get("message")) != (e.reason, e.message):
-                    kopf.warn(body, reason=e.reason, message=e.message)
-                status = {
-                    "observedGeneration": generation,
-                    "conditions": merge_conditions(
-                        previous.get("conditions"), [condition("Ready", False, e.reason, e.message, generation, now)]
-                    ),
-                }
-                if _differs(previous, status):
-                    k8s.merge_patch(API, "ECSTask", namespace, name, {"status": status}, subresource="status")
-                if e.reason == "TaskRejected":  # e.g. a ResourceQuota: try again later
-                    raise kopf.TemporaryError(e.message, delay=30) from e
-                return
 
-        bases = []
-        for i in range(count):
-            prev = prev_tasks[i] if i < len(prev_tasks) else None
-            fresh = i not in pods and not task_tr.launched(prev)
-            bases.append(_base(req, uid, name, i, td_arn) if fresh and req is not None else {})
-        result = task_tr.ecs_status(
-            bases=bases, pods=pods, previous=previous, stop_reason=stop, now=now, task_definition=td_arn
-        )
-        conds = task_tr.conditions(result.status, name=name, generation=generation, now=now)
-        if not_ready is not None:
-            conds = [condition("Ready", False, not_ready.reason, not_ready.message, generation, now)]
-            if (prev_ready.get("reason"), prev_ready.get("message")) != (not_ready.reason, not_ready.message):
-                kopf.warn(body, reason=not_ready.reason, message=not_ready.message)
-        status = {
-            **result.status,
-            "observedGeneration": generation,
-            "conditions": merge_conditions(previous.get("conditions"), conds + extra_conditions),
-        }
-        if _differs(previous, status):
-            k8s.merge_patch(API, "ECSTask", namespace, name, {"status": status}, subresource="status")
-        for task in result.stopped:
-            message = task_tr.stopped_message(task)
-            logger.info(message)
-            if task.get("succeeded"):
-                kopf.info(body, reason="TaskStopped", message=message)
-            else:
-                kopf.warn(body, reason="TaskStopped", message=message)
-        for failure in result.new_failures:
-            kopf.warn(body, reason="TaskPlacementFailed", message=task_tr.placement_message(name, failure))
-        # Only now, with what the tasks reported recorded: stop the tasks that must stop (ECS sends
-        # SIGTERM, then SIGKILL after stopTimeout: the pod's terminationGracePeriodSeconds).
-        for pod_name in result.delete_pods:
-            logger.info(f"stopping task pod {pod_name}")
-            k8s.delete("v1", "Pod", namespace, pod_name)
+def _apply(snap: state.TaskSnapshot, todo: plan.TaskPlan, logger) -> None:
+    """Post the events, write the status, and only then delete the pods of the tasks that must
+    stop (ECS sends SIGTERM, then SIGKILL after stopTimeout: the pod's terminationGracePeriodSeconds)."""
+    _post(snap.body, todo.events)
+    if todo.status is not None:
+        k8s.merge_patch(API, "ECSTask", snap.namespace, snap.name, {"status": todo.status}, subresource="status")
+    if todo.retry is not None:  # e.g. a ResourceQuota: try again later
+        raise kopf.TemporaryError(todo.retry, delay=30)
+    for message in todo.logs:
+        logger.info(message)
+    _post(snap.body, todo.after)
+    for pod_name in todo.delete_pods:
+        logger.info(f"stopping task pod {pod_name}")
+        k8s.delete("v1", "Pod", snap.namespace, pod_name)
 
 
 @kopf.on.resume(GROUP, VERSION, "ecstasks")
@@ -314,7 +144,7 @@ def ecstask_event(body, type, logger, **_):
     if task_tr.stop_request(md.get("annotations")) is None or md.get("deletionTimestamp"):
         return
     tasks = (body.get("status") or {}).get("tasks") or []
-    if tasks and all(t.get("desiredStatus") == task_tr.STOPPED for t in tasks):
+    if tasks and all(t.get("desiredStatus") == STOPPED for t in tasks):
         return
     try:
         sync(md["namespace"], md["name"], logger)
@@ -343,19 +173,11 @@ def revision_registered(body, type, logger, **_):
     family = (md.get("annotations") or {}).get(revisions.ANNOTATION_FAMILY)
     if not family:
         return
-    for task in k8s.list_(API, "ECSTask", md["namespace"]):
-        st = task.get("status") or {}
-        if st.get("tasks") or task["metadata"].get("deletionTimestamp"):
-            continue
+    for name in state.waiting_for_family(md["namespace"], family):
         try:
-            if revisions.parse_reference((task.get("spec") or {}).get("taskDefinition") or "").family != family:
-                continue
-        except revisions.ReferenceError_:
-            continue
-        try:
-            sync(md["namespace"], task["metadata"]["name"], logger)
+            sync(md["namespace"], name, logger)
         except (k8s.ApiError, kopf.TemporaryError) as e:
-            logger.warning(f"ECSTask {task['metadata']['name']} will start on its next event: {e}")
+            logger.warning(f"ECSTask {name} will start on its next event: {e}")
 
 
 @kopf.timer(
@@ -363,27 +185,19 @@ def revision_registered(body, type, logger, **_):
     VERSION,
     "ecstasks",
     interval=TIMER_INTERVAL,
-    when=lambda status, **_: (status or {}).get("lastStatus") == task_tr.STOPPED,
+    when=lambda status, **_: (status or {}).get("lastStatus") == STOPPED,
 )
 def expire_stopped(body, status, logger, **_):
     """ECS shows a stopped task for a while, then it is gone: delete the ECSTask (and with it its
     pods) ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS after it stopped."""
     ttl = stopped_task_ttl()
-    if task_tr.expired(dict(status or {}), datetime.now(UTC), ttl):
+    if plan.plan_expiry(dict(status or {}), datetime.now(UTC), ttl):
         md = body["metadata"]
         logger.info(f"stopped for {ttl:g}s: deleting")
         k8s.delete(API, "ECSTask", md["namespace"], md["name"])
 
 
 # What wakes a task up (see .wakeups): its cluster changed.
-def _cluster_tasks(cluster: dict) -> list[tuple[str, str]]:
-    name = cluster_name_of(cluster)
-    namespace = cluster["metadata"]["namespace"]
-    return [
-        (namespace, t["metadata"]["name"])
-        for t in k8s.list_(API, "ECSTask", namespace)
-        if cluster_name((t.get("spec") or {}).get("cluster")) == name
-    ]
-
-
-wakeups.depends("ECSTask", on="ECSCluster", find=_cluster_tasks, run=lambda key, logger: sync(*key, logger))
+wakeups.depends(
+    "ECSTask", on="ECSCluster", find=state.tasks_in_cluster, run=lambda key, logger: sync(key[0], key[1], logger)
+)
