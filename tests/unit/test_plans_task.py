@@ -208,7 +208,7 @@ def test_plan(snap: TaskSnapshot, request_: Any, outcome: Any, expected: dict) -
     start = plan.plan_start(snap, request_)
     assert (start.todo, start.launch) == (expected["todo"], expected["launch"])
     todo = plan.plan_status(snap, start, outcome if start.launch else None, NOW)
-    assert [e.reason for e in todo.events] == expected.get("events", [])
+    assert [e.reason for e in start.events + todo.events] == expected.get("events", [])
     assert [(e.reason, e.warning) for e in todo.after] == expected.get("after", [])
     assert todo.delete_pods == expected.get("delete", [])
     assert (todo.retry is not None) == expected.get("retry", False)

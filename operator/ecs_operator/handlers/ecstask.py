@@ -99,6 +99,7 @@ def sync(namespace: str, name: str, logger) -> None:
             return
         now = now_iso()
         start = plan.plan_start(snap, _request(snap.body))
+        _post(snap.body, start.events)
         outcome: plan.Launched | NotReady | None = None
         if start.launch and start.req is not None:
             try:

@@ -68,7 +68,8 @@ def _previous(snap: Snapshot, i: int) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class Start:
-    """The tasks of the ECSTask and which of them start now."""
+    """The tasks of the ECSTask and which of them start now (``events``: posted before anything
+    starts)."""
 
     count: int  # how many tasks the ECSTask has
     todo: list[int]  # task indexes never started
@@ -302,7 +303,7 @@ def plan_status(snap: Snapshot, start: Start, outcome: Launched | NotReady | Non
     previous = _status(snap)
     pods = dict(snap.pods)
     td_arn = previous.get("taskDefinitionArn")
-    events = list(start.events)
+    events: list[Event] = []
     extra: list[dict[str, Any]] = []
     logs: list[str] = []
     error = start.error
