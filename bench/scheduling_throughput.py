@@ -56,7 +56,7 @@ import yaml
 from ecs_operator.convert import render
 from ecs_operator.dev.cluster import ZONES, LocalCluster, NodeSpec, bin_dir, node_manifest
 from ecs_operator.dev.scheduler import EcsScheduler, free_port, scheduler_config
-from ecs_operator.k8s.extender_io import RawWatch
+from ecs_operator.extender.kube import RawWatch
 
 BENCH_SCHEDULER = "ecs-scheduler-bench"
 STRATEGY = [{"type": "spread", "field": "attribute:ecs.availability-zone"}, {"type": "binpack", "field": "memory"}]

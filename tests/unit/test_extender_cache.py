@@ -26,7 +26,7 @@ from ecs_operator.extender.server import make_server
 from ecs_operator.extender.synthetic import cluster, node, pod
 from ecs_operator.extender.verbs import Extender
 from ecs_operator.extender.view import InMemoryClusterView
-from ecs_operator.k8s.extender_io import POD_FIELD_SELECTOR, KubeSource
+from ecs_operator.extender.kube import POD_FIELD_SELECTOR, KubeSource
 
 
 def ev(etype: str, obj: dict, rv: str | None = None) -> dict:
@@ -616,7 +616,7 @@ class FakeBindingApi:
 
 
 def binder_with(api):
-    from ecs_operator.k8s.extender_io import KubeBinder
+    from ecs_operator.extender.kube import KubeBinder
 
     b = KubeBinder(lambda: None)
     b._core = api

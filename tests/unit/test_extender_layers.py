@@ -1,4 +1,4 @@
-"""The extender's seams: only ecs_operator.k8s.extender_io talks to the API server, the
+"""The extender's seams: only ecs_operator.extender.kube talks to the API server, the
 protocol's JSON shapes, /metrics text, and the cache driven through its Source protocol."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from ecs_operator.extender import cache as cache_module
 from ecs_operator.extender.cache import NODES, PODS, Source, WatchCache
+from ecs_operator.extender.kube import KubeBinder, KubeSource
 from ecs_operator.extender.metrics import Latency, render
 from ecs_operator.extender.protocol import (
     ArgsError,
@@ -24,7 +25,6 @@ from ecs_operator.extender.protocol import (
 from ecs_operator.extender.synthetic import node, pod
 from ecs_operator.extender.verbs import Extender
 from ecs_operator.extender.view import InMemoryClusterView
-from ecs_operator.k8s.extender_io import KubeBinder, KubeSource
 
 EXTENDER = Path(cache_module.__file__).parent
 
@@ -46,10 +46,12 @@ def _talks_to_the_api_server(module: str) -> bool:
     return module.split(".")[0] in ("kubernetes", "urllib3") or module.startswith(("..k8s", "ecs_operator.k8s"))
 
 
-@pytest.mark.parametrize("path", sorted(p for p in EXTENDER.glob("*.py") if p.name != "main.py"), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted(p for p in EXTENDER.glob("*.py") if p.name not in ("main.py", "kube.py")), ids=lambda p: p.name
+)
 def test_only_the_adapter_talks_to_the_api_server(path):
     """extender/ (but main.py, which wires the adapter in) imports neither the kubernetes
-    client nor ecs_operator.k8s: its API-server I/O is k8s/extender_io.py."""
+    client nor ecs_operator.k8s: its API-server I/O is extender/kube.py."""
     bad = {m for m in _imports(path) if _talks_to_the_api_server(m)}
     assert not bad, f"{path.name} imports {sorted(bad)}"
 

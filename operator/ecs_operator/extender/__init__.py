@@ -12,7 +12,7 @@ live in :mod:`ecs_operator.domain`; this package serves them:
 - :mod:`.main`: ``ecs-operator extender``.
 
 Its API-server I/O (the list + watch source and the binder) is
-:mod:`ecs_operator.k8s.extender_io`.
+:mod:`ecs_operator.extender.kube`.
 
 See docs/placement.md.
 """

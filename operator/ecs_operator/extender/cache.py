@@ -21,7 +21,7 @@ All of it is pure but the :class:`Source` it reads: :class:`Reflector` applies a
 state and keeps the ``resourceVersion`` to resume from; :class:`WatchCache` runs the loop
 above (threads, timeouts, backoff, when to list again) against any :class:`Source`, so the
 unit tests drive it with a fake one. The real source and the binder, the only code here that
-talks to the API server, are :mod:`ecs_operator.k8s.extender_io` (the kubernetes client's
+talks to the API server, are :mod:`ecs_operator.extender.kube` (the kubernetes client's
 ``watch.Watch``, raw JSON; terminated pods are not watched: the API server sends a pod that
 terminates as DELETED). Objects are slimmed to the fields placement reads (labels,
 ``ecs.seed.dev/*`` annotations, container resources, node name, phase; node labels,
@@ -149,11 +149,11 @@ class Reflector:
 
 
 # --------------------------------------------------------------------------------------
-# The source (implemented by ecs_operator.k8s.extender_io.KubeSource)
+# The source (implemented by ecs_operator.extender.kube.KubeSource)
 
 
 class Source(Protocol):
-    """Where the cache reads nodes and pods from (``ecs_operator.k8s.extender_io.KubeSource``
+    """Where the cache reads nodes and pods from (``ecs_operator.extender.kube.KubeSource``
     in the extender; a scripted one in the tests and the bench). May also have ``close()``,
     called by :meth:`WatchCache.stop` to end the open streams."""
 

@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     from .. import k8s
-    from ..k8s.extender_io import KubeBinder, KubeSource
     from .cache import WatchCache
+    from .kube import KubeBinder, KubeSource
     from .server import make_server
 
     cache = WatchCache(KubeSource(k8s.client)).start()

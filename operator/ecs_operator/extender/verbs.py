@@ -36,7 +36,7 @@ log = logging.getLogger("ecs_operator.extender")
 
 
 class Binder(Protocol):
-    """How ``bind`` binds (``ecs_operator.k8s.extender_io.KubeBinder`` in the extender)."""
+    """How ``bind`` binds (``ecs_operator.extender.kube.KubeBinder`` in the extender)."""
 
     def __call__(self, namespace: str, name: str, uid: str | None, node: str) -> None:
         """Bind the pod to the node (the pods/binding subresource); raise on failure."""

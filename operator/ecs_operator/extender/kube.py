@@ -32,9 +32,9 @@ import kubernetes
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from ..extender.cache import NODES, PODS, Gone
+from .cache import NODES, PODS, Gone
 
-log = logging.getLogger("ecs_operator.k8s.extender_io")
+log = logging.getLogger("ecs_operator.extender.kube")
 
 #: Placement ignores terminated pods; the API server sends one that terminates as DELETED.
 POD_FIELD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
