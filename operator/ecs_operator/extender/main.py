@@ -14,19 +14,19 @@ import argparse
 import logging
 import os
 
+from .. import config
 from . import SCHEDULER_NAME
 
 #: seconds the extender waits, before answering for an ECS task, for an earlier pod that
 #: passed its filter to be bound (see verbs.Extender); the environment variable overrides it,
 #: 0 turns the tracking off (benchmarks; spread and binpack then only see what the cache saw)
-INFLIGHT_TIMEOUT = 1.0
-INFLIGHT_TIMEOUT_ENV = "ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"
+INFLIGHT_TIMEOUT = config.DEFAULT_EXTENDER_INFLIGHT_TIMEOUT
+INFLIGHT_TIMEOUT_ENV = config.EXTENDER_INFLIGHT_TIMEOUT_ENV
 
 
 def inflight_timeout() -> float | None:
-    raw = os.environ.get(INFLIGHT_TIMEOUT_ENV, "").strip()
-    value = float(raw) if raw else INFLIGHT_TIMEOUT
-    return value if value > 0 else None
+    """The in-flight timeout from the environment, read and validated now (config.load)."""
+    return config.load().extender_inflight_timeout
 
 
 def run(args: argparse.Namespace) -> int:
