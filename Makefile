@@ -29,6 +29,10 @@ image:                           ## the operator image from the Dockerfile, with
 lint: setup                      ## format, lint, type, import-layer, complexity and dead-code checks
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python hack/complexity.py
+	$(BIN)/vulture operator/ecs_operator tests bench hack --min-confidence 80
 
 format: setup                    ## apply the formatter and the safe lint fixes
 	$(BIN)/ruff format .

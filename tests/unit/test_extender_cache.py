@@ -22,11 +22,11 @@ from ecs_operator.extender.cache import (
     WatchCache,
     WatchError,
 )
+from ecs_operator.extender.kube import POD_FIELD_SELECTOR, KubeSource
 from ecs_operator.extender.server import make_server
 from ecs_operator.extender.synthetic import cluster, node, pod
 from ecs_operator.extender.verbs import Extender
 from ecs_operator.extender.view import InMemoryClusterView
-from ecs_operator.extender.kube import POD_FIELD_SELECTOR, KubeSource
 
 
 def ev(etype: str, obj: dict, rv: str | None = None) -> dict:
