@@ -8,10 +8,11 @@ BIN := $(VENV)/bin
 
 .PHONY: setup lint format bins node-packages image test unit integration e2e demo cluster-up cluster-down crds bench clean
 
-$(VENV)/.installed: requirements/lock.txt requirements/lint.txt pyproject.toml
+$(VENV)/.installed: requirements/lock.txt requirements/lint.txt requirements/clients.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/lock.txt
 	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/lint.txt
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/clients.txt
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
