@@ -44,6 +44,95 @@ def _extender(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _api(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.api_command == "serve":
+        from .api.server import serve
+
+        try:
+            return serve(
+                address=args.address,
+                port=args.port,
+                keys_namespace=args.keys_namespace,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
+            )
+        except ValueError as e:
+            print(f"ecs-operator api serve: {e}", file=sys.stderr)
+            return 2
+    return _api_keys_create(args)
+
+
+def _api_keys_create(args: argparse.Namespace) -> int:
+    from . import k8s
+    from .api import keys
+
+    secret = sys.stdin.readline().strip() if args.secret_stdin else args.secret
+    if not secret:
+        print("ecs-operator api keys create: give --secret or --secret-stdin", file=sys.stderr)
+        return 2
+    key = keys.AccessKey(
+        access_key_id=args.access_key_id,
+        secret=secret,
+        namespace=args.namespace,
+        account_id=args.account_id,
+        user=args.user,
+        groups=tuple(args.group),
+    )
+    problem = keys.validate(key)
+    if problem:
+        print(f"ecs-operator api keys create: {problem}", file=sys.stderr)
+        return 2
+    manifest = keys.manifest(key, args.keys_namespace)
+    k8s.apply(manifest)
+    print(
+        f"access key {key.access_key_id} (namespace {key.namespace}, account {key.account_id}, user {key.user}) "
+        f"stored in Secret {args.keys_namespace}/{manifest['metadata']['name']}"
+    )
+    return 0
+
+
+def _add_api(sub) -> None:
+    import os
+
+    keys_ns = os.environ.get("POD_NAMESPACE") or "ecs-operator"
+    api = sub.add_parser("api", help="the ECS API endpoint (ECS clients: aws CLI, boto3, Terraform, ecspresso)")
+    api_sub = api.add_subparsers(dest="api_command", required=True)
+    serve = api_sub.add_parser("serve", help="serve the ECS API (HTTPS; plain HTTP only on loopback)")
+    serve.add_argument("--port", type=int, default=8443, help="listen port (default 8443)")
+    serve.add_argument("--address", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--tls-cert", default=None, help="PEM certificate (chain) file: serve HTTPS")
+    serve.add_argument("--tls-key", default=None, help="PEM private key file of --tls-cert")
+    serve.add_argument(
+        "--keys-namespace", default=keys_ns, help=f"namespace of the access key Secrets (default {keys_ns})"
+    )
+    serve.add_argument("--kubeconfig", default=None, help="kubeconfig (used when not running in a cluster)")
+    serve.add_argument("-v", "--verbose", action="store_true")
+    keys = api_sub.add_parser("keys", help="access keys (Secrets)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="store an access key: its id, secret, namespace and identity")
+    create.add_argument("--access-key-id", required=True, help="the access key id clients sign with")
+    create.add_argument("--secret", default=None, help="the secret access key (or --secret-stdin)")
+    create.add_argument("--secret-stdin", action="store_true", help="read the secret access key from stdin")
+    create.add_argument("--namespace", required=True, help="the namespace the key acts in (its ECS account)")
+    create.add_argument("--user", required=True, help="the Kubernetes user the endpoint impersonates for this key")
+    create.add_argument("--group", action="append", default=[], help="a Kubernetes group to impersonate (repeatable)")
+    create.add_argument("--account-id", default="123456789012", help="the 12-digit account id in ARNs")
+    create.add_argument(
+        "--keys-namespace", default=keys_ns, help=f"namespace of the access key Secrets (default {keys_ns})"
+    )
+    create.add_argument("--kubeconfig", default=None, help="kubeconfig to write the Secret with")
+    api.set_defaults(func=_api)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecs-operator", description=__doc__)
     p.add_argument("--version", action="version", version=f"ecs-operator {__version__}")
@@ -89,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ext.add_argument("-v", "--verbose", action="store_true")
     ext.set_defaults(func=_extender)
+    _add_api(sub)
     return p
 
 

@@ -46,6 +46,9 @@ _PLURALS: dict[tuple[str, str], str] = {
     (f"{GROUP}/{VERSION}", "ECSTask"): "ecstasks",
     (f"{GROUP}/{VERSION}", "CapacityProvider"): "capacityproviders",
 }
+# Kinds only the ECS API endpoint reads (its access keys), with its own ServiceAccount: never the
+# operator's, whose role grants exactly the kinds above.
+_ENDPOINT_PLURALS: dict[tuple[str, str], str] = {("v1", "Secret"): "secrets"}
 _CLUSTER_SCOPED = {"Node", "Namespace"}
 
 
@@ -89,7 +92,7 @@ def client() -> kubernetes.client.ApiClient:
 def path(
     api_version: str, kind: str, namespace: str | None, name: str | None = None, subresource: str | None = None
 ) -> str:
-    plural = _PLURALS[(api_version, kind)]
+    plural = _PLURALS.get((api_version, kind)) or _ENDPOINT_PLURALS[(api_version, kind)]
     base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
     parts = [base]
     if namespace and kind not in _CLUSTER_SCOPED:
@@ -102,64 +105,204 @@ def path(
     return "/".join(parts)
 
 
-def _call(
-    method: str,
-    url: str,
-    *,
-    body: Any = None,
-    query: list[tuple[str, str]] | None = None,
-    content_type: str = "application/json",
-) -> Any:
-    try:
-        resp = client().call_api(
-            url,
+class Access:
+    """The API server as one identity. ``Access()`` is the operator's own identity (the module
+    functions below use it); ``Access(user, groups)`` acts as that Kubernetes user through
+    impersonation (``Impersonate-User`` / ``Impersonate-Group``), so RBAC decides what it may do.
+
+    ``retryable``: errors that may pass (409, 429, 5xx, an unreachable API server) become
+    ``kopf.TemporaryError`` for kopf to retry, as the operator wants; without it (the ECS API
+    endpoint, which answers its clients at once) every error is an ``ApiError`` with the HTTP
+    status (an unreachable API server is 503)."""
+
+    def __init__(
+        self,
+        user: str | None = None,
+        groups: Iterable[str] = (),
+        *,
+        retryable: bool = True,
+        field_manager: str = FIELD_MANAGER,
+    ):
+        self.user = user
+        self.groups = tuple(groups)
+        self.retryable = retryable
+        self.field_manager = field_manager
+
+    def __repr__(self) -> str:
+        return f"Access(user={self.user!r}, groups={self.groups!r})"
+
+    def _send(self, method: str, url: str, body: Any, query: list[tuple[str, str]], content_type: str) -> Any:
+        api = client()
+        if self.user is None:
+            return api.call_api(
+                url,
+                method,
+                query_params=query,
+                body=body,
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=False,
+                _request_timeout=60,
+            )
+        # Impersonate-Group may repeat, which the generated client's header dict cannot carry:
+        # the request goes straight to its REST client with a multi-valued header dict.
+        headers = urllib3.HTTPHeaderDict(
+            {"Content-Type": content_type, "Accept": "application/json", "Impersonate-User": self.user}
+        )
+        for group in self.groups:
+            headers.add("Impersonate-Group", group)
+        api.update_params_for_auth(headers, query, ["BearerToken"])
+        return api.rest_client.request(
             method,
-            query_params=query or [],
+            api.configuration.host + url,
+            query_params=query,
+            headers=headers,
             body=body,
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
             _preload_content=False,
             _request_timeout=60,
         )
-    except ApiException as e:
-        raise _translate_error(e) from e
-    except (urllib3.exceptions.HTTPError, OSError) as e:  # API server unreachable or restarting
-        raise kopf.TemporaryError(f"API server unreachable: {e}", delay=5) from e
-    raw = resp.data
-    return json.loads(raw) if raw else {}
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        try:
+            resp = self._send(method, url, body, query or [], content_type)
+        except ApiException as e:
+            raise _translate_error(e, self.retryable) from e
+        except (urllib3.exceptions.HTTPError, OSError) as e:  # API server unreachable or restarting
+            if not self.retryable:
+                raise ApiError(503, "ServiceUnavailable", f"API server unreachable: {e}") from e
+            raise kopf.TemporaryError(f"API server unreachable: {e}", delay=5) from e
+        raw = resp.data
+        return json.loads(raw) if raw else {}
+
+    def apply(self, obj: dict, *, force: bool = True, subresource: str | None = None) -> dict:
+        """Server-side apply ``obj`` (a full manifest with apiVersion/kind/metadata)."""
+        md = obj["metadata"]
+        url = path(obj["apiVersion"], obj["kind"], md.get("namespace"), md["name"], subresource)
+        query = [("fieldManager", self.field_manager)]
+        if force:
+            query.append(("force", "true"))
+        return self._call("PATCH", url, body=obj, query=query, content_type="application/apply-patch+yaml")
+
+    def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict | None:
+        try:
+            return self._call("GET", path(api_version, kind, namespace, name))
+        except ApiError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def list_(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        *,
+        labels: dict[str, str] | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[dict]:
+        query = []
+        selector = label_selector or ",".join(f"{k}={v}" for k, v in (labels or {}).items())
+        if selector:
+            query.append(("labelSelector", selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        return self._call("GET", path(api_version, kind, namespace), query=query).get("items", [])
+
+    def create(self, obj: dict, *, canonical: bool = False) -> dict:
+        """Create ``obj``. ``canonical``: send it as compact, key-sorted JSON (through the YAML
+        decoder, which the client does not re-serialize), so that RawExtension fields such as a
+        ControllerRevision's ``data`` are stored byte-identical to how any later patch re-encodes
+        them; otherwise the API server sees every metadata patch as a change of immutable data."""
+        md = obj["metadata"]
+        url = path(obj["apiVersion"], obj["kind"], md.get("namespace"))
+        if canonical:
+            return self._call(
+                "POST",
+                url,
+                body=json.dumps(obj, sort_keys=True, separators=(",", ":")),
+                query=[("fieldManager", self.field_manager)],
+                content_type="application/yaml",
+            )
+        return self._call("POST", url, body=obj, query=[("fieldManager", self.field_manager)])
+
+    def replace(self, obj: dict) -> dict:
+        """Replace ``obj`` (PUT); its ``metadata.resourceVersion``, when set, is a precondition
+        (409 when the object changed since it was read)."""
+        md = obj["metadata"]
+        url = path(obj["apiVersion"], obj["kind"], md.get("namespace"), md["name"])
+        return self._call("PUT", url, body=obj, query=[("fieldManager", self.field_manager)])
+
+    def merge_patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        patch: dict,
+        subresource: str | None = None,
+    ) -> dict:
+        return self._call(
+            "PATCH",
+            path(api_version, kind, namespace, name, subresource),
+            body=patch,
+            query=[("fieldManager", self.field_manager)],
+            content_type="application/merge-patch+json",
+        )
+
+    def delete(
+        self, api_version: str, kind: str, namespace: str | None, name: str, propagation: str = "Background"
+    ) -> None:
+        try:
+            self._call("DELETE", path(api_version, kind, namespace, name), body={"propagationPolicy": propagation})
+        except ApiError as e:
+            if e.status != 404:
+                raise
+
+    def dry_run_create(self, obj: dict) -> dict:
+        """Ask the API server to validate ``obj`` without persisting it (server-side dry run)."""
+        md = obj["metadata"]
+        return self._call(
+            "POST",
+            path(obj["apiVersion"], obj["kind"], md.get("namespace")),
+            body=obj,
+            query=[("dryRun", "All"), ("fieldManager", self.field_manager)],
+        )
 
 
-def _translate_error(e: ApiException) -> Exception:
+def _translate_error(e: ApiException, retryable: bool = True) -> Exception:
     try:
         payload = json.loads(e.body or "{}")
     except (TypeError, ValueError):
         payload = {}
     message = payload.get("message") or e.reason or ""
     reason = payload.get("reason") or e.reason or ""
-    if e.status in (409, 429) or (e.status or 0) >= 500:
+    if retryable and (e.status in (409, 429) or (e.status or 0) >= 500):
         delay = 1 if e.status == 409 else 5
         return kopf.TemporaryError(f"API {e.status} {reason}: {message}", delay=delay)
     return ApiError(e.status or 0, reason, message)
 
 
+#: the operator's own identity, behind the module functions
+_OPERATOR = Access()
+
+
 def apply(obj: dict, *, force: bool = True, subresource: str | None = None) -> dict:
     """Server-side apply ``obj`` (a full manifest with apiVersion/kind/metadata)."""
-    md = obj["metadata"]
-    url = path(obj["apiVersion"], obj["kind"], md.get("namespace"), md["name"], subresource)
-    query = [("fieldManager", FIELD_MANAGER)]
-    if force:
-        query.append(("force", "true"))
-    return _call("PATCH", url, body=obj, query=query, content_type="application/apply-patch+yaml")
+    return _OPERATOR.apply(obj, force=force, subresource=subresource)
 
 
 def get(api_version: str, kind: str, namespace: str | None, name: str) -> dict | None:
-    try:
-        return _call("GET", path(api_version, kind, namespace, name))
-    except ApiError as e:
-        if e.status == 404:
-            return None
-        raise
+    return _OPERATOR.get(api_version, kind, namespace, name)
 
 
 def list_(
@@ -171,51 +314,24 @@ def list_(
     label_selector: str | None = None,
     field_selector: str | None = None,
 ) -> list[dict]:
-    query = []
-    selector = label_selector or ",".join(f"{k}={v}" for k, v in (labels or {}).items())
-    if selector:
-        query.append(("labelSelector", selector))
-    if field_selector:
-        query.append(("fieldSelector", field_selector))
-    return _call("GET", path(api_version, kind, namespace), query=query).get("items", [])
+    return _OPERATOR.list_(
+        api_version, kind, namespace, labels=labels, label_selector=label_selector, field_selector=field_selector
+    )
 
 
 def create(obj: dict, *, canonical: bool = False) -> dict:
-    """Create ``obj``. ``canonical``: send it as compact, key-sorted JSON (through the YAML
-    decoder, which the client does not re-serialize), so that RawExtension fields such as a
-    ControllerRevision's ``data`` are stored byte-identical to how any later patch re-encodes
-    them; otherwise the API server sees every metadata patch as a change of immutable data."""
-    md = obj["metadata"]
-    url = path(obj["apiVersion"], obj["kind"], md.get("namespace"))
-    if canonical:
-        return _call(
-            "POST",
-            url,
-            body=json.dumps(obj, sort_keys=True, separators=(",", ":")),
-            query=[("fieldManager", FIELD_MANAGER)],
-            content_type="application/yaml",
-        )
-    return _call("POST", url, body=obj, query=[("fieldManager", FIELD_MANAGER)])
+    """Create ``obj`` (``canonical``: see :meth:`Access.create`)."""
+    return _OPERATOR.create(obj, canonical=canonical)
 
 
 def merge_patch(
     api_version: str, kind: str, namespace: str | None, name: str, patch: dict, subresource: str | None = None
 ) -> dict:
-    return _call(
-        "PATCH",
-        path(api_version, kind, namespace, name, subresource),
-        body=patch,
-        query=[("fieldManager", FIELD_MANAGER)],
-        content_type="application/merge-patch+json",
-    )
+    return _OPERATOR.merge_patch(api_version, kind, namespace, name, patch, subresource)
 
 
 def delete(api_version: str, kind: str, namespace: str | None, name: str, propagation: str = "Background") -> None:
-    try:
-        _call("DELETE", path(api_version, kind, namespace, name), body={"propagationPolicy": propagation})
-    except ApiError as e:
-        if e.status != 404:
-            raise
+    _OPERATOR.delete(api_version, kind, namespace, name, propagation)
 
 
 def create_missing(objects, namespace: str) -> None:
@@ -229,13 +345,7 @@ def create_missing(objects, namespace: str) -> None:
 
 def dry_run_create(obj: dict) -> dict:
     """Ask the API server to validate ``obj`` without persisting it (server-side dry run)."""
-    md = obj["metadata"]
-    return _call(
-        "POST",
-        path(obj["apiVersion"], obj["kind"], md.get("namespace")),
-        body=obj,
-        query=[("dryRun", "All"), ("fieldManager", FIELD_MANAGER)],
-    )
+    return _OPERATOR.dry_run_create(obj)
 
 
 @dataclass(frozen=True)
