@@ -157,6 +157,18 @@ def test_describe_reads_the_operators_status(ctx, kube):
     assert (c["registeredContainerInstancesCount"], c["runningTasksCount"], c["activeServicesCount"]) == (3, 2, 1)
 
 
+def test_a_cluster_being_deleted_is_inactive(ctx, kube):
+    op("CreateCluster", ctx, clusterName="prod")
+    kube.objects[(API_VERSION, "ECSCluster", "team-a", "prod")]["metadata"]["deletionTimestamp"] = (
+        "2025-03-01T12:00:00Z"
+    )
+    assert op("DescribeClusters", ctx, clusters=["prod"])["clusters"][0]["status"] == "INACTIVE"
+    assert op("ListClusters", ctx)["clusterArns"] == []
+    with pytest.raises(EcsApiError) as e:
+        op("UpdateCluster", ctx, cluster="prod")
+    assert e.value.code == "ClusterNotFoundException"
+
+
 def test_list_clusters_pages(ctx):
     for n in ["b", "a", "c"]:
         op("CreateCluster", ctx, clusterName=n)

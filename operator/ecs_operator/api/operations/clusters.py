@@ -6,7 +6,9 @@ operator writes. ECS behaviours kept: a call that names no cluster means ``defau
 API does not create on its own (it is ClusterNotFoundException until someone creates it);
 CreateCluster of an existing name answers the existing cluster; Describe lists missing names
 as ``failures`` with reason MISSING; tags and settings are answered only with ``include``;
-a cluster with active services or tasks cannot be deleted.
+a cluster with active services or tasks cannot be deleted; a deleted cluster (its object gone
+or going: the operator's finalizer may hold it a moment) is INACTIVE in Describe, not listed,
+and ClusterNotFoundException for everything else.
 """
 
 from __future__ import annotations
@@ -56,10 +58,14 @@ def find(ctx: RequestContext, name: str) -> dict[str, Any] | None:
     return next((o for o in ctx.kube.list_(API_VERSION, KIND, ctx.namespace) if ecs_name(o) == name), None)
 
 
+def deleting(obj: dict[str, Any]) -> bool:
+    return bool(obj["metadata"].get("deletionTimestamp"))
+
+
 def require(ctx: RequestContext, ref: str | None) -> dict[str, Any]:
-    """The cluster a request names (``default`` when none), or ClusterNotFoundException."""
+    """The ACTIVE cluster a request names (``default`` when none), or ClusterNotFoundException."""
     obj = find(ctx, cluster_ref(ref))
-    if obj is None:
+    if obj is None or deleting(obj):
         raise cluster_not_found()
     return obj
 
@@ -71,7 +77,7 @@ def view(ctx: RequestContext, obj: dict[str, Any], include: frozenset[str] = fro
     out: dict[str, Any] = {
         "clusterArn": arns.cluster(ctx.region, ctx.account, name),
         "clusterName": name,
-        "status": "DEPROVISIONING" if obj["metadata"].get("deletionTimestamp") else status.get("status") or "ACTIVE",
+        "status": "INACTIVE" if deleting(obj) else status.get("status") or "ACTIVE",
         "registeredContainerInstancesCount": status.get("registeredContainerInstancesCount", 0),
         "runningTasksCount": status.get("runningTasksCount", 0),
         "pendingTasksCount": status.get("pendingTasksCount", 0),
@@ -163,7 +169,7 @@ def describe_clusters(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
 
 @operation("ListClusters")
 def list_clusters(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    all_names = sorted({ecs_name(o) for o in ctx.kube.list_(API_VERSION, KIND, ctx.namespace)})
+    all_names = sorted({ecs_name(o) for o in ctx.kube.list_(API_VERSION, KIND, ctx.namespace) if not deleting(o)})
     page, token = paginate(all_names, lambda n: n, params)
     return {"clusterArns": [arns.cluster(ctx.region, ctx.account, n) for n in page], "nextToken": token}
 

@@ -1,0 +1,210 @@
+"""The ECS API endpoint on the local cluster with real ECS clients (boto3 and the aws CLI):
+`ecs-operator api serve` as its own process, a key made by `ecs-operator api keys create` for a
+Kubernetes user that a Role in the test's namespace allows, the session's operator registering
+the revisions. Proves: SigV4 with botocore's signer end to end, impersonation and RBAC
+(AccessDeniedException), task definition revisions 1, 2, ... also under concurrent
+registrations, the cluster lifecycle, and that what the API creates is what kubectl sees."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import kubernetes
+import pytest
+
+from .conftest import REPO, _free_port, http_ok, local_process
+
+G, V = "ecs.seed.dev", "v1alpha1"
+REGION = "eu-west-3"
+ACCOUNT = "210987654321"
+SECRET = "integration-secret-Abc123/xyz"
+
+
+def _role(api, namespace: str, user: str) -> None:
+    """A Role allowing what the cluster and task definition operations do, bound to ``user``."""
+    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
+    rules = [
+        {
+            "apiGroups": [G],
+            "resources": ["ecsclusters", "taskdefinitions"],
+            "verbs": ["get", "list", "create", "update", "patch", "delete"],
+        },
+        {"apiGroups": [G], "resources": ["ecsservices", "ecstasks", "capacityproviders"], "verbs": ["get", "list"]},
+        {"apiGroups": ["apps"], "resources": ["controllerrevisions"], "verbs": ["get", "list", "patch"]},
+    ]
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "ecs-api-user"}, "rules": rules})
+    rbac.create_namespaced_role_binding(
+        namespace,
+        {
+            "metadata": {"name": "ecs-api-user"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ecs-api-user"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        },
+    )
+
+
+def _create_key(kubeconfig: str, namespace: str, key_id: str, user: str) -> str:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ecs_operator.cli",
+            "api",
+            "keys",
+            "create",
+            "--access-key-id",
+            key_id,
+            "--secret-stdin",
+            "--namespace",
+            namespace,
+            "--user",
+            user,
+            "--account-id",
+            ACCOUNT,
+            "--keys-namespace",
+            namespace,
+            "--kubeconfig",
+            kubeconfig,
+        ],
+        input=SECRET + "\n",
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture
+def endpoint(kubeconfig, operator, namespace, api, tmp_path):
+    """The endpoint serving the test's namespace (its keys kept there too) on a loopback port."""
+    user = f"ecs-deployer-{namespace}"
+    _role(api, namespace, user)
+    _create_key(kubeconfig, namespace, f"AKIA{namespace.upper().replace('-', '')}", user)
+    _create_key(kubeconfig, namespace, f"NOBODY{namespace.upper().replace('-', '')}", f"nobody-{namespace}")
+    port = _free_port()
+    env = dict(os.environ, KUBECONFIG=kubeconfig, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "ecs_operator.cli", "api", "serve", "--port", str(port), "--keys-namespace", namespace]
+    log_path = tmp_path / "api.log"
+    with local_process(
+        "ecs api", cmd, env=env, log_path=log_path, healthy=lambda: http_ok(f"http://127.0.0.1:{port}/healthz")
+    ):
+        yield f"http://127.0.0.1:{port}", namespace, log_path
+
+
+def _client(url: str, key_id: str, secret: str = SECRET):
+    return boto3.client(
+        "ecs",
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+
+
+def _td(image: str) -> dict:
+    return {
+        "family": "web_App",
+        "containerDefinitions": [{"name": "web", "image": image, "memory": 128, "essential": True}],
+        "tags": [{"key": "team", "value": "a"}],
+    }
+
+
+def test_boto3_and_the_aws_cli_through_the_endpoint(endpoint, custom, kubectl):
+    url, namespace, log_path = endpoint
+    key_id = f"AKIA{namespace.upper().replace('-', '')}"
+    ecs = _client(url, key_id)
+
+    # task definitions: revisions 1 and 2, described and listed
+    one = ecs.register_task_definition(**_td("nginx:1.27"))["taskDefinition"]
+    two = ecs.register_task_definition(**_td("httpd:2.4"))["taskDefinition"]
+    assert (one["revision"], two["revision"]) == (1, 2)
+    assert two["taskDefinitionArn"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web_App:2"
+    described = ecs.describe_task_definition(taskDefinition="web_App", include=["TAGS"])
+    assert described["taskDefinition"]["revision"] == 2 and described["tags"] == [{"key": "team", "value": "a"}]
+    assert described["taskDefinition"]["registeredAt"].year >= 2025  # epoch seconds, parsed by botocore
+    listed = ecs.list_task_definitions(familyPrefix="web_App")["taskDefinitionArns"]
+    assert [a.rsplit("/", 1)[1] for a in listed] == ["web_App:1", "web_App:2"]
+    assert ecs.list_task_definition_families()["families"] == ["web_App"]
+
+    # concurrent registrations: distinct consecutive revisions, each with the spec its caller sent
+    with ThreadPoolExecutor(4) as pool:
+        results = list(
+            pool.map(lambda i: _client(url, key_id).register_task_definition(**_td(f"busybox:1.3{i}")), range(4))
+        )
+    revs = {r["taskDefinition"]["revision"]: r["taskDefinition"]["containerDefinitions"][0]["image"] for r in results}
+    assert sorted(revs) == [3, 4, 5, 6]
+    for rev, image in revs.items():
+        got = ecs.describe_task_definition(taskDefinition=f"web_App:{rev}")["taskDefinition"]
+        assert got["containerDefinitions"][0]["image"] == image
+
+    # deregister: INACTIVE, and the family's latest ACTIVE is the one before
+    assert ecs.deregister_task_definition(taskDefinition="web_App:6")["taskDefinition"]["status"] == "INACTIVE"
+    assert ecs.describe_task_definition(taskDefinition="web_App")["taskDefinition"]["revision"] == 5
+
+    # what the API made is what kubectl sees: one TaskDefinition per family, its revisions
+    tds = custom.list_namespaced_custom_object(G, V, namespace, "taskdefinitions")["items"]
+    assert [t["spec"]["family"] for t in tds] == ["web_App"]
+    out = kubectl(
+        "get", "controllerrevisions", "-n", namespace, "-l", "ecs.seed.dev/revision-of=taskdefinition", "-o", "name"
+    )
+    assert len(out.stdout.split()) == 6
+
+    # clusters
+    created = ecs.create_cluster(clusterName="Prod_1", tags=[{"key": "k", "value": "v"}])["cluster"]
+    assert created["clusterArn"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/Prod_1"
+    got = ecs.describe_clusters(clusters=["Prod_1", "missing"], include=["TAGS"])
+    assert [c["clusterName"] for c in got["clusters"]] == ["Prod_1"] and got["clusters"][0]["tags"]
+    assert got["failures"] == [{"arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/missing", "reason": "MISSING"}]
+    pages = ecs.get_paginator("list_clusters").paginate(PaginationConfig={"PageSize": 1})
+    assert [a for p in pages for a in p["clusterArns"]] == [created["clusterArn"]]
+    # no cluster named: `default`, which the API does not create
+    assert ecs.describe_clusters()["failures"][0]["reason"] == "MISSING"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecs.update_cluster_settings(cluster="default", settings=[{"name": "containerInsights", "value": "enabled"}])
+    assert e.value.response["Error"]["Code"] == "ClusterNotFoundException"
+
+    # the aws CLI, once
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID=key_id,
+        AWS_SECRET_ACCESS_KEY=SECRET,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    )
+    proc = subprocess.run(
+        [str(REPO / ".venv/bin/aws"), "ecs", "list-clusters", "--endpoint-url", url, "--output", "json"],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert created["clusterArn"] in proc.stdout
+
+    assert ecs.delete_cluster(cluster="Prod_1")["cluster"]["status"] == "INACTIVE"
+    assert ecs.list_clusters()["clusterArns"] == []
+
+    # RBAC decides: a key whose user no Role allows is denied, a wrong secret is refused
+    nobody = _client(url, f"NOBODY{namespace.upper().replace('-', '')}")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        nobody.list_clusters()
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        _client(url, key_id, secret="wrong-secret-value").list_clusters()
+    assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        _client(url, "AKIAUNKNOWN").list_clusters()
+    assert e.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+    assert SECRET not in log_path.read_text()
