@@ -2,7 +2,7 @@
 
 As with ECS's UpdateContainerInstancesState DRAINING: no new task goes there (the node is
 unschedulable), a service's tasks on it are replaced on other instances within the service's
-deployment limits (see :func:`ecs_operator.translate.service.drain`), and daemon tasks on it
+deployment limits (see :func:`ecs_operator.translate.service_drain.drain`), and daemon tasks on it
 stop. The operator labels the node ``ecs.seed.dev/container-instance-status=DRAINING`` while it
 is cordoned (DaemonSets keep off nodes with that label) and removes the label when it is
 uncordoned. The services with tasks on a node that starts draining are woken up
