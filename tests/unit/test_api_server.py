@@ -130,6 +130,26 @@ FLOW = [
         },
     ),
     ("DescribeTaskDefinition", {"taskDefinition": "web", "include": ["TAGS"]}),
+    # services and tasks (a callable body is made from the previous answer)
+    ("CreateCluster", {"clusterName": "apps"}),
+    ("CreateService", {"cluster": "apps", "serviceName": "web", "taskDefinition": "web", "desiredCount": 1}),
+    ("DescribeServices", {"cluster": "apps", "services": ["web", "missing"], "include": ["TAGS"]}),
+    ("ListServices", {"cluster": "apps"}),
+    ("UpdateService", {"cluster": "apps", "service": "web", "desiredCount": 2, "forceNewDeployment": True}),
+    ("ListServiceDeployments", {"cluster": "apps", "service": "web"}),
+    (
+        "DescribeServiceDeployments",
+        lambda prev: {"serviceDeploymentArns": [d["serviceDeploymentArn"] for d in prev["serviceDeployments"]]},
+    ),
+    (
+        "DescribeServiceRevisions",
+        lambda prev: {"serviceRevisionArns": [prev["serviceDeployments"][0]["targetServiceRevision"]["arn"]]},
+    ),
+    ("RunTask", {"cluster": "apps", "taskDefinition": "web", "count": 2, "startedBy": "ci"}),
+    ("ListTasks", {"cluster": "apps"}),
+    ("DescribeTasks", lambda prev: {"cluster": "apps", "tasks": [*prev["taskArns"], "0" * 32]}),
+    ("StopTask", lambda prev: {"cluster": "apps", "task": prev["tasks"][0]["taskArn"], "reason": "done"}),
+    ("DeleteService", {"cluster": "apps", "service": "web", "force": True}),
     ("ListTaskDefinitions", {}),
     ("ListTaskDefinitionFamilies", {}),
     ("DeregisterTaskDefinition", {"taskDefinition": "web:1"}),
@@ -144,8 +164,9 @@ def test_every_answer_fits_its_output_shape(endpoint):
     from ecs_operator.api.operations import load
 
     assert {op for op, _ in FLOW} == set(load()), "a new operation needs a row here"
+    out: dict = {}
     for operation, body in FLOW:
-        status, _, out = call(endpoint, signed_request(operation, body))
+        status, _, out = call(endpoint, signed_request(operation, body(out) if callable(body) else body))
         assert status == 200, (operation, out)
         assert_output_conforms(operation, out)
     status, _, out = call(endpoint, signed_request("DescribeTaskDefinition", {"taskDefinition": "web:1"}))

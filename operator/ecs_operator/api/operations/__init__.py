@@ -80,6 +80,6 @@ def _after(k: Any, after: Any, descending: bool) -> bool:
 
 def load() -> dict[str, Operation]:
     """Every operation module, registered."""
-    from . import clusters, taskdefinitions  # noqa: F401
+    from . import account, capacityproviders, clusters, services, tags, taskdefinitions, tasks  # noqa: F401
 
     return OPERATIONS
