@@ -36,8 +36,10 @@ from pathlib import Path
 
 import yaml
 
+from .. import constants
+
 #: Nodes' label that marks a real kubelet node (tests and docs select on it).
-LABEL_REAL_NODE = "ecs.seed.dev/real-node"
+LABEL_REAL_NODE = constants.REAL_NODE
 #: Mirrors served by the local registry (containerd ``hosts.toml`` per upstream).
 MIRRORED = ("docker.io", "public.ecr.aws", "registry.k8s.io")
 REGISTRY_PORT = 5000

@@ -36,7 +36,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from .. import GROUP, constants
+from .. import constants
 from .capacity import FARGATE_PROVIDERS, LABEL_CAPACITY_PROVIDER
 
 LABEL_ZONE = "topology.kubernetes.io/zone"
@@ -44,8 +44,8 @@ LABEL_INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 LABEL_OS = "kubernetes.io/os"
 LABEL_ARCH = "kubernetes.io/arch"
 LABEL_HOSTNAME = "kubernetes.io/hostname"
-LABEL_INSTANCE_ID = f"{GROUP}/instance-id"
-ATTRIBUTE_LABEL_PREFIX = f"attribute.{GROUP}/"
+LABEL_INSTANCE_ID = constants.INSTANCE_ID
+ATTRIBUTE_LABEL_PREFIX = constants.ATTRIBUTE_PREFIX
 
 LABEL_SERVICE = constants.SERVICE
 LABEL_TASK = constants.TASK
@@ -69,7 +69,7 @@ ACTIVE = "ACTIVE"
 DRAINING = "DRAINING"
 
 _TERMINATED = ("Succeeded", "Failed")
-_GROUP_PREFIX = f"{GROUP}/"
+_GROUP_PREFIX = constants.PREFIX
 
 
 # --------------------------------------------------------------------------------------

@@ -15,20 +15,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .. import GROUP, constants
+from .. import constants
 
 LABEL_FAMILY = constants.FAMILY
 LABEL_REVISION = constants.REVISION
-LABEL_STATUS = f"{GROUP}/status"
-LABEL_HASH = f"{GROUP}/spec-hash"
+LABEL_STATUS = constants.REVISION_STATUS
+LABEL_HASH = constants.REVISION_SPEC_HASH
 # Marks the ControllerRevisions that are task definition revisions. DaemonSets keep their own
 # ControllerRevisions, labelled with their pod template's labels (which include the family
 # label), so every lookup selects on this marker as well.
-LABEL_KIND = f"{GROUP}/revision-of"
+LABEL_KIND = constants.REVISION_OF
 KIND_VALUE = "taskdefinition"
-ANNOTATION_FAMILY = f"{GROUP}/family"
-ANNOTATION_REGISTERED_AT = f"{GROUP}/registered-at"
-ANNOTATION_DEREGISTERED_AT = f"{GROUP}/deregistered-at"
+ANNOTATION_FAMILY = constants.REVISION_FAMILY
+ANNOTATION_REGISTERED_AT = constants.REGISTERED_AT
+ANNOTATION_DEREGISTERED_AT = constants.DEREGISTERED_AT
 
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .. import GROUP, constants
+from .. import constants
 from ..domain.membership import restrict_to_cluster
 from ..domain.revisions import family_label
 from ..models.generated import ContainerOverride, RegisterTaskDefinitionRequest, RunTaskRequest, TaskOverride
@@ -46,14 +46,14 @@ from .task_lifecycle import (
 from .taskdef import TranslationWarning
 
 LABEL_TASK = constants.TASK
-LABEL_TASK_INDEX = f"{GROUP}/task-index"
+LABEL_TASK_INDEX = constants.TASK_INDEX
 ANN_GROUP = constants.TASK_GROUP
 ANN_TASK_DEFINITION = constants.TASK_DEFINITION
-ANN_STARTED_BY = f"{GROUP}/started-by"
-ANN_TASK_ARN = f"{GROUP}/task-arn"
+ANN_STARTED_BY = constants.STARTED_BY
+ANN_TASK_ARN = constants.TASK_ARN
 # StopTask: annotations on the ECSTask (see docs/ecstask.md for why an annotation).
-ANN_DESIRED_STATUS = f"{GROUP}/desired-status"
-ANN_STOP_REASON = f"{GROUP}/stop-reason"
+ANN_DESIRED_STATUS = constants.DESIRED_STATUS
+ANN_STOP_REASON = constants.STOP_REASON
 
 MAX_COUNT = 10  # RunTask starts up to 10 tasks per call
 DEFAULT_STOP_REASON = "Task stopped by user"
