@@ -30,7 +30,7 @@ from . import operation, paginate
 CONFIGMAP = "ecs-account-settings"
 DATA_KEY = "settings"
 PAGE_MAX = 10
-_RETRIES = 5
+_RETRIES = 10
 
 #: ECS's default value of each setting and the values it accepts
 DEFAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
