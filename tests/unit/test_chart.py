@@ -652,6 +652,260 @@ def test_extender_cluster_role_reads_nodes_and_pods_and_only_binds(helm):
     ]
 
 
+# -- the ECS API endpoint (api.enabled) ------------------------------------------------------------
+
+API_ON = (
+    "--set",
+    "api.enabled=true",
+    "--set",
+    "api.tls.secretName=api-tls",
+    "--set",
+    "api.impersonate.users={alice,bob}",
+)
+API_KINDS = ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"]
+
+
+def _api_docs(docs: list[dict]) -> list[dict]:
+    return [d for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "api"]
+
+
+def _rbac_grants(docs: list[dict]) -> set[tuple]:
+    """(kind of role, namespace, apiGroup, resource, verb, resourceNames) of every rule."""
+    out = set()
+    for d in docs:
+        if d["kind"] not in ("Role", "ClusterRole"):
+            continue
+        for rule in d["rules"]:
+            assert set(rule) <= {"apiGroups", "resources", "verbs", "resourceNames"}, rule
+            for g in rule["apiGroups"]:
+                for r in rule["resources"]:
+                    for v in rule["verbs"]:
+                        names = tuple(rule.get("resourceNames") or ())
+                        out.add((d["kind"], d["metadata"].get("namespace"), g, r, v, names))
+    return out
+
+
+@pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.name)
+def test_api_is_off_unless_enabled(helm, values):
+    assert VALUES["api"]["enabled"] is False
+    docs = _render(helm, "-f", str(values))
+    assert not _api_docs(docs)
+    assert not [d for d in docs if d["kind"] in ("Certificate", "Role") and "api" in d["metadata"]["name"]]
+
+
+def test_api_enabled_renders_the_endpoint(helm):
+    docs = _render(helm, *API_ON)
+    api = _api_docs(docs)
+    assert sorted(d["kind"] for d in api) == API_KINDS  # no Certificate without cert-manager
+    dep = _one(docs, "Deployment", "api")
+    assert dep["metadata"]["name"] == "ecs-operator-api"
+    _check_restricted(dep)
+    workloads = [d for d in docs if d["kind"] in WORKLOAD_KINDS]
+    for other in workloads:  # no other workload's selector picks the endpoint's pods, nor the reverse
+        if other is not dep:
+            assert not _matches(other["spec"]["selector"], dep["spec"]["template"]["metadata"]["labels"])
+            assert not _matches(dep["spec"]["selector"], other["spec"]["template"]["metadata"]["labels"])
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["image"] == "ecs-operator:0.1.0"  # the operator's image
+    assert c["command"] == [
+        "ecs-operator",
+        "api",
+        "serve",
+        "--address",
+        "0.0.0.0",
+        "--port",
+        "8443",
+        "--tls-cert",
+        "/etc/ecs-api/tls/tls.crt",
+        "--tls-key",
+        "/etc/ecs-api/tls/tls.key",
+        "--keys-namespace",
+        "ecs-system",
+    ]
+    assert c["ports"] == [{"name": "https", "containerPort": 8443, "protocol": "TCP"}]
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"scheme": "HTTPS", "path": "/healthz", "port": "https"}
+    mount = next(m for m in c["volumeMounts"] if m["mountPath"] == "/etc/ecs-api/tls")
+    assert mount["readOnly"] is True
+    tls = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert tls["secret"]["secretName"] == "api-tls"
+    assert [i["key"] for i in tls["secret"]["items"]] == ["tls.crt", "tls.key"]
+    svc = _one(docs, "Service", "api")
+    assert svc["spec"]["type"] == "ClusterIP"
+    assert svc["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}]
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    sa = _one(docs, "ServiceAccount", "api")
+    assert pod["serviceAccountName"] == sa["metadata"]["name"] == "ecs-operator-api"
+    assert sa["metadata"]["name"] not in {
+        _one(docs, "ServiceAccount", c)["metadata"]["name"] for c in ("operator", "extender", "scheduler")
+    }
+    # the rest of the chart is unchanged by api.enabled
+    assert [d for d in docs if d not in api] == _render(helm)
+
+
+def test_api_rbac_is_least_privilege(helm):
+    docs = _render(helm, *API_ON, "--set", "api.impersonate.groups={ecs-deployers}")
+    api = _api_docs(docs)
+    assert _rbac_grants(api) == {
+        ("Role", "ecs-system", "", "secrets", "get", ()),
+        ("Role", "ecs-system", "", "secrets", "list", ()),
+        ("ClusterRole", None, "", "users", "impersonate", ("alice", "bob")),
+        ("ClusterRole", None, "", "groups", "impersonate", ("ecs-deployers",)),
+    }
+    subject = [{"kind": "ServiceAccount", "name": "ecs-operator-api", "namespace": "ecs-system"}]
+    role, cluster_role = _one(api, "Role"), _one(api, "ClusterRole")
+    rb, crb = _one(api, "RoleBinding"), _one(api, "ClusterRoleBinding")
+    assert rb["metadata"]["namespace"] == role["metadata"]["namespace"] == "ecs-system"
+    assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+    assert crb["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": cluster_role["metadata"]["name"],
+    }
+    assert rb["subjects"] == crb["subjects"] == subject
+    # without groups there is no groups rule at all (empty resourceNames would mean every group)
+    grants = _rbac_grants(_api_docs(_render(helm, *API_ON)))
+    assert not [g for g in grants if g[3] == "groups"]
+    assert all(g[5] for g in grants if g[4] == "impersonate")
+    # the operator's own identities still get no Secrets and no impersonation
+    others = _rbac_grants([d for d in docs if d not in api])
+    assert not [g for g in others if g[3] == "secrets" or g[4] == "impersonate"]
+    # rbac.create=false: no roles of the endpoint either
+    assert not [d for d in _render(helm, *API_ON, "--set", "rbac.create=false") if "Role" in d["kind"]]
+
+
+def test_api_keys_namespace_and_service_values(helm):
+    docs = _render(
+        helm,
+        *API_ON,
+        "--set",
+        "api.keysNamespace=ecs-keys",
+        "--set",
+        "api.port=9443",
+        "--set",
+        "api.service.type=LoadBalancer",
+        "--set",
+        "api.service.port=8443",
+        "--set",
+        "api.verbose=true",
+        "--set",
+        "api.extraArgs={--foo}",
+        "--set",
+        "api.image.tag=dev",
+        "--set",
+        "api.serviceAccount.name=ecs-api",
+    )
+    api = _api_docs(docs)
+    assert {d["metadata"]["namespace"] for d in api if d["kind"] in ("Role", "RoleBinding")} == {"ecs-keys"}
+    assert {d["metadata"]["namespace"] for d in api if d["kind"] in ("Deployment", "Service", "ServiceAccount")} == {
+        "ecs-system"
+    }
+    c = _one(docs, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0]
+    assert c["command"][5:7] == ["--port", "9443"]
+    assert c["command"][11:] == ["--keys-namespace", "ecs-keys", "--verbose", "--foo"]
+    assert c["image"] == "ecs-operator:dev"
+    svc = _one(docs, "Service", "api")["spec"]
+    assert svc["type"] == "LoadBalancer" and svc["ports"][0]["port"] == 8443
+    assert _one(docs, "RoleBinding", "api")["subjects"][0] == {
+        "kind": "ServiceAccount",
+        "name": "ecs-api",
+        "namespace": "ecs-system",
+    }
+
+
+def test_api_tls_from_cert_manager_only_when_enabled(helm):
+    args = [
+        "--set",
+        "api.enabled=true",
+        "--set",
+        "api.impersonate.users={alice}",
+        "--set",
+        "api.tls.certManager.enabled=true",
+        "--set",
+        "api.tls.certManager.issuerRef.name=ca",
+        "--set",
+        "api.tls.certManager.issuerRef.kind=ClusterIssuer",
+        "--set",
+        "api.tls.certManager.dnsNames={ecs.example.com}",
+    ]
+    docs = _render(helm, *args)
+    cert = _one(docs, "Certificate", "api")
+    assert cert["apiVersion"] == "cert-manager.io/v1"
+    spec = cert["spec"]
+    assert spec["secretName"] == "ecs-operator-api-tls"
+    assert spec["issuerRef"] == {"name": "ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+    assert spec["dnsNames"] == [
+        "ecs-operator-api",
+        "ecs-operator-api.ecs-system",
+        "ecs-operator-api.ecs-system.svc",
+        "ecs-operator-api.ecs-system.svc.cluster.local",
+        "ecs.example.com",
+    ]
+    assert (spec["duration"], spec["renewBefore"]) == ("2160h", "360h")
+    vols = _one(docs, "Deployment", "api")["spec"]["template"]["spec"]["volumes"]
+    assert next(v for v in vols if v["name"] == "tls")["secret"]["secretName"] == "ecs-operator-api-tls"
+    named = _render(helm, *args, "--set", "api.tls.secretName=mine")
+    assert _one(named, "Certificate", "api")["spec"]["secretName"] == "mine"
+    assert not [d for d in _render(helm, *API_ON) if d["kind"] == "Certificate"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--set", "api.enabled=true", "--set", "api.impersonate.users={a}"), "api.tls.secretName"),
+        (("--set", "api.enabled=true", "--set", "api.tls.secretName=t"), "api.impersonate.users"),
+        (
+            (
+                "--set",
+                "api.enabled=true",
+                "--set",
+                "api.impersonate.users={a}",
+                "--set",
+                "api.tls.certManager.enabled=true",
+            ),
+            "issuerRef.name",
+        ),
+        ((*API_ON, "--set", "api.tlss=x"), "tlss"),
+        ((*API_ON, "--set", "api.service.type=ExternalName"), "type"),
+        ((*API_ON, "--set", "api.impersonate.user={a}"), "user"),
+        ((*API_ON, "--set", "api.keysNamespace=Not_A_Namespace"), "keysNamespace"),
+    ],
+)
+def test_api_refuses_incomplete_or_unknown_values(helm, args, message):
+    proc = _run(helm, "template", "x", str(CHART), *args)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"enabeld": True},
+        {"tls": {"secretName": "x", "certmanager": {}}},
+        {"tls": {"certManager": {"issuerRef": {"name": "x", "namespace": "y"}}}},
+        {"impersonate": {"users": ["a"], "serviceAccounts": []}},
+        {"service": {"nodePort": 30443}},
+        {"resources": {"limits": {"gpu": 1}}},
+        {"serviceAccount": {"annotation": {}}},
+        {"image": {"digest": "sha256:x"}},
+    ],
+)
+def test_schema_rejects_unknown_api_keys(override):
+    assert any("unknown key" in e for e in _errors(SCHEMA, {**VALUES, "api": {**VALUES["api"], **override}})), override
+
+
+def test_long_release_names_stay_valid_with_the_api(helm):
+    proc = _run(helm, "template", "r" * 53, str(CHART), "--namespace", "ecs-system", *API_ON)
+    assert proc.returncode == 0, proc.stderr
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    keys = [(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs]
+    assert len(keys) == len(set(keys)), "names collide after truncation"
+    for d in _api_docs(docs):
+        assert len(d["metadata"]["name"]) <= 63, d["metadata"]["name"]
+        for v in d["metadata"]["labels"].values():
+            assert len(v) <= 63, v
+
+
 # -- Dockerfile ------------------------------------------------------------------------------------
 
 

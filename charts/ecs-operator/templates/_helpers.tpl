@@ -185,3 +185,38 @@ tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* The ECS API endpoint (api.enabled): its own name, identity and image. */}}
+{{- define "ecs-operator.api.fullname" -}}
+{{- printf "%s-api" (include "ecs-operator.fullname" . | trunc 59 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "ecs-operator.api.serviceAccountName" -}}
+{{- if .Values.api.serviceAccount.create }}
+{{- default (include "ecs-operator.api.fullname" .) .Values.api.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.api.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "ecs-operator.api.image" -}}
+{{- $repo := default .Values.image.repository .Values.api.image.repository }}
+{{- $tag := default (default .Chart.AppVersion .Values.image.tag) .Values.api.image.tag }}
+{{- printf "%s:%s" $repo $tag }}
+{{- end }}
+
+{{/* Where the access key Secrets are: api.keysNamespace, else the release namespace. */}}
+{{- define "ecs-operator.api.keysNamespace" -}}
+{{- default .Release.Namespace .Values.api.keysNamespace }}
+{{- end }}
+
+{{/* The TLS Secret the endpoint serves: api.tls.secretName, or the Certificate's default. */}}
+{{- define "ecs-operator.api.tlsSecretName" -}}
+{{- if .Values.api.tls.secretName }}
+{{- .Values.api.tls.secretName }}
+{{- else if .Values.api.tls.certManager.enabled }}
+{{- printf "%s-tls" (include "ecs-operator.api.fullname" .) }}
+{{- else }}
+{{- fail "api.enabled needs TLS: set api.tls.secretName (a kubernetes.io/tls Secret) or api.tls.certManager.enabled" }}
+{{- end }}
+{{- end }}
