@@ -21,6 +21,10 @@ def _dev(args: argparse.Namespace) -> int:
         from .dev.cluster import main as cluster_main
 
         return cluster_main(args.rest)
+    if args.what == "api":
+        from .dev.api import main as api_main
+
+        return api_main(args.rest)
     from .dev.demo import main as demo_main
 
     return demo_main(args.rest)
@@ -152,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=_run)
 
-    dev = sub.add_parser("dev", help="the embedded local control plane and demo")
-    dev.add_argument("what", choices=["cluster", "demo"])
+    dev = sub.add_parser("dev", help="the embedded local control plane, the demo, the ECS API on the loopback")
+    dev.add_argument("what", choices=["cluster", "demo", "api"])
     dev.add_argument("rest", nargs=argparse.REMAINDER)
     dev.set_defaults(func=_dev)
     conv = sub.add_parser(
