@@ -130,6 +130,7 @@ def test_the_printed_environment_points_ecs_clients_at_the_endpoint():
         "export AWS_ACCESS_KEY_ID=AKIALOCALDEV",
         "export AWS_SECRET_ACCESS_KEY=s3cret-value",
         "export AWS_REGION=eu-west-1",
+        "export AWS_DEFAULT_REGION=eu-west-1",
         "export AWS_ENDPOINT_URL_ECS=http://127.0.0.1:4566",
     ]
 

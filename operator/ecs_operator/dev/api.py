@@ -10,6 +10,7 @@ for ECS clients::
     export AWS_ACCESS_KEY_ID=AKIALOCALDEV
     export AWS_SECRET_ACCESS_KEY=...
     export AWS_REGION=us-east-1
+    export AWS_DEFAULT_REGION=us-east-1
     export AWS_ENDPOINT_URL_ECS=http://127.0.0.1:4566
 
 so ``aws ecs ...``, boto3, Terraform and ecspresso talk to the local cluster unchanged. The
@@ -80,11 +81,13 @@ def namespace_manifest(name: str) -> dict[str, Any]:
 
 
 def env_lines(access_key_id: str, secret: str, region: str, url: str) -> list[str]:
-    """The shell lines that point ECS clients at the endpoint."""
+    """The shell lines that point ECS clients at the endpoint (the Go SDK, Terraform and the aws
+    CLI v2 read AWS_REGION; boto3 and the aws CLI v1 AWS_DEFAULT_REGION)."""
     return [
         f"export AWS_ACCESS_KEY_ID={access_key_id}",
         f"export AWS_SECRET_ACCESS_KEY={secret}",
         f"export AWS_REGION={region}",
+        f"export AWS_DEFAULT_REGION={region}",
         f"export AWS_ENDPOINT_URL_ECS={url}",
     ]
 
