@@ -297,6 +297,19 @@ def deployments(
     return [_deployment(ctx, primary, placement)] + [{**d, "status": "ACTIVE"} for d in current]
 
 
+def _settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """The Service members that echo the spec, with ECS's defaults."""
+    return {
+        **{k: spec.get(k) for k in _SPEC_ECHO},
+        "deploymentConfiguration": {**DEFAULT_DEPLOYMENT_CONFIGURATION, **(spec.get("deploymentConfiguration") or {})},
+        "schedulingStrategy": spec.get("schedulingStrategy") or svc_tr.REPLICA,
+        "deploymentController": spec.get("deploymentController") or {"type": "ECS"},
+        "enableECSManagedTags": bool(spec.get("enableECSManagedTags")),
+        "propagateTags": spec.get("propagateTags") or "NONE",
+        "enableExecuteCommand": bool(spec.get("enableExecuteCommand")),
+    }
+
+
 def view(ctx: RequestContext, obj: dict[str, Any], include: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The ECS Service an ECSService is."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
@@ -308,7 +321,7 @@ def view(ctx: RequestContext, obj: dict[str, Any], include: frozenset[str] = fro
     desired = spec.get("desiredCount") if strategy == svc_tr.REPLICA else status.get("desiredCount", 0)
     rev = resolve(ctx, spec.get("taskDefinition"))
     out: dict[str, Any] = {
-        **{k: spec.get(k) for k in _SPEC_ECHO},
+        **_settings(spec),
         "serviceArn": service_arn(ctx, cluster, name),
         "serviceName": name,
         "clusterArn": arns.cluster(ctx.region, ctx.account, cluster),
@@ -317,15 +330,9 @@ def view(ctx: RequestContext, obj: dict[str, Any], include: frozenset[str] = fro
         "runningCount": status.get("runningCount", 0),
         "pendingCount": status.get("pendingCount", 0),
         **_placement(spec, status),
-        "deploymentConfiguration": {**DEFAULT_DEPLOYMENT_CONFIGURATION, **(spec.get("deploymentConfiguration") or {})},
         "deployments": [] if deleting else deployments(ctx, obj, created, rev),
         "events": status.get("events") or [],
         "createdAt": created,
-        "schedulingStrategy": strategy,
-        "deploymentController": spec.get("deploymentController") or {"type": "ECS"},
-        "enableECSManagedTags": bool(spec.get("enableECSManagedTags")),
-        "propagateTags": spec.get("propagateTags") or "NONE",
-        "enableExecuteCommand": bool(spec.get("enableExecuteCommand")),
     }
     primary = next((d for d in out["deployments"] if d["status"] == "PRIMARY"), None)
     wanted = rev.arn if rev else status.get("taskDefinition") or spec.get("taskDefinition") or ""
