@@ -40,7 +40,7 @@ type checker struct {
 func main() {
 	endpoint := flag.String("endpoint", "", "the ECS endpoint URL (required)")
 	region := flag.String("region", firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")), "region")
-	cluster := flag.String("cluster", "sdk-check", "cluster to create and use")
+	cluster := flag.String("cluster", "default", "cluster to create (if missing) and use")
 	family := flag.String("family", "sdk-check", "task definition family")
 	service := flag.String("service", "sdk-check", "service name")
 	wait := flag.Duration("wait", 3*time.Minute, "how long each waiter may wait")

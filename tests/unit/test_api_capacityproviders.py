@@ -207,3 +207,17 @@ def test_objects_made_with_kubectl_are_found_by_their_spec_name(ctx, kube):
     )
     got = call(ctx, "DescribeCapacityProviders", capacityProviders=["GPU_Nodes"])["capacityProviders"]
     assert got[0]["capacityProviderArn"] == ARN + "GPU_Nodes" and "autoScalingGroupProvider" not in got[0]
+
+
+def test_pages_keep_the_built_in_providers_first(ctx):
+    for name in ["Zed", "A_pool", "EC2pool"]:
+        create(ctx, name)
+    params: dict = {"maxResults": 1}
+    seen = []
+    while True:
+        out = call(ctx, "DescribeCapacityProviders", **params)
+        seen += [p["name"] for p in out["capacityProviders"]]
+        if "nextToken" not in out:
+            break
+        params["nextToken"] = out["nextToken"]
+    assert seen == ["FARGATE", "FARGATE_SPOT", "A_pool", "EC2pool", "Zed"]

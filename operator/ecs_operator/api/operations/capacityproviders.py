@@ -154,6 +154,11 @@ def _in_cluster(ctx: RequestContext, cluster: dict[str, Any]) -> set[str]:
     return used
 
 
+def _order(provider: dict[str, Any]) -> tuple[int, str]:
+    """Describe's order: the built-in providers first, then by name."""
+    return (0 if provider["name"] in FARGATE_PROVIDERS else 1, provider["name"])
+
+
 def _all(ctx: RequestContext, include: frozenset[str]) -> list[dict[str, Any]]:
     mine = sorted(ctx.kube.list_(API_VERSION, KIND, ctx.namespace), key=provider_name)
     return [fargate_view(ctx, n, include) for n in FARGATE_PROVIDERS] + [view(ctx, o, include) for o in mine]
@@ -172,7 +177,7 @@ def describe_capacity_providers(ctx: RequestContext, params: dict[str, Any]) -> 
         if not wanted:
             return {"capacityProviders": [], "failures": []}
     if not wanted:
-        page, token = paginate(_all(ctx, include), lambda p: p["capacityProviderArn"], params, PAGE_MAX)
+        page, token = paginate(_all(ctx, include), _order, params, PAGE_MAX)
         return {"capacityProviders": page, "failures": [], "nextToken": token}
     found, failures = [], []
     for name in dict.fromkeys(wanted):
