@@ -116,6 +116,33 @@ def test_tags_of_a_described_cluster_follow(ctx, kube):
     assert got == [*TEAM, {"key": "env", "value": "x"}]
 
 
+def _describe_service(ctx, arn):
+    return call(ctx, "DescribeServices", cluster="prod", services=["web"], include=["TAGS"])["services"][0]["tags"]
+
+
+def _describe_task(ctx, arn):
+    return call(ctx, "DescribeTasks", cluster="prod", tasks=[arn], include=["TAGS"])["tasks"][0]["tags"]
+
+
+def _describe_task_definition(ctx, arn):
+    return call(ctx, "DescribeTaskDefinition", taskDefinition=arn, include=["TAGS"])["tags"]
+
+
+@pytest.mark.parametrize(
+    ("make", "describe"),
+    [
+        (make_service, _describe_service),
+        (make_task, _describe_task),
+        (make_task_definition, _describe_task_definition),
+    ],
+    ids=["service", "task", "task-definition"],
+)
+def test_describe_with_tags_shows_what_tag_resource_kept(ctx, kube, make, describe):
+    arn, _ = make(ctx, kube)
+    call(ctx, "TagResource", resourceArn=arn, tags=[{"key": "env", "value": "x"}])
+    assert describe(ctx, arn) == [*TEAM, {"key": "env", "value": "x"}]
+
+
 def test_fargate_providers_have_no_tags_and_take_none(ctx):
     assert call(ctx, "ListTagsForResource", resourceArn=P + "capacity-provider/FARGATE")["tags"] == []
     fails(ctx, "TagResource", "InvalidParameterException", resourceArn=P + "capacity-provider/FARGATE", tags=TEAM)

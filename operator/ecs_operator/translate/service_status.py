@@ -70,7 +70,7 @@ def event(message: str, now: str) -> Obj:
     return {"id": eid, "createdAt": now, "message": message}
 
 
-def _deployment_id(key: str) -> str:
+def deployment_id(key: str) -> str:
     return f"ecs-svc/{int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)}"
 
 
@@ -238,9 +238,9 @@ def _deployment(name: str, group: _Group, prev_deployments: dict[Any, Obj], now:
     """One ECS deployment (without its rollout state) and its entry in the previous status."""
     status_word, td, group_pods, group_desired = group
     did = (
-        _deployment_id(f"{name}/{td}/{status_word == 'PRIMARY'}")
+        deployment_id(f"{name}/{td}/{status_word == 'PRIMARY'}")
         if status_word == "ACTIVE"
-        else _deployment_id(f"{name}/{td}")
+        else deployment_id(f"{name}/{td}")
     )
     g_running, g_pending = _counts(group_pods)
     prev = prev_deployments.get(did, {})

@@ -39,8 +39,8 @@ from ...models.generated import CreateServiceRequest
 from ...status import now_iso
 from ...translate import service as svc_tr
 from ...translate.names import digest
-from ...translate.service_status import _deployment_id
-from .. import arns, model, names
+from ...translate.service_status import deployment_id
+from .. import arns, model, names, tagging
 from ..context import RequestContext
 from ..errors import EcsApiError, client_error, invalid_parameter
 from . import clusters, operation, paginate, taskdefinitions
@@ -282,7 +282,7 @@ def deployments(
     if current and not stale and not _forced_after(obj, status.get("deployments") or []):
         return current
     primary = {
-        "id": _deployment_id(f"{obj['metadata']['name']}/{wanted}"),
+        "id": deployment_id(f"{obj['metadata']['name']}/{wanted}"),
         "status": "PRIMARY",
         "taskDefinition": wanted,
         "desiredCount": spec.get("desiredCount", 0),
@@ -341,7 +341,7 @@ def view(ctx: RequestContext, obj: dict[str, Any], include: frozenset[str] = fro
         out["currentServiceDeployment"] = deployment_arn(ctx, cluster, name, primary["id"])
         out["currentServiceRevisions"] = [_revision_summary(ctx, cluster, name, d) for d in out["deployments"]]
     if "TAGS" in include:
-        out["tags"] = spec.get("tags") or []
+        out["tags"] = tagging.tags_of(obj)
     return out
 
 

@@ -34,7 +34,7 @@ from ...errors import validation_message
 from ...k8s import ApiError
 from ...models.generated import RegisterTaskDefinitionRequest
 from ...status import now_iso
-from .. import arns, model, names
+from .. import arns, model, names, tagging
 from ..context import RequestContext
 from ..errors import client_error, invalid_parameter, server_error
 from . import operation, paginate
@@ -247,7 +247,10 @@ def describe_task_definition(ctx: RequestContext, params: dict[str, Any]) -> dic
         raise client_error("Unable to describe task definition.")
     out: dict[str, Any] = {"taskDefinition": view(ctx, rev)}
     if "TAGS" in (params.get("include") or ()):
-        out["tags"] = rev.spec.get("tags") or []
+        # TagResource keeps a revision's tags in an annotation of its ControllerRevision
+        cr = ctx.kube.get("apps/v1", "ControllerRevision", ctx.namespace, rev.name) or {}
+        found = tagging.annotated(cr, tagging.ANNOTATION)
+        out["tags"] = found if found is not None else rev.spec.get("tags") or []
     return out
 
 

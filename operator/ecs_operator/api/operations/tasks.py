@@ -36,8 +36,8 @@ from ...translate import task as task_tr
 from ...translate import task_lifecycle as lc
 from ...translate.names import dns_label
 from ...translate.service import cluster_name
-from ...translate.service_status import _deployment_id
-from .. import arns, model
+from ...translate.service_status import deployment_id
+from .. import arns, model, tagging
 from ..context import RequestContext
 from ..errors import client_error, invalid_parameter
 from . import clusters, operation, paginate, services, taskdefinitions
@@ -104,7 +104,12 @@ def _launch(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_view(
-    ctx: RequestContext, entry: dict[str, Any], cluster: str, spec: dict[str, Any], include: frozenset[str]
+    ctx: RequestContext,
+    entry: dict[str, Any],
+    cluster: str,
+    spec: dict[str, Any],
+    include: frozenset[str],
+    tags: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ECS Task of a status.tasks[] entry (or of a pod read the same way)."""
     resource = str(entry.get("taskArn") or "")
@@ -128,7 +133,7 @@ def task_view(
     if node:
         out["containerInstanceArn"] = arns.build(ctx.region, ctx.account, "container-instance", cluster, node)
     if "TAGS" in include:
-        out["tags"] = spec.get("tags") or []
+        out["tags"] = tags if tags is not None else spec.get("tags") or []
     return out
 
 
@@ -153,7 +158,8 @@ def _standalone(ctx: RequestContext, obj: dict[str, Any], include: frozenset[str
                 "desiredStatus": lc.RUNNING,
                 "createdAt": md.get("creationTimestamp") or now_iso(ctx.now),
             }
-        view = task_view(ctx, entry, cluster, spec, include)
+        task_id = str(entry["taskArn"]).rsplit("/", 1)[-1]
+        view = task_view(ctx, entry, cluster, spec, include, tagging.task_tags(obj, task_id))
         out.append(
             Found(
                 task=view,
@@ -181,7 +187,7 @@ def pod_entry(pod: dict[str, Any], cluster: str, service_object: str) -> dict[st
         "taskArn": f"task/{cluster}/{md.get('uid', '').replace('-', '')}",
         "taskDefinitionArn": td,
         "group": ann.get(constants.TASK_GROUP),
-        "startedBy": _deployment_id(f"{service_object}/{td}") if td else None,
+        "startedBy": deployment_id(f"{service_object}/{td}") if td else None,
         "lastStatus": last,
         "desiredStatus": desired,
         "createdAt": md.get("creationTimestamp"),
