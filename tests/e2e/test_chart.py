@@ -3,6 +3,8 @@ buildah), `helm install charts/ecs-operator` with default values except the imag
 namespace that enforces the restricted Pod Security Standard, on a cluster whose only worker is
 a real node. The chart's operator, extender and ecs-scheduler run as pods from their images;
 the example ECS service is placed by the chart's ecs-scheduler and answers HTTP.
+With `api.enabled`, the ECS API endpoint runs from the same image behind its HTTPS Service and
+boto3 deploys through it.
 
 This module has its own cluster (``ecs-chart``): the chart's operator watches every namespace,
 so no other operator may run beside it.
@@ -220,3 +222,257 @@ def test_helm_install_upgrade_and_uninstall_on_a_real_node(tools, tmp_path):
     assert "taskdefinitions.ecs.seed.dev" in kubectl("get", "crds", "-o", "name")
     assert "ecsservice.ecs.seed.dev/webserver" in kubectl("get", "ecsservices", "-n", app, "-o", "name")
     assert len(service_pods(kubectl, app)) == 4, "the service's tasks keep running without the operator"
+
+
+# -- the ECS API endpoint (api.enabled) --------------------------------------------------------------
+
+API_USER = "ecs-e2e-deployer"
+API_SECRET = "e2e-secret-Abc123/xyz"
+ACCOUNT = "210987654321"
+
+
+def self_signed_cert(tmp_path, service: str) -> tuple[str, str]:
+    """(certificate, key) files of a self-signed ECDSA certificate for the Service's DNS names
+    and the loopback (the port-forward), made with the openssl CLI."""
+    crt, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    names = [service, f"{service}.{NS}", f"{service}.{NS}.svc", f"{service}.{NS}.svc.cluster.local", "localhost"]
+    san = ",".join([*(f"DNS:{n}" for n in names), "IP:127.0.0.1"])
+    _run(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={service}",
+        "-addext",
+        f"subjectAltName={san}",
+        "-keyout",
+        str(key),
+        "-out",
+        str(crt),
+    )
+    return str(crt), str(key)
+
+
+def create_key(kubeconfig: str, key_id: str, namespace: str, user: str) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ecs_operator.cli",
+            "api",
+            "keys",
+            "create",
+            "--access-key-id",
+            key_id,
+            "--secret-stdin",
+            "--namespace",
+            namespace,
+            "--user",
+            user,
+            "--account-id",
+            ACCOUNT,
+            "--keys-namespace",
+            NS,
+            "--kubeconfig",
+            kubeconfig,
+        ],
+        input=API_SECRET + "\n",
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert API_SECRET not in proc.stdout + proc.stderr
+
+
+class PortForward:
+    """`kubectl port-forward` of a Service's port to a loopback port, for the test's duration."""
+
+    def __init__(self, kubectl_exe: str, kubeconfig: str, target: str, remote_port: int):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc = subprocess.Popen(
+            [
+                kubectl_exe,
+                "--kubeconfig",
+                kubeconfig,
+                "port-forward",
+                "-n",
+                NS,
+                target,
+                f"{self.port}:{remote_port}",
+                "--address",
+                "127.0.0.1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        assert "Forwarding from" in line, f"kubectl port-forward: {line}"
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def test_helm_install_with_the_ecs_api_and_boto3_through_its_service(chart_cluster, tools, tmp_path, monkeypatch):
+    """`helm install --set api.enabled=true` with a TLS Secret: the endpoint runs from the
+    operator image on the real node, answers /healthz on the Service's ClusterIP over TLS (from
+    inside the node, through kube-proxy), and boto3 -- pointed at it only by AWS_ENDPOINT_URL_ECS
+    and AWS_CA_BUNDLE, through `kubectl port-forward svc/...` -- lists, creates and describes
+    clusters and registers a task definition as a key made by `ecs-operator api keys create`.
+    Its ServiceAccount reads Secrets only in the release namespace and impersonates only the
+    listed user: a key of another user is AccessDeniedException."""
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+    from ecs_operator.dev.api import rbac_manifests
+    from ecs_operator.dev.cluster import bin_dir
+    from ecs_operator.dev.realnode import NodeNet
+
+    cluster, _ = chart_cluster
+    kubectl, helm, registry = tools
+    kc = str(cluster.kubeconfig)
+    repo = build_and_push(registry, "e2e-api")
+    if "namespace/" + NS not in kubectl("get", "namespaces", "-o", "name").split():
+        kubectl("create", "namespace", NS)
+    kubectl("label", "--overwrite", "namespace", NS, "pod-security.kubernetes.io/enforce=restricted")
+    service = "ecs-operator-api"
+    crt, key = self_signed_cert(tmp_path, service)
+    kubectl("create", "secret", "tls", "ecs-api-tls", "-n", NS, "--cert", crt, "--key", key)
+    team = f"team-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", team)
+    manifests = tmp_path / "rbac.json"
+    manifests.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": rbac_manifests(team, API_USER)}))
+    kubectl("apply", "-f", str(manifests))
+
+    t0 = time.monotonic()
+    helm(
+        "install",
+        "ecs-operator",
+        str(CHART),
+        "-n",
+        NS,
+        "--set",
+        f"image.repository={repo}",
+        "--set",
+        "image.tag=e2e-api",
+        "--set",
+        "image.pullPolicy=Always",
+        "--set",
+        "api.enabled=true",
+        "--set",
+        "api.tls.secretName=ecs-api-tls",
+        "--set",
+        f"api.impersonate.users={{{API_USER}}}",
+        "--wait",
+        "--timeout",
+        "300s",
+    )
+    forward = None
+    try:
+        pods = chart_pods(kubectl)
+        assert sorted(pods) == ["api", "extender", "operator", "scheduler"]
+        api_pod = pods["api"]
+        assert ready(api_pod) and api_pod["spec"]["nodeName"] == "real-1"
+        (c,) = api_pod["status"]["containerStatuses"]
+        assert c["state"].get("running") and c["restartCount"] == 0, c
+        assert api_pod["spec"]["containers"][0]["image"] == f"{repo}:e2e-api"
+        print(f"\nhelm install with api.enabled -> Ready: {time.monotonic() - t0:.1f}s", file=sys.stderr)
+
+        # the Service: 443 -> the container's HTTPS port, TLS with the Secret's certificate,
+        # reached on its ClusterIP from inside the node (kube-proxy's rules)
+        ip = kubectl("get", "service", "-n", NS, service, "-o", "jsonpath={.spec.clusterIP}").strip()
+        netns = NodeNet(cluster.name, 1).netns
+        host = f"{service}.{NS}.svc"
+        curl = ["nsenter", f"--net=/run/netns/{netns}", "curl", "-sS", "--max-time", "5", "--cacert", crt]
+        curl += ["--resolve", f"{host}:443:{ip}", f"https://{host}/healthz"]
+        wait_for(
+            lambda: subprocess.run(curl, text=True, capture_output=True).stdout.strip() == "ok",
+            timeout=60,
+            desc="https://<service>/healthz on the ClusterIP",
+        )
+
+        # the endpoint's own identity: the keys namespace's Secrets and the listed user, nothing else
+        def can(*args: str) -> bool:
+            sa = f"system:serviceaccount:{NS}:{service}"
+            proc = subprocess.run(
+                [str(bin_dir() / "kubectl"), "--kubeconfig", kc, "auth", "can-i", "--as", sa, *args],
+                text=True,
+                capture_output=True,
+            )
+            return proc.stdout.strip() == "yes"
+
+        assert can("list", "secrets", "-n", NS) and can("impersonate", f"users/{API_USER}")
+        assert not can("get", "secrets", "-n", team) and not can("impersonate", "users/someone-else")
+        assert not can("impersonate", "groups/system:masters") and not can("list", "ecsclusters", "-n", team)
+        assert not can("create", "secrets", "-n", NS)
+
+        create_key(kc, "AKIAE2EAPI", team, API_USER)
+        create_key(kc, "AKIAE2ENOBODY", team, "ecs-e2e-nobody")  # a user the endpoint may not impersonate
+        forward = PortForward(str(bin_dir() / "kubectl"), kc, f"svc/{service}", 443)
+        for var, value in {
+            "AWS_ENDPOINT_URL_ECS": f"https://127.0.0.1:{forward.port}",
+            "AWS_CA_BUNDLE": crt,
+            "AWS_ACCESS_KEY_ID": "AKIAE2EAPI",
+            "AWS_SECRET_ACCESS_KEY": API_SECRET,
+            "AWS_REGION": "eu-central-1",
+            "AWS_DEFAULT_REGION": "eu-central-1",  # boto3's
+            "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        }.items():
+            monkeypatch.setenv(var, value)
+        no_retries = botocore.config.Config(retries={"max_attempts": 1})
+        ecs = boto3.client("ecs", config=no_retries)
+        assert ecs.list_clusters()["clusterArns"] == []
+        made = ecs.create_cluster(clusterName="e2e_Cluster")["cluster"]
+        assert made["clusterArn"] == f"arn:aws:ecs:eu-central-1:{ACCOUNT}:cluster/e2e_Cluster"
+        assert ecs.list_clusters()["clusterArns"] == [made["clusterArn"]]
+        described = ecs.describe_clusters(clusters=["e2e_Cluster", "missing"])
+        assert [c["clusterName"] for c in described["clusters"]] == ["e2e_Cluster"]
+        assert described["failures"][0]["reason"] == "MISSING"
+        # the chart's operator registers what the API writes
+        td = ecs.register_task_definition(
+            family="web",
+            containerDefinitions=[{"name": "web", "image": "httpd:2.4", "memory": 128, "essential": True}],
+        )["taskDefinition"]
+        assert td["revision"] == 1 and td["status"] == "ACTIVE"
+        seen = kubectl("get", "ecsclusters", "-n", team, "-o", "jsonpath={.items[*].spec.clusterName}").split()
+        assert "e2e_Cluster" in seen, seen
+        seen = kubectl("get", "taskdefinitions", "-n", team, "-o", "jsonpath={.items[*].status.revision}").split()
+        assert seen == ["1"], seen
+
+        nobody = boto3.client(
+            "ecs", aws_access_key_id="AKIAE2ENOBODY", aws_secret_access_key=API_SECRET, config=no_retries
+        )
+        with pytest.raises(botocore.exceptions.ClientError) as denied:
+            nobody.list_clusters()
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+        wrong = boto3.client(
+            "ecs", aws_access_key_id="AKIAE2EAPI", aws_secret_access_key="not-the-secret", config=no_retries
+        )
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            wrong.list_clusters()
+        assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+        logs = kubectl("logs", "-n", NS, api_pod["metadata"]["name"])
+        assert API_SECRET not in logs and "ListClusters" in logs
+    finally:
+        if forward is not None:
+            forward.close()
+        helm("uninstall", "ecs-operator", "-n", NS, "--wait", "--timeout", "120s")
+    wait_for(lambda: not chart_pods(kubectl), timeout=120, desc="chart pods gone")
