@@ -12,7 +12,12 @@ def _run(args: argparse.Namespace) -> int:
     from .runner import run_operator
 
     return run_operator(
-        namespaces=args.namespace, all_namespaces=not args.namespace, liveness=args.liveness, verbose=args.verbose
+        namespaces=args.namespace,
+        all_namespaces=not args.namespace,
+        liveness=args.liveness,
+        verbose=args.verbose,
+        metrics_port=args.metrics_port,
+        metrics_address=args.metrics_address,
     )
 
 
@@ -153,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--liveness", default=None, help="serve kopf's liveness probe at this URL, e.g. http://0.0.0.0:8080/healthz"
     )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics at http://<address>:<port>/metrics (default: off; see docs/metrics.md)",
+    )
+    run.add_argument("--metrics-address", default="0.0.0.0", help="listen address of --metrics-port (default 0.0.0.0)")
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=_run)
 

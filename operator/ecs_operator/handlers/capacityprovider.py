@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import kopf
 
-from .. import GROUP, VERSION, k8s
+from .. import GROUP, VERSION, k8s, metrics
 from ..plans.capacityprovider import provider_status
 from ..state.clusters import provider_name, provider_pool
 from ..status import now_iso
@@ -25,11 +25,13 @@ def _status(body: dict) -> dict:
 @kopf.on.resume(GROUP, VERSION, "capacityproviders")
 @kopf.on.create(GROUP, VERSION, "capacityproviders")
 @kopf.on.update(GROUP, VERSION, "capacityproviders", field="spec")
+@metrics.reconciled("CapacityProvider")
 def provider_changed(body, patch, **_):
     patch.setdefault("status", {}).update(_status(dict(body)))
 
 
 @kopf.timer(GROUP, VERSION, "capacityproviders", interval=REFRESH_SECONDS, idle=REFRESH_SECONDS / 2)
+@metrics.reconciled("CapacityProvider")
 def provider_nodes(body, patch, **_):
     status = _status(dict(body))
     if (body.get("status") or {}).get("nodes") != status.get("nodes"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import kopf
 
-from .. import API_VERSION, GROUP, VERSION, k8s
+from .. import API_VERSION, GROUP, VERSION, k8s, metrics
 from ..domain.capacity import is_virtual
 from ..domain.membership import is_instance_of
 from ..plans.cluster import cluster_status
@@ -45,6 +45,7 @@ def _status(body: dict) -> dict:
 @kopf.on.resume(GROUP, VERSION, "ecsclusters")
 @kopf.on.create(GROUP, VERSION, "ecsclusters")
 @kopf.on.update(GROUP, VERSION, "ecsclusters", field="spec")
+@metrics.reconciled("ECSCluster")
 def cluster_changed(body, patch, logger, **_):
     patch.setdefault("status", {}).update(_status(dict(body)))
     for warning in format_warnings(cluster_tr.cluster_warnings(body.get("spec"))):
@@ -55,6 +56,7 @@ def cluster_changed(body, patch, logger, **_):
 
 
 @kopf.timer(GROUP, VERSION, "ecsclusters", interval=REFRESH_SECONDS, idle=REFRESH_SECONDS / 2)
+@metrics.reconciled("ECSCluster")
 def cluster_counts(body, patch, **_):
     status = _status(dict(body))
     old = body.get("status") or {}

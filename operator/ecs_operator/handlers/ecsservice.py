@@ -17,7 +17,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, config, k8s
+from .. import API_VERSION, GROUP, VERSION, config, k8s, metrics
 from ..domain import revisions
 from ..errors import NotReady
 from ..models.generated import CreateServiceRequest, RegisterTaskDefinitionRequest
@@ -245,6 +245,7 @@ def _write_status(body: dict, svc: CreateServiceRequest, desired: plan.Desired, 
 @kopf.on.resume(GROUP, VERSION, "ecsservices")
 @kopf.on.create(GROUP, VERSION, "ecsservices")
 @kopf.on.update(GROUP, VERSION, "ecsservices")
+@metrics.reconciled("ECSService")
 def service_changed(body, logger, **kwargs):
     remember_indexes(kwargs)
     reconcile(dict(body), logger)
@@ -266,6 +267,7 @@ def _refresh_now(key) -> None:
 
 
 _refreshes = Coalescer(_refresh_now, delay=REFRESH_DELAY, name="ecsservice-refresh")
+metrics.REFRESH_QUEUE_DEPTH.set_function(_refreshes.pending)
 
 
 def refresh(namespace: str, name: str) -> None:
@@ -274,6 +276,7 @@ def refresh(namespace: str, name: str) -> None:
     _refreshes.poke((namespace, name))
 
 
+@metrics.reconciled("ECSService", handler="status_refresh")
 def refresh_now(namespace: str, name: str, logger) -> None:
     """Recompute an ECSService's status now. A refresh that arrives while a reconcile or
     another refresh of the service runs marks it dirty; the holder of the service's lock
@@ -302,6 +305,7 @@ def _drain(key: str, namespace: str, name: str, logger) -> None:
 @kopf.on.event("apps", "v1", "deployments", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("apps", "v1", "daemonsets", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
 @kopf.on.event("", "v1", "pods", labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})
+@metrics.reconciled("ECSService")
 def workload_event(body, event, logger, **kwargs):
     remember_indexes(kwargs)
     md = body["metadata"]
@@ -314,6 +318,7 @@ def workload_event(body, event, logger, **kwargs):
 
 
 @kopf.on.delete(GROUP, VERSION, "ecsservices")
+@metrics.reconciled("ECSService")
 def service_deleted(body, logger, **_):
     """ECS drains a deleted service: status DRAINING, tasks stopped, then the service is gone."""
     md = body["metadata"]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import kopf
 
-from .. import API_VERSION, GROUP, VERSION, config, k8s
+from .. import API_VERSION, GROUP, VERSION, config, k8s, metrics
 from ..domain import revisions
 from ..errors import NotReady
 from ..models.generated import RunTaskRequest
@@ -129,12 +129,14 @@ def _apply(snap: state.TaskSnapshot, todo: plan.TaskPlan, logger) -> None:
 @kopf.on.resume(GROUP, VERSION, "ecstasks")
 @kopf.on.create(GROUP, VERSION, "ecstasks")
 @kopf.on.update(GROUP, VERSION, "ecstasks", field="spec")
+@metrics.reconciled("ECSTask")
 def ecstask_changed(body, logger, **_):
     md = body["metadata"]
     sync(md["namespace"], md["name"], logger)
 
 
 @kopf.on.event(GROUP, VERSION, "ecstasks")
+@metrics.reconciled("ECSTask")
 def ecstask_event(body, type, logger, **_):
     """StopTask. kopf leaves annotations under its own storage prefix (ecs.seed.dev/) out of the
     diffs that on.update / on.field see, so ecs.seed.dev/desired-status is watched here, on the
@@ -154,6 +156,7 @@ def ecstask_event(body, type, logger, **_):
 
 
 @kopf.on.event("", "v1", "pods", labels={task_tr.LABEL_TASK: kopf.PRESENT})
+@metrics.reconciled("ECSTask")
 def task_pod_event(body, logger, **_):
     md = body["metadata"]
     owner = next((o for o in md.get("ownerReferences") or [] if o.get("kind") == "ECSTask"), None)
@@ -166,6 +169,7 @@ def task_pod_event(body, logger, **_):
 
 
 @kopf.on.event("apps", "v1", "controllerrevisions", labels={revisions.LABEL_KIND: revisions.KIND_VALUE})
+@metrics.reconciled("ECSTask")
 def revision_registered(body, type, logger, **_):
     """ECSTasks waiting for their task definition start once it is registered."""
     if type == "DELETED":
@@ -188,6 +192,7 @@ def revision_registered(body, type, logger, **_):
     interval=TIMER_INTERVAL,
     when=lambda status, **_: (status or {}).get("lastStatus") == STOPPED,
 )
+@metrics.reconciled("ECSTask")
 def expire_stopped(body, status, logger, **_):
     """ECS shows a stopped task for a while, then it is gone: delete the ECSTask (and with it its
     pods) ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS after it stopped."""

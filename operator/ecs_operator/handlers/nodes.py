@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import kopf
 
-from .. import constants, k8s
+from .. import constants, k8s, metrics
 from ..domain.instances import DRAINING
 from ..state import nodes as node_state
 from . import wakeups
 
 
 @kopf.on.event("", "v1", "nodes")
+@metrics.reconciled("Node")
 def node_event(body, event, logger, **_):
     name = body["metadata"]["name"]
     gone = event.get("type") == "DELETED"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 
 import kopf
 
-from .. import GROUP, config
+from .. import GROUP, config, metrics
 from . import ecsservice
 
 
@@ -39,3 +40,12 @@ def _startup(settings: kopf.OperatorSettings, **kwargs):
     config.load()  # a bad environment variable stops the operator here, naming it
     configure(settings)
     ecsservice.remember_indexes(kwargs)  # kopf passes its (still empty) indexes to startup handlers
+    executor = settings.execution.executor
+    metrics.HANDLER_QUEUE_DEPTH.set_function(lambda: _queued(executor))
+
+
+def _queued(executor: Executor) -> int:
+    """Handler calls waiting for one of kopf's handler threads (kopf runs sync handlers in
+    ``settings.execution.executor``, a ThreadPoolExecutor of ``max_workers`` threads)."""
+    queue = getattr(executor, "_work_queue", None)
+    return queue.qsize() if queue is not None else 0

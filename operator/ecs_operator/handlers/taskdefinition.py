@@ -10,7 +10,7 @@ from __future__ import annotations
 import kopf
 from pydantic import ValidationError
 
-from .. import API_VERSION, GROUP, VERSION, k8s
+from .. import API_VERSION, GROUP, VERSION, k8s, metrics
 from ..domain import revisions
 from ..errors import validation_message
 from ..models.generated import RegisterTaskDefinitionRequest
@@ -177,6 +177,7 @@ _locks = KeyedLocks()
 @kopf.on.resume(GROUP, VERSION, "taskdefinitions")
 @kopf.on.create(GROUP, VERSION, "taskdefinitions")
 @kopf.on.update(GROUP, VERSION, "taskdefinitions", field="spec")
+@metrics.reconciled("TaskDefinition")
 def taskdefinition_changed(body, logger, **_):
     md = body["metadata"]
     with _locks.hold(f"{md['namespace']}/{md['name']}"):
@@ -190,6 +191,7 @@ def taskdefinition_changed(body, logger, **_):
 
 
 @kopf.on.event("apps", "v1", "controllerrevisions", labels={revisions.LABEL_KIND: revisions.KIND_VALUE})
+@metrics.reconciled("TaskDefinition")
 def revision_changed(body, logger, **_):
     """A revision was deregistered (label ecs.seed.dev/status=INACTIVE) or deleted: refresh the
     owning TaskDefinition's status."""

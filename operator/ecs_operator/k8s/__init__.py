@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ import kubernetes
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from .. import FIELD_MANAGER, GROUP, VERSION
+from .. import FIELD_MANAGER, GROUP, VERSION, metrics
 
 # apiVersion/kind -> plural for everything the operator reads or writes.
 _PLURALS: dict[tuple[str, str], str] = {
@@ -165,6 +166,7 @@ class Access:
 
     def _call(
         self,
+        verb: str,
         method: str,
         url: str,
         *,
@@ -172,14 +174,22 @@ class Access:
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
     ) -> Any:
+        """Send one request; every request is counted here (``verb``: the metrics' name for it,
+        see ecs_operator.metrics: ecs_operator_api_requests_total by verb and status code)."""
+        code = "<error>"  # no answer from the API server
+        start = time.perf_counter()
         try:
             resp = self._send(method, url, body, query or [], content_type)
+            code = str(getattr(resp, "status", None) or 200)
         except ApiException as e:
+            code = str(e.status or 0)
             raise _translate_error(e, self.retryable) from e
         except (urllib3.exceptions.HTTPError, OSError) as e:  # API server unreachable or restarting
             if not self.retryable:
                 raise ApiError(503, "ServiceUnavailable", f"API server unreachable: {e}") from e
             raise kopf.TemporaryError(f"API server unreachable: {e}", delay=5) from e
+        finally:
+            metrics.api_request(verb, code, time.perf_counter() - start)
         raw = resp.data
         return json.loads(raw) if raw else {}
 
@@ -190,11 +200,11 @@ class Access:
         query = [("fieldManager", self.field_manager)]
         if force:
             query.append(("force", "true"))
-        return self._call("PATCH", url, body=obj, query=query, content_type="application/apply-patch+yaml")
+        return self._call("apply", "PATCH", url, body=obj, query=query, content_type="application/apply-patch+yaml")
 
     def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict | None:
         try:
-            return self._call("GET", path(api_version, kind, namespace, name))
+            return self._call("get", "GET", path(api_version, kind, namespace, name))
         except ApiError as e:
             if e.status == 404:
                 return None
@@ -216,7 +226,7 @@ class Access:
             query.append(("labelSelector", selector))
         if field_selector:
             query.append(("fieldSelector", field_selector))
-        return self._call("GET", path(api_version, kind, namespace), query=query).get("items", [])
+        return self._call("list", "GET", path(api_version, kind, namespace), query=query).get("items", [])
 
     def create(self, obj: dict, *, canonical: bool = False) -> dict:
         """Create ``obj``. ``canonical``: send it as compact, key-sorted JSON (through the YAML
@@ -227,20 +237,21 @@ class Access:
         url = path(obj["apiVersion"], obj["kind"], md.get("namespace"))
         if canonical:
             return self._call(
+                "create",
                 "POST",
                 url,
                 body=json.dumps(obj, sort_keys=True, separators=(",", ":")),
                 query=[("fieldManager", self.field_manager)],
                 content_type="application/yaml",
             )
-        return self._call("POST", url, body=obj, query=[("fieldManager", self.field_manager)])
+        return self._call("create", "POST", url, body=obj, query=[("fieldManager", self.field_manager)])
 
     def replace(self, obj: dict) -> dict:
         """Replace ``obj`` (PUT); its ``metadata.resourceVersion``, when set, is a precondition
         (409 when the object changed since it was read)."""
         md = obj["metadata"]
         url = path(obj["apiVersion"], obj["kind"], md.get("namespace"), md["name"])
-        return self._call("PUT", url, body=obj, query=[("fieldManager", self.field_manager)])
+        return self._call("replace", "PUT", url, body=obj, query=[("fieldManager", self.field_manager)])
 
     def merge_patch(
         self,
@@ -252,6 +263,7 @@ class Access:
         subresource: str | None = None,
     ) -> dict:
         return self._call(
+            "patch",
             "PATCH",
             path(api_version, kind, namespace, name, subresource),
             body=patch,
@@ -263,7 +275,9 @@ class Access:
         self, api_version: str, kind: str, namespace: str | None, name: str, propagation: str = "Background"
     ) -> None:
         try:
-            self._call("DELETE", path(api_version, kind, namespace, name), body={"propagationPolicy": propagation})
+            self._call(
+                "delete", "DELETE", path(api_version, kind, namespace, name), body={"propagationPolicy": propagation}
+            )
         except ApiError as e:
             if e.status != 404:
                 raise
@@ -272,6 +286,7 @@ class Access:
         """Ask the API server to validate ``obj`` without persisting it (server-side dry run)."""
         md = obj["metadata"]
         return self._call(
+            "dry_run",
             "POST",
             path(obj["apiVersion"], obj["kind"], md.get("namespace")),
             body=obj,
