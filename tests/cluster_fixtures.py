@@ -204,16 +204,20 @@ def run_operator(
     scheduler_name: str = "",
     namespaces: tuple[str, ...] = (),
     timeout: float = 60.0,
+    metrics_port: int | None = None,
 ) -> Iterator[subprocess.Popen]:
     """ecs-operator as its own process, exactly as `ecs-operator run` would, with ``kubeconfig``'s
     identity; its pods name ``scheduler_name`` (ECS_OPERATOR_SCHEDULER_NAME; empty: the default
-    scheduler); ``namespaces``: `-n` patterns (empty: all namespaces). Running (kopf's liveness
-    endpoint answers) when the block starts."""
+    scheduler); ``namespaces``: `-n` patterns (empty: all namespaces); ``metrics_port``: serve
+    /metrics on 127.0.0.1 at that port (``--metrics-port``). Running (kopf's liveness endpoint
+    answers) when the block starts."""
     port = _free_port()
     env = dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONUNBUFFERED="1", ECS_OPERATOR_SCHEDULER_NAME=scheduler_name)
     cmd = [sys.executable, "-m", "ecs_operator.cli", "run", "--liveness", f"http://127.0.0.1:{port}/healthz"]
     for pattern in namespaces:
         cmd += ["-n", pattern]
+    if metrics_port is not None:
+        cmd += ["--metrics-port", str(metrics_port), "--metrics-address", "127.0.0.1"]
     with local_process(
         "operator",
         cmd,

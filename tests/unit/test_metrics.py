@@ -387,3 +387,43 @@ def test_the_operator_registry_renders_every_metric_family():
         ("ecs_operator_api_request_duration_seconds", "histogram"),
     ]:
         assert f"# TYPE {name} {kind}\n" in text
+
+
+def test_run_serves_metrics_while_kopf_runs_and_closes_after(monkeypatch):
+    """``ecs-operator run --metrics-port``: the endpoint answers while kopf runs, and is gone after."""
+    import socket
+
+    from ecs_operator import cli, runner
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    seen = {}
+
+    async def operator(**kwargs):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            seen["text"] = resp.read().decode()
+        seen["kwargs"] = kwargs
+
+    monkeypatch.setattr(runner.kopf, "operator", operator)
+    monkeypatch.setattr(runner.kopf, "configure", lambda **_: None)
+    argv = ["run", "-n", "a", "--metrics-port", str(port), "--metrics-address", "127.0.0.1"]
+    assert cli.main(argv) == 0
+    assert "# TYPE ecs_operator_api_requests_total counter" in seen["text"]
+    assert seen["kwargs"]["namespaces"] == ["a"]
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
+
+
+def test_run_without_a_metrics_port_serves_none(monkeypatch):
+    from ecs_operator import cli, runner
+
+    started = []
+    monkeypatch.setattr(runner.metrics, "MetricsServer", lambda *a, **k: started.append(a))
+
+    async def operator(**kwargs):
+        pass
+
+    monkeypatch.setattr(runner.kopf, "operator", operator)
+    monkeypatch.setattr(runner.kopf, "configure", lambda **_: None)
+    assert cli.main(["run"]) == 0 and started == []
