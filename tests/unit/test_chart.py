@@ -990,3 +990,57 @@ def test_readme_rbac_table_matches_the_operator_cluster_role(helm):
             for r in (x.strip() for x in cells[1].split(",")):
                 documented.setdefault((g, r), set()).update(v.strip() for v in cells[2].split(","))
     assert documented == granted
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+
+def test_metrics_are_off_by_default_and_exposed_when_enabled(helm):
+    assert not [d for d in _render(helm) if d["metadata"]["name"].endswith("-metrics")]
+    docs = _render(helm, "--set", "operator.metrics.enabled=true")
+    c = _one(docs, "Deployment", "operator")["spec"]["template"]["spec"]["containers"][0]
+    assert c["command"][-2:] == ["--metrics-port", "8081"]
+    assert {"name": "metrics", "containerPort": 8081, "protocol": "TCP"} in c["ports"]
+    svc = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "ecs-operator-metrics")
+    assert svc["spec"]["ports"] == [{"name": "metrics", "port": 8081, "targetPort": "metrics", "protocol": "TCP"}]
+    pod_labels = _one(docs, "Deployment", "operator")["spec"]["template"]["metadata"]["labels"]
+    selected = [
+        d
+        for d in docs
+        if d["kind"] == "Deployment"
+        and _matches({"matchLabels": svc["spec"]["selector"]}, d["spec"]["template"]["metadata"]["labels"])
+    ]
+    assert _matches({"matchLabels": svc["spec"]["selector"]}, pod_labels) and len(selected) == 1
+    assert not [d for d in docs if d["kind"] == "ServiceMonitor"]
+
+
+def test_service_monitor_only_when_asked(helm):
+    docs = _render(
+        helm,
+        "--set",
+        "operator.metrics.enabled=true",
+        "--set",
+        "operator.metrics.serviceMonitor.enabled=true",
+        "--set",
+        "operator.metrics.serviceMonitor.interval=30s",
+        "--set",
+        "operator.metrics.serviceMonitor.labels.release=prom",
+    )
+    sm = _one(docs, "ServiceMonitor")
+    assert sm["metadata"]["labels"]["release"] == "prom"
+    assert sm["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    assert sm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [{"enabled": True, "port": 0}, {"scrape": True}, {"serviceMonitor": {"enabled": True, "labels": {"a": 1}}}],
+)
+def test_schema_rejects_bad_metrics_values(metrics):
+    values = {**VALUES, "operator": {**VALUES["operator"], "metrics": {**VALUES["operator"]["metrics"], **metrics}}}
+    assert _errors(SCHEMA, values), metrics
+
+
+def test_helm_refuses_a_scrape_interval_prometheus_cannot_read(helm):
+    r = _run(helm, "template", "t", str(CHART), "--set", "operator.metrics.serviceMonitor.interval=soon")
+    assert r.returncode != 0 and "interval" in r.stderr
