@@ -120,7 +120,7 @@ def test_create_needs_the_cluster_and_shows_a_primary_deployment_at_once(kube):
     assert (d["status"], d["rolloutState"], d["taskDefinition"]) == ("PRIMARY", "IN_PROGRESS", s["taskDefinition"])
     assert s["currentServiceDeployment"].startswith(f"{ARN}:service-deployment/default/web/")
     obj = kube.get(API_VERSION, "ECSService", NS, "web")
-    assert obj["spec"] == {"cluster": "default", "serviceName": "web", "taskDefinition": "web", "desiredCount": 2}
+    assert obj["spec"] == {"cluster": "default", "serviceName": "web", "taskDefinition": "web:1", "desiredCount": 2}
     assert waiter("ServicesStable", {"services": [s]}) is None
 
 

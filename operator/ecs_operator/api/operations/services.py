@@ -260,13 +260,28 @@ def _deployment(ctx: RequestContext, d: dict[str, Any], placement: dict[str, Any
     return out
 
 
-def _forced_after(obj: dict[str, Any], deployments: list[dict[str, Any]]) -> bool:
-    """UpdateService forced a new deployment the status does not show yet."""
+#: Seconds a forced new deployment shows as a new PRIMARY when the operator's status has not
+#: changed since (a restart that keeps every count the same leaves its deployments as they were).
+FORCED_WINDOW = 15
+
+
+def _forced_after(obj: dict[str, Any], deployments: list[dict[str, Any]], now: str) -> bool:
+    """UpdateService forced a new deployment the status does not show yet (for FORCED_WINDOW
+    seconds at most: after that the operator's status, whose counts follow the replaced tasks,
+    is the answer)."""
     forced = (obj["metadata"].get("annotations") or {}).get(FORCED_AT)
     if not forced or not deployments:
         return False
     seen = max((d.get("updatedAt") or d.get("createdAt") or "") for d in deployments)
-    return bool(seen < forced)
+    try:
+        age = (_parse_iso(now) - _parse_iso(forced)).total_seconds()
+    except ValueError:
+        age = 0.0
+    return bool(seen < forced) and age < FORCED_WINDOW
+
+
+def _parse_iso(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
 
 
 def deployments(
@@ -279,7 +294,7 @@ def deployments(
     current = [_deployment(ctx, d, placement) for d in status.get("deployments") or []]
     wanted = rev.arn if rev is not None else status.get("taskDefinition") or spec.get("taskDefinition") or ""
     stale = not _settled(obj) and wanted != status.get("taskDefinition")
-    if current and not stale and not _forced_after(obj, status.get("deployments") or []):
+    if current and not stale and not _forced_after(obj, status.get("deployments") or [], now_iso(ctx.now)):
         return current
     primary = {
         "id": deployment_id(f"{obj['metadata']['name']}/{wanted}"),
@@ -383,7 +398,9 @@ def create_service(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
     spec = {k: params[k] for k in create_fields() if params.get(k) is not None}
     spec.update(cluster=cluster, serviceName=name)
     check_spec(spec)
-    check_task_definition(ctx, spec["taskDefinition"])
+    # ECS keeps the revision the reference names now (a family: its latest ACTIVE revision);
+    # registering a newer one later does not change the service.
+    spec["taskDefinition"] = check_task_definition(ctx, spec["taskDefinition"]).arn
     existing = find(ctx, cluster, name)
     if existing is not None:
         if existing["metadata"].get("deletionTimestamp"):
@@ -479,7 +496,7 @@ def update_service(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
     merged = {k: v for k, v in {**spec, **patch}.items() if v is not None}
     check_spec(merged)
     if "taskDefinition" in patch:
-        check_task_definition(ctx, patch["taskDefinition"])
+        patch["taskDefinition"] = check_task_definition(ctx, patch["taskDefinition"]).arn
     if patch:
         obj = ctx.kube.merge_patch(API_VERSION, KIND, ctx.namespace, obj["metadata"]["name"], {"spec": patch})
     if params.get("forceNewDeployment"):
