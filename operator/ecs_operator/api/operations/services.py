@@ -293,7 +293,9 @@ def deployments(
     placement = _placement(spec, status)
     current = [_deployment(ctx, d, placement) for d in status.get("deployments") or []]
     wanted = rev.arn if rev is not None else status.get("taskDefinition") or spec.get("taskDefinition") or ""
-    stale = not _settled(obj) and wanted != status.get("taskDefinition")
+    stale = (not _settled(obj) and wanted != status.get("taskDefinition")) or (
+        rev is not None and _primary_behind(obj, rev.arn)
+    )
     if current and not stale and not _forced_after(obj, status.get("deployments") or [], now_iso(ctx.now)):
         return current
     primary = {
@@ -310,6 +312,18 @@ def deployments(
         "rolloutStateReason": "ECS deployment in progress.",
     }
     return [_deployment(ctx, primary, placement)] + [{**d, "status": "ACTIVE"} for d in current]
+
+
+def _primary_behind(obj: dict[str, Any], wanted: str) -> bool:
+    """The operator already runs toward ``wanted`` (its status may say so) but its PRIMARY
+    deployment still shows the former revision (the Deployment has no new ReplicaSet yet): ECS
+    shows the new PRIMARY at once. Not after a circuit breaker's rollback, whose PRIMARY is the
+    revision rolled back to."""
+    status = obj.get("status") or {}
+    if status.get("rolledBackGeneration") == obj["metadata"].get("generation"):
+        return False
+    primary = next((d for d in status.get("deployments") or [] if d.get("status") == "PRIMARY"), None)
+    return primary is not None and primary.get("taskDefinition") != wanted
 
 
 def _settings(spec: dict[str, Any]) -> dict[str, Any]:
