@@ -14,6 +14,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
+from ...errors import validation_message
 from ..context import RequestContext
 from ..errors import invalid_parameter
 
@@ -21,6 +24,20 @@ Operation = Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
 OPERATIONS: dict[str, Operation] = {}
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], spec: dict[str, Any], check: Callable[[M], None], error: type[ValueError]) -> M:
+    """``spec`` as ``model``, checked by the operator's own rules (``check`` raising ``error``):
+    what the operator would refuse is refused at the call, as InvalidParameterException."""
+    try:
+        value = model.model_validate(spec)
+        check(value)
+    except ValidationError as e:
+        raise invalid_parameter(validation_message(e)) from e
+    except error as e:
+        raise invalid_parameter(str(e)) from e
+    return value
 
 
 def operation(name: str) -> Callable[[Operation], Operation]:

@@ -29,11 +29,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from ... import API_VERSION, GROUP
 from ...domain import revisions
-from ...errors import validation_message
 from ...k8s import ApiError
 from ...models.generated import CreateServiceRequest
 from ...status import now_iso
@@ -43,7 +40,7 @@ from ...translate.service_status import deployment_id
 from .. import arns, model, names, tagging
 from ..context import RequestContext
 from ..errors import EcsApiError, client_error, invalid_parameter
-from . import clusters, operation, paginate, taskdefinitions
+from . import clusters, operation, paginate, taskdefinitions, validated
 
 KIND = "ECSService"
 #: how long a deleted service stays describable as INACTIVE
@@ -379,14 +376,7 @@ def view(ctx: RequestContext, obj: dict[str, Any], include: frozenset[str] = fro
 
 def check_spec(spec: dict[str, Any]) -> CreateServiceRequest:
     """ECS's rules for a service spec (the ones the operator applies), as ECS's errors."""
-    try:
-        svc = CreateServiceRequest.model_validate(spec)
-        svc_tr.validate(svc)
-    except ValidationError as e:
-        raise invalid_parameter(validation_message(e)) from e
-    except svc_tr.ServiceError as e:
-        raise invalid_parameter(str(e)) from e
-    return svc
+    return validated(CreateServiceRequest, spec, svc_tr.validate, svc_tr.ServiceError)
 
 
 def check_task_definition(ctx: RequestContext, ref: str) -> revisions.Revision:

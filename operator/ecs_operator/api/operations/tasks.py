@@ -25,11 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from ... import API_VERSION, constants
 from ...domain import revisions
-from ...errors import validation_message
 from ...models.generated import RunTaskRequest
 from ...status import now_iso
 from ...translate import task as task_tr
@@ -40,7 +37,7 @@ from ...translate.service_status import deployment_id
 from .. import arns, model, tagging
 from ..context import RequestContext
 from ..errors import client_error, invalid_parameter
-from . import clusters, operation, paginate, services, taskdefinitions
+from . import clusters, operation, paginate, services, taskdefinitions, validated
 
 KIND = "ECSTask"
 #: Task members copied from a status.tasks[] entry as they are
@@ -248,14 +245,7 @@ def find(ctx: RequestContext, cluster: str, refs: Iterable[str], include: frozen
 
 
 def check_run(spec: dict[str, Any]) -> RunTaskRequest:
-    try:
-        req = RunTaskRequest.model_validate(spec)
-        task_tr.validate(req)
-    except ValidationError as e:
-        raise invalid_parameter(validation_message(e)) from e
-    except task_tr.TaskError as e:
-        raise invalid_parameter(str(e)) from e
-    return req
+    return validated(RunTaskRequest, spec, task_tr.validate, task_tr.TaskError)
 
 
 def _revision(ctx: RequestContext, ref: str) -> revisions.Revision:
