@@ -15,6 +15,7 @@ FAMILY = f"{GROUP}/family"  # label: task definition family
 REVISION = f"{GROUP}/revision"  # label: task definition revision
 TASK_GROUP = f"{GROUP}/group"  # annotation: ECS task group (service:x, family:y)
 TASK_DEFINITION = f"{GROUP}/task-definition"  # annotation: family:revision
+SERVICE_REVISION = f"{GROUP}/service-revision"  # label: the ECS service revision (deployment) a pod/workload runs
 PLACEMENT_CONSTRAINTS = f"{GROUP}/placement-constraints"
 PLACEMENT_STRATEGY = f"{GROUP}/placement-strategy"
 SCHEDULING_STRATEGY = f"{GROUP}/scheduling-strategy"
