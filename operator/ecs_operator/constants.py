@@ -58,3 +58,8 @@ STOP_REASON = f"{GROUP}/stop-reason"  # ECSTask annotation: StopTask's reason
 INSTANCE_ID = f"{GROUP}/instance-id"  # node label: the container instance id
 ATTRIBUTE_PREFIX = f"attribute.{GROUP}/"  # node labels: custom container instance attributes
 REAL_NODE = f"{GROUP}/real-node"  # node label: a real kubelet node of the local cluster (dev)
+
+# RegisterTaskDefinition through the ECS API: each call's request id, on the TaskDefinition (outside
+# kopf's prefix, so a new id alone reconciles it: ECS registers a new revision per call, even for an
+# identical spec) and on the ControllerRevision it registered (so the request is handled once).
+REGISTRATION_REQUEST = f"registration.{GROUP}/request"
