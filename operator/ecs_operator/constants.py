@@ -16,9 +16,7 @@ REVISION = f"{GROUP}/revision"  # label: task definition revision
 TASK_GROUP = f"{GROUP}/group"  # annotation: ECS task group (service:x, family:y)
 TASK_DEFINITION = f"{GROUP}/task-definition"  # annotation: family:revision
 SERVICE_REVISION = f"{GROUP}/service-revision"  # label: the ECS service revision (deployment) a pod/workload runs
-GATEWAY = (
-    f"{GROUP}/gateway"  # ECSService annotation: [namespace/]name[/section] of the Gateway its HTTPRoute attaches to
-)
+GATEWAY = f"{GROUP}/gateway"  # ECSService annotation: [namespace/]name[/section] of its HTTPRoute's Gateway
 PLACEMENT_CONSTRAINTS = f"{GROUP}/placement-constraints"
 PLACEMENT_STRATEGY = f"{GROUP}/placement-strategy"
 SCHEDULING_STRATEGY = f"{GROUP}/scheduling-strategy"
