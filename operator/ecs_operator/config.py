@@ -17,10 +17,13 @@ SCHEDULER_NAME_ENV = "ECS_OPERATOR_SCHEDULER_NAME"
 REFRESH_DELAY_ENV = "ECS_OPERATOR_REFRESH_DELAY_SECONDS"
 STOPPED_TASK_TTL_ENV = "ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS"
 EXTENDER_INFLIGHT_TIMEOUT_ENV = "ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"
+#: test/dev knob: how many seconds one ECS "minute" lasts (bake times, hook timeouts); default 60
+MINUTE_SECONDS_ENV = "ECS_OPERATOR_MINUTE_SECONDS"
 
 DEFAULT_REFRESH_DELAY = 0.25
 DEFAULT_STOPPED_TASK_TTL = 3600.0
 DEFAULT_EXTENDER_INFLIGHT_TIMEOUT = 1.0
+DEFAULT_MINUTE_SECONDS = 60.0
 
 
 class ConfigError(ValueError):
@@ -38,6 +41,9 @@ class Config:
     #: seconds the extender waits for an earlier pod that passed its filter to be bound
     #: (None: no waiting)
     extender_inflight_timeout: float | None = DEFAULT_EXTENDER_INFLIGHT_TIMEOUT
+    #: seconds in one of ECS's minutes (bakeTimeInMinutes, hook timeouts): 60; tests and demos
+    #: shorten it (a test/dev knob only)
+    minute_seconds: float = DEFAULT_MINUTE_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -48,6 +54,7 @@ class Config:
             refresh_delay=_seconds(env, REFRESH_DELAY_ENV, DEFAULT_REFRESH_DELAY, allow_zero=True),
             stopped_task_ttl=_seconds(env, STOPPED_TASK_TTL_ENV, DEFAULT_STOPPED_TASK_TTL, allow_zero=True),
             extender_inflight_timeout=inflight if inflight > 0 else None,
+            minute_seconds=_seconds(env, MINUTE_SECONDS_ENV, DEFAULT_MINUTE_SECONDS, allow_zero=False),
         )
 
 
