@@ -79,6 +79,7 @@ CONTAINER_FIELDS = {
     "name",
     "image",
     "restartPolicy",
+    "restartPolicyRules",
     "command",
     "args",
     "workingDir",
@@ -170,8 +171,9 @@ def check_pod_template(template: dict) -> None:
     for c in spec.get("initContainers", []):
         if c.get("restartPolicy") != "Always":  # a regular init container takes no probes
             assert not {"startupProbe", "readinessProbe", "livenessProbe"} & set(c), c["name"]
-    for c in spec["containers"]:
-        assert "restartPolicy" not in c
+    for c in spec["containers"]:  # a main container restarts by itself only through an ECS restartPolicy
+        assert c.get("restartPolicy") in (None, "Always", "Never"), c["name"]
+        assert "restartPolicyRules" not in c or c["restartPolicy"] == "Never", c["name"]
     for s in spec.get("imagePullSecrets", []):
         assert DNS_SUBDOMAIN.match(s["name"])
     if "serviceAccountName" in spec:

@@ -67,6 +67,7 @@ class ContainerBuilder:
         k: dict[str, Any] = {"name": ctx.k8s_names[name], "image": cd.image}
         if role == ROLE_SIDECAR:
             k["restartPolicy"] = "Always"
+        container_restart(ctx, cd, role, k)
         if cd.entryPoint:
             k["command"] = ulimit_wrapper(cd) + [escape_expansion(a) for a in cd.entryPoint]
         if cd.command:
@@ -164,22 +165,69 @@ class ContainerBuilder:
             self.image_pull_secrets.append(ref.name)
 
 
+# -- restartPolicy: restart a container in place --------------------------------------------
+
+# ECS: a container must have run restartAttemptPeriod seconds (default 300) before it is restarted.
+DEFAULT_RESTART_ATTEMPT_PERIOD = 300
+
+
+def restarts_in_place(cd: ContainerDefinition, role: str) -> bool:
+    """The container carries its own restart rules (a main container whose ECS restart policy is on)."""
+    return role not in (ROLE_INIT, ROLE_SIDECAR) and bool(cd.restartPolicy and cd.restartPolicy.enabled)
+
+
+def container_restart(ctx: TaskContext, cd: ContainerDefinition, role: str, k: dict[str, Any]) -> None:
+    """``restartPolicy`` (ECS restarts the container in place; the task keeps running) onto the
+    container's own ``restartPolicy`` and ``restartPolicyRules`` (Kubernetes ContainerRestartRules,
+    beta and on by default since 1.35), which override the pod's ``restartPolicy`` for this
+    container: no ignored exit code -> ``Always``; otherwise ``Never`` with one rule restarting on
+    every exit code ``NotIn`` the ignored ones. A container left stopped (an ignored code) stops its
+    task when it is essential, as in ECS."""
+    rp = cd.restartPolicy
+    if rp is None or not rp.enabled:
+        return
+    where = ctx.cpath(cd, "restartPolicy")
+    ignored = sorted(set(rp.ignoredExitCodes or []))
+    if role == ROLE_SIDECAR:
+        if ignored:
+            ctx.warn(
+                f"{where}.ignoredExitCodes",
+                "this container runs as a native sidecar (others wait for it to start or be HEALTHY), "
+                "which Kubernetes restarts on every exit: the ignored exit codes are not applied",
+            )
+        return
+    if role == ROLE_INIT:
+        ctx.warn(
+            where,
+            "not applied: other containers wait for this one to exit (dependsOn COMPLETE/SUCCESS), "
+            "so it runs once as an init container",
+        )
+        return
+    if ignored:
+        k["restartPolicy"] = "Never"
+        k["restartPolicyRules"] = [{"action": "Restart", "exitCodes": {"operator": "NotIn", "values": ignored}}]
+    else:
+        k["restartPolicy"] = "Always"
+    period = rp.restartAttemptPeriod
+    shown = f"{period}s" if period is not None else f"unset (ECS's default {DEFAULT_RESTART_ATTEMPT_PERIOD}s)"
+    ctx.warn(
+        f"{where}.restartAttemptPeriod",
+        f"{shown}: Kubernetes restarts the container after every restartable exit, however short its run, "
+        "with a back-off (10s doubling up to 5 minutes); ECS would leave a container that ran less than "
+        "the period stopped",
+    )
+
+
 # -- fields Kubernetes cannot express ----------------------------------------------------------
 
 
 def container_warnings(ctx: TaskContext, cd: ContainerDefinition, role: str) -> None:
     p = ctx.cpath
-    if cd.essential is False and role != ROLE_INIT:
+    if cd.essential is False and role != ROLE_INIT and not restarts_in_place(cd, role):
         ctx.warn(
             p(cd, "essential"),
             "non-essential: Kubernetes restarts this container when it exits "
             "(ECS would leave it stopped) and the task does not stop with it",
-        )
-    if cd.restartPolicy is not None:
-        ctx.warn(
-            p(cd, "restartPolicy"),
-            "Kubernetes restarts containers per the pod's restartPolicy; "
-            "ignoredExitCodes and restartAttemptPeriod are not expressible",
         )
     if cd.startTimeout is not None:
         ctx.warn(p(cd, "startTimeout"), f"{cd.startTimeout}s: Kubernetes has no container start timeout")
