@@ -292,6 +292,10 @@ API_REQUESTS = REGISTRY.counter(
 API_DURATION = REGISTRY.histogram(
     "ecs_operator_api_request_duration_seconds", "Kubernetes API request latency per verb.", ("verb",)
 )
+LEADER = REGISTRY.gauge(
+    "ecs_operator_leader",
+    "1 while this process reconciles (it holds the leader Lease, or runs without leader election), 0 while standby.",
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
