@@ -9,6 +9,7 @@ pods in flight between the scheduler's calls.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -18,7 +19,8 @@ from typing import Any, Protocol
 
 from ..domain import instances
 from ..domain.instances import ContainerInstance
-from ..domain.placement import PlacementError, filter_instances, score_instances, spec_from_pod
+from ..domain.placement import PlacementError, PlacementSpec, filter_instances, score_instances, spec_from_pod
+from ..domain.query import Expr
 from .metrics import Latency
 from .protocol import (
     ArgsError,
@@ -33,6 +35,72 @@ from .protocol import (
 from .view import ClusterView, Snapshot, pod_uid
 
 log = logging.getLogger("ecs_operator.extender")
+
+
+class _MemoExpr(Expr):
+    """A static ``memberOf`` expression (one that reads only the node: attributes, instance id,
+    agent state) with its verdict per (node name, node resourceVersion) remembered: a node's
+    attributes change only with its resourceVersion, so the verdict holds until then. Pods
+    moving on and off a node rebuild its instance but do not touch its verdict; evaluating the
+    expression over every node on every filter call was most of the filter's time."""
+
+    __slots__ = ("expr", "memo")
+
+    def __init__(self, expr: Expr, memo: dict[tuple[str, str], bool]):
+        super().__init__()
+        self.expr = expr
+        self.memo = memo
+
+    def evaluate(self, target: Any) -> bool:
+        rv = getattr(target, "resource_version", None)
+        inst = target
+        if rv is None:  # no version to key on (a node object without one): no memo
+            return self.expr.evaluate(inst)
+        key = (inst.name, rv)
+        hit = self.memo.get(key)
+        if hit is None:
+            hit = self.memo[key] = self.expr.evaluate(inst)
+        return hit
+
+    def subjects(self) -> set[str]:
+        return self.expr.subjects()
+
+    def __str__(self) -> str:
+        return str(self.expr)
+
+
+class StaticConstraintMemo:
+    """Per static ``memberOf`` expression (by its text), the verdicts :class:`_MemoExpr` keeps;
+    bounded: at most ``max_expressions`` expressions, each forgetting its verdicts when it holds
+    more than ``max_entries`` (stale resourceVersions of nodes that changed)."""
+
+    def __init__(self, max_expressions: int = 256, max_entries: int = 20_000):
+        self._lock = threading.Lock()
+        self._memos: OrderedDict[str, dict[tuple[str, str], bool]] = OrderedDict()
+        self.max_expressions = max_expressions
+        self.max_entries = max_entries
+
+    def _memo(self, text: str) -> dict[tuple[str, str], bool]:
+        with self._lock:
+            memo = self._memos.get(text)
+            if memo is None or len(memo) > self.max_entries:
+                memo = self._memos[text] = {}
+            self._memos.move_to_end(text)
+            while len(self._memos) > self.max_expressions:
+                self._memos.popitem(last=False)
+            return memo
+
+    def apply(self, spec: PlacementSpec) -> PlacementSpec:
+        """``spec`` with each static memberOf expression evaluated through its memo (same verdicts)."""
+        if not any(c.type == "memberOf" and not c.dynamic and c.expression is not None for c in spec.constraints):
+            return spec
+        constraints = tuple(
+            dataclasses.replace(c, expression=_MemoExpr(c.expression, self._memo(c.text or str(c.expression))))
+            if c.type == "memberOf" and not c.dynamic and c.expression is not None
+            else c
+            for c in spec.constraints
+        )
+        return dataclasses.replace(spec, constraints=constraints)
 
 
 class Binder(Protocol):
@@ -82,6 +150,7 @@ class Extender:
         self._seen: OrderedDict[str, dict] = OrderedDict()  # pod uid -> slim pod from filter
         self._seen_max = seen_max
         self.api_latency = Latency()  # the binder's API calls
+        self.static_memo = StaticConstraintMemo()
         self.counters: dict[str, float] = {
             "inflight_waits": 0,
             "inflight_wait_seconds": 0.0,
@@ -254,7 +323,7 @@ class Extender:
             result["Error"] = f"ecs placement: cluster state unavailable: {e}"
             set_passed(result, a, set())
             return result
-        outcome = filter_instances(spec, insts)
+        outcome = filter_instances(self.static_memo.apply(spec), insts)
         result["FailedNodes"] = dict(outcome.failed)
         result["FailedNodes"].update((n, "node not yet known to the ECS placement extender") for n in unknown)
         result["FailedAndUnresolvableNodes"] = outcome.unresolvable
