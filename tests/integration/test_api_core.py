@@ -7,6 +7,7 @@ registrations, the cluster lifecycle, and that what the API creates is what kube
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -208,3 +209,29 @@ def test_boto3_and_the_aws_cli_through_the_endpoint(endpoint, custom, kubectl):
     assert e.value.response["Error"]["Code"] == "UnrecognizedClientException"
 
     assert SECRET not in log_path.read_text()
+
+
+def test_identical_registration_is_a_new_revision_and_kubectl_apply_is_not(endpoint, custom, kubectl):
+    """ECS registers a revision per RegisterTaskDefinition call, an identical spec too (1, 2);
+    Kubernetes stays level-based: `kubectl apply` of the object unchanged registers nothing (the
+    next API registration is 3, not 4)."""
+    url, namespace, _ = endpoint
+    ecs = _client(url, f"AKIA{namespace.upper().replace('-', '')}")
+    one = ecs.register_task_definition(**_td("nginx:1.27"))["taskDefinition"]
+    two = ecs.register_task_definition(**_td("nginx:1.27"))["taskDefinition"]
+    assert (one["revision"], two["revision"]) == (1, 2)
+    assert two["containerDefinitions"] == one["containerDefinitions"]
+
+    (obj,) = custom.list_namespaced_custom_object(G, V, namespace, "taskdefinitions")["items"]
+    manifest = {
+        "apiVersion": f"{G}/{V}",
+        "kind": "TaskDefinition",
+        "metadata": {"name": obj["metadata"]["name"], "namespace": namespace},
+        "spec": obj["spec"],
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    kubectl("annotate", "taskdefinition", obj["metadata"]["name"], "-n", namespace, "note=unrelated")
+    three = ecs.register_task_definition(**_td("httpd:2.4"))["taskDefinition"]
+    assert three["revision"] == 3
+    listed = ecs.list_task_definitions(familyPrefix="web_App")["taskDefinitionArns"]
+    assert [a.rsplit("/", 1)[1] for a in listed] == ["web_App:1", "web_App:2", "web_App:3"]

@@ -143,7 +143,8 @@ def _merge(target: Any, patch: Any) -> Any:
 
 class FakeOperator:
     """The operator's TaskDefinition handler in miniature: a TaskDefinition's new spec becomes
-    revision n+1 (a ControllerRevision), its status shows it; a container image named
+    revision n+1 (a ControllerRevision), and so does a new RegisterTaskDefinition request id
+    (the revision records it), its status shows it; a container image named
     ``refused`` is refused (Ready=False), as the API server's dry run refuses a bad pod template.
     ``paused``: leave new generations unobserved."""
 
@@ -159,19 +160,21 @@ class FakeOperator:
     def reconcile(self, obj: dict) -> None:
         md = obj["metadata"]
         status = obj.get("status") or {}
-        if status.get("observedGeneration") == md["generation"]:
-            return
         spec = obj["spec"]
         family = spec["family"]
+        request = (md.get("annotations") or {}).get(revisions.ANNOTATION_REQUEST)
+        existing = revisions.revisions_from(
+            self.kube.list_("apps/v1", "ControllerRevision", md["namespace"], labels=revisions.family_selector(family))
+        )
+        handled = request is None or any(r.request == request for r in existing)
+        if status.get("observedGeneration") == md["generation"] and handled:
+            return
         if any(c.get("image") == "refused" for c in spec.get("containerDefinitions") or []):
             ready = {"type": "Ready", "status": "False", "reason": "InvalidTaskDefinition", "message": "refused image"}
             self._status(obj, {**status, "observedGeneration": md["generation"], "conditions": [ready]})
             return
         canonical = taskdefinitions.canonical(spec)
-        existing = revisions.revisions_from(
-            self.kube.list_("apps/v1", "ControllerRevision", md["namespace"], labels=revisions.family_selector(family))
-        )
-        plan = revisions.plan_registration(existing, canonical)
+        plan = revisions.plan_registration(existing, canonical, request)
         if plan.create:
             self.kube.create(
                 revisions.controller_revision(
@@ -181,6 +184,7 @@ class FakeOperator:
                     canonical_spec=canonical,
                     registered_at="2025-03-01T12:00:00Z",
                     owner=None,
+                    request=request,
                 )
             )
         ready = {"type": "Ready", "status": "True", "reason": "Registered", "message": "ok"}

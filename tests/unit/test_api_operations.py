@@ -249,9 +249,16 @@ def test_register_gives_revisions_and_describe_reads_them(ctx, kube):
     )
 
 
-def test_register_the_same_spec_again_answers_its_revision(ctx):
-    op("RegisterTaskDefinition", ctx, **td())
+def test_register_the_same_spec_again_registers_a_new_revision_as_ecs_does(ctx, kube):
     assert op("RegisterTaskDefinition", ctx, **td())["taskDefinition"]["revision"] == 1
+    again = op("RegisterTaskDefinition", ctx, **td())["taskDefinition"]
+    assert again["revision"] == 2 and again["containerDefinitions"] == td()["containerDefinitions"]
+    # the object itself is unchanged but for the request id: a re-run of the operator adds nothing
+    obj = kube.get(API_VERSION, "TaskDefinition", "team-a", "web")
+    assert obj["metadata"]["generation"] == 1 and obj["spec"] == td()
+    kube.operator.reconcile(obj)
+    arns = op("ListTaskDefinitions", ctx)["taskDefinitionArns"]
+    assert [a.rsplit("/", 1)[1] for a in arns] == ["web:1", "web:2"]
 
 
 def test_a_refused_spec_is_rolled_back(ctx, kube):
@@ -266,15 +273,25 @@ def test_a_refused_spec_is_rolled_back(ctx, kube):
 
 
 def test_register_times_out_as_a_server_error_when_the_operator_is_away(ctx, kube):
+    """ServerException (500, which SDKs retry): the operator is not answering, not the caller's
+    mistake. A retry while the first registration is still pending registers nothing of its own."""
     kube.operator.paused = True
     with pytest.raises(EcsApiError) as e:
         op("RegisterTaskDefinition", ctx, **td())
-    assert e.value.status == 500
+    assert (e.value.status, e.value.code) == (500, "ServerException") and "not registered within" in e.value.message
+    with pytest.raises(EcsApiError) as e:
+        op("RegisterTaskDefinition", ctx, **td())
+    assert e.value.status == 500 and "nothing was registered for this call" in e.value.message
+    kube.operator.paused = False  # the operator comes back: the pending call's revision, then the next
+    kube.operator.reconcile(kube.get(API_VERSION, "TaskDefinition", "team-a", "web"))
+    assert op("RegisterTaskDefinition", ctx, **td())["taskDefinition"]["revision"] == 2
 
 
-def test_concurrent_registrations_get_distinct_consecutive_revisions(ctx, kube):
+@pytest.mark.parametrize("same_spec", [False, True], ids=["different-specs", "identical-specs"])
+def test_concurrent_registrations_get_distinct_consecutive_revisions(ctx, kube, same_spec):
     """The operator works on its own (a background loop, as kopf does); eight clients register
-    eight different specs of one family at once: revisions 1..8, each the one its caller sent."""
+    eight specs of one family at once (different ones, or all the same): revisions 1..8, each the
+    one its caller sent."""
     kube.operator.paused = True
     stop = threading.Event()
 
@@ -290,7 +307,8 @@ def test_concurrent_registrations_get_distinct_consecutive_revisions(ctx, kube):
     ctx.wait_timeout = 20
     try:
         with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda i: op("RegisterTaskDefinition", ctx, **td(image=f"img{i}")), range(8)))
+            images = ["img"] * 8 if same_spec else [f"img{i}" for i in range(8)]
+            results = list(pool.map(lambda image: op("RegisterTaskDefinition", ctx, **td(image=image)), images))
     finally:
         stop.set()
         loop.join()

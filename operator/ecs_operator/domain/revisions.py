@@ -29,6 +29,7 @@ KIND_VALUE = "taskdefinition"
 ANNOTATION_FAMILY = constants.REVISION_FAMILY
 ANNOTATION_REGISTERED_AT = constants.REGISTERED_AT
 ANNOTATION_DEREGISTERED_AT = constants.DEREGISTERED_AT
+ANNOTATION_REQUEST = constants.REGISTRATION_REQUEST
 
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
@@ -106,6 +107,7 @@ class Revision:
     hash: str
     name: str
     deregistered_at: str | None = None
+    request: str | None = None  # the RegisterTaskDefinition call that registered it (API only)
 
     @property
     def arn(self) -> str:
@@ -126,6 +128,7 @@ class Revision:
             hash=labels.get(LABEL_HASH, ""),
             name=md["name"],
             deregistered_at=annotations.get(ANNOTATION_DEREGISTERED_AT),
+            request=annotations.get(ANNOTATION_REQUEST),
         )
 
 
@@ -152,14 +155,22 @@ class RegistrationPlan:
     create: bool  # False: the latest revision already holds exactly this spec (idempotent re-run)
 
 
-def plan_registration(existing: list[Revision], canonical_spec: dict[str, Any]) -> RegistrationPlan:
-    """ECS registers a new revision for every RegisterTaskDefinition call; the operator calls
-    it once per spec change, so a spec equal to the latest revision's is that revision (this is
-    what makes a handler re-run after a crash idempotent). A spec equal to an *older* revision
-    registers a new one, as re-registering old JSON does in ECS."""
+def plan_registration(
+    existing: list[Revision], canonical_spec: dict[str, Any], request: str | None = None
+) -> RegistrationPlan:
+    """ECS registers a new revision for every RegisterTaskDefinition call. A TaskDefinition is
+    level-based: a spec equal to the latest revision's is that revision (so a handler re-run after
+    a crash, or ``kubectl apply`` of an unchanged spec, registers nothing). A spec equal to an
+    *older* revision registers a new one, as re-registering old JSON does in ECS.
+
+    ``request``: the id of the RegisterTaskDefinition call the object carries (the ECS API sets a
+    new one per call). A request no revision has recorded registers a new revision even for the
+    latest revision's spec, as ECS's identical re-registration does; a request some revision
+    recorded (a re-run, a rolled-back spec's older id) is handled already."""
     h = spec_hash(canonical_spec)
     latest = existing[-1] if existing else None
-    if latest is not None and latest.hash == h:
+    handled = request is None or any(r.request == request for r in existing)
+    if latest is not None and latest.hash == h and handled:
         return RegistrationPlan(latest.revision, create=False)
     return RegistrationPlan((latest.revision if latest else 0) + 1, create=True)
 
@@ -172,6 +183,7 @@ def controller_revision(
     canonical_spec: dict[str, Any],
     registered_at: str,
     owner: dict[str, Any] | None,
+    request: str | None = None,
 ) -> dict[str, Any]:
     md: dict[str, Any] = {
         "name": revision_name(family, revision),
@@ -186,6 +198,8 @@ def controller_revision(
         },
         "annotations": {ANNOTATION_FAMILY: family, ANNOTATION_REGISTERED_AT: registered_at},
     }
+    if request:
+        md["annotations"][ANNOTATION_REQUEST] = request
     if owner:
         md["ownerReferences"] = [owner]
     return {

@@ -3,6 +3,12 @@
 Level-based and idempotent: every run recomputes the canonical spec, compares it with the
 family's latest registered revision (a ControllerRevision), registers revision n+1 only when it
 differs, and rewrites status. A crash at any line is repaired by the next run.
+
+The ECS API's RegisterTaskDefinition also sets a new request id on the object
+(``registration.ecs.seed.dev/request``); a request no revision has recorded registers revision n+1
+even for an unchanged spec (ECS registers a revision per call), and the revision records it, so a
+re-run registers nothing. ``kubectl apply`` of an unchanged spec changes nothing and registers
+nothing.
 """
 
 from __future__ import annotations
@@ -81,12 +87,13 @@ def reconcile(body: dict, logger) -> dict:
     name, namespace, generation = md["name"], md["namespace"], md.get("generation")
     spec = body.get("spec") or {}
     family = family_of(spec, name)
+    request = (md.get("annotations") or {}).get(revisions.ANNOTATION_REQUEST)
     now = now_iso()
 
     try:
         model, canonical = load_spec(spec, name)
         existing = list_family(namespace, family)
-        plan = revisions.plan_registration(existing, canonical)
+        plan = revisions.plan_registration(existing, canonical, request)
         translation = translate_task_definition(model, family=family, revision=plan.revision)
     except (ValidationError, TranslationError) as e:
         message = validation_message(e) if isinstance(e, ValidationError) else str(e)
@@ -134,6 +141,7 @@ def reconcile(body: dict, logger) -> dict:
                 canonical_spec=canonical,
                 registered_at=now,
                 owner=owner,
+                request=request,
             ),
             canonical=True,
         )
@@ -177,6 +185,7 @@ _locks = KeyedLocks()
 @kopf.on.resume(GROUP, VERSION, "taskdefinitions")
 @kopf.on.create(GROUP, VERSION, "taskdefinitions")
 @kopf.on.update(GROUP, VERSION, "taskdefinitions", field="spec")
+@kopf.on.update(GROUP, VERSION, "taskdefinitions", field=("metadata", "annotations", revisions.ANNOTATION_REQUEST))
 @metrics.reconciled("TaskDefinition")
 def taskdefinition_changed(body, logger, **_):
     md = body["metadata"]

@@ -24,6 +24,7 @@ so that the family's numbering goes on from the highest revision, as ECS's does)
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,7 +37,7 @@ from ...models.generated import RegisterTaskDefinitionRequest
 from ...status import now_iso
 from .. import arns, model, names, tagging
 from ..context import RequestContext
-from ..errors import client_error, invalid_parameter, server_error
+from ..errors import EcsApiError, client_error, invalid_parameter, server_error
 from . import operation, paginate
 
 KIND = "TaskDefinition"
@@ -117,21 +118,41 @@ def find_object(ctx: RequestContext, family: str) -> dict[str, Any] | None:
     return next((o for o in ctx.kube.list_(API_VERSION, KIND, ctx.namespace) if _family_of(o) == family), None)
 
 
-def _settled(obj: dict[str, Any]) -> bool:
-    """The operator has acted on the object's current spec."""
-    return (obj.get("status") or {}).get("observedGeneration") == obj["metadata"].get("generation")
+def _request_of(obj: dict[str, Any] | None) -> str | None:
+    return ((obj or {}).get("metadata", {}).get("annotations") or {}).get(revisions.ANNOTATION_REQUEST)
 
 
-def _write(ctx: RequestContext, obj: dict[str, Any] | None, family: str, spec: dict[str, Any]) -> dict[str, Any] | None:
-    """Create the family's object or replace its spec (only if unchanged since read); None when
-    someone else wrote first (409), to read again."""
+def _settled(ctx: RequestContext, obj: dict[str, Any], family: str) -> bool:
+    """The operator has acted on the object's current spec and registration request (or refused
+    them: Ready=False at the current generation)."""
+    if (obj.get("status") or {}).get("observedGeneration") != obj["metadata"].get("generation"):
+        return False
+    request = _request_of(obj)
+    if request is None or _ready(obj).get("status") == "False":
+        return True
+    return any(r.request == request for r in family_revisions(ctx, family))
+
+
+def _write(
+    ctx: RequestContext, obj: dict[str, Any] | None, family: str, spec: dict[str, Any], request: str | None
+) -> dict[str, Any] | None:
+    """Create the family's object or replace its spec and request id (only if unchanged since
+    read); None when someone else wrote first (409), to read again."""
+    annotations = dict((obj or {}).get("metadata", {}).get("annotations") or {})
+    annotations.pop(revisions.ANNOTATION_REQUEST, None)
+    if request is not None:
+        annotations[revisions.ANNOTATION_REQUEST] = request
     try:
         if obj is None:
             return ctx.kube.create(
                 {
                     "apiVersion": API_VERSION,
                     "kind": KIND,
-                    "metadata": {"name": names.object_name(family), "namespace": ctx.namespace},
+                    "metadata": {
+                        "name": names.object_name(family),
+                        "namespace": ctx.namespace,
+                        "annotations": annotations,
+                    },
                     "spec": spec,
                 }
             )
@@ -145,7 +166,7 @@ def _write(ctx: RequestContext, obj: dict[str, Any] | None, family: str, spec: d
                     "namespace": ctx.namespace,
                     "resourceVersion": md["resourceVersion"],
                     "labels": md.get("labels") or {},
-                    "annotations": md.get("annotations") or {},
+                    "annotations": annotations,
                 },
                 "spec": spec,
             }
@@ -161,23 +182,34 @@ def _ready(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rollback(ctx: RequestContext, written: dict[str, Any], previous: dict[str, Any] | None) -> None:
-    """Undo a spec the operator refused: the object it created goes, an older spec comes back."""
+    """Undo a spec the operator refused: the object it created goes, an older spec (and its
+    request id, which a revision has recorded) comes back."""
     md = written["metadata"]
     if previous is None:
         ctx.kube.delete(API_VERSION, KIND, ctx.namespace, md["name"])
         return
     current = ctx.kube.get(API_VERSION, KIND, ctx.namespace, md["name"])
     if current is not None and current["metadata"].get("generation") == md.get("generation"):
-        _write(ctx, current, _family_of(previous), previous.get("spec") or {})
+        _write(ctx, current, _family_of(previous), previous.get("spec") or {}, _request_of(previous))
+
+
+def not_registered(family: str, timeout: float) -> EcsApiError:
+    """The answer when the operator has not registered a revision in time: ServerException
+    (HTTP 500), which SDKs retry; the family is then busy until the operator catches up, and the
+    retry is another registration, as an ECS retry after a lost answer may be."""
+    return server_error(
+        f"The task definition {family} was submitted but not registered within {timeout:g} seconds "
+        "(is the operator running?); ListTaskDefinitions shows it once the operator registers it."
+    )
 
 
 def _wait_registered(
-    ctx: RequestContext, written: dict[str, Any], previous: dict[str, Any] | None, canonical_hash: str, deadline: float
+    ctx: RequestContext, written: dict[str, Any], previous: dict[str, Any] | None, request: str, deadline: float
 ) -> revisions.Revision:
-    """Wait until the operator has observed ``written``'s generation; its revision."""
+    """Wait until the operator has registered ``request`` (the revision recording it), or refused
+    ``written``'s generation."""
     md = written["metadata"]
     family = _family_of(written)
-    floor = ((previous or {}).get("status") or {}).get("revision") or 0
     while True:
         obj = ctx.kube.get(API_VERSION, KIND, ctx.namespace, md["name"])
         if obj is None:
@@ -188,35 +220,33 @@ def _wait_registered(
             if observed == md["generation"] and ready.get("status") == "False":
                 _rollback(ctx, written, previous)
                 raise client_error(ready.get("message") or "The task definition was refused.")
-            match = [r for r in family_revisions(ctx, family) if r.hash == canonical_hash and r.revision > floor]
+            match = [r for r in family_revisions(ctx, family) if r.request == request]
             if match:
                 return match[-1]
         if time.monotonic() > deadline:
-            raise server_error(
-                f"The task definition {family} was submitted but not registered within "
-                f"{ctx.wait_timeout:g} seconds; DescribeTaskDefinition shows it once the operator registers it."
-            )
+            raise not_registered(family, ctx.wait_timeout)
         time.sleep(_POLL)
 
 
-def register(ctx: RequestContext, family: str, spec: dict[str, Any], canonical_hash: str) -> revisions.Revision:
+def register(ctx: RequestContext, family: str, spec: dict[str, Any]) -> revisions.Revision:
+    """Write the spec with a new request id once the family's previous registration is done, then
+    wait for the revision recording the id: every call registers a revision (an identical spec
+    too, as in ECS)."""
+    request = uuid.uuid4().hex
     deadline = time.monotonic() + ctx.wait_timeout
     while True:
         obj = find_object(ctx, family)
-        if obj is not None and not _settled(obj):
-            written = None  # another registration is in flight: wait for the operator
-        elif obj is not None and (obj.get("spec") or {}) == spec:
-            # the same spec again: the operator registers nothing new, its revision is the answer
-            existing = [r for r in family_revisions(ctx, family) if r.hash == canonical_hash]
-            if existing:
-                return existing[-1]
-            written = None
-        else:
-            written = _write(ctx, obj, family, spec)
+        written = None
+        if obj is None or _settled(ctx, obj, family):
+            written = _write(ctx, obj, family, spec, request)
+        # else another registration is in flight: wait for the operator
         if written is not None:
-            return _wait_registered(ctx, written, obj, canonical_hash, deadline)
+            return _wait_registered(ctx, written, obj, request, deadline)
         if time.monotonic() > deadline:
-            raise server_error(f"The task definition family {family} is busy; try again.")
+            raise server_error(
+                f"The task definition family {family} has a registration the operator has not finished within "
+                f"{ctx.wait_timeout:g} seconds (is the operator running?); nothing was registered for this call."
+            )
         time.sleep(_POLL)
 
 
@@ -236,7 +266,8 @@ def register_task_definition(ctx: RequestContext, params: dict[str, Any]) -> dic
     if not names.is_ecs_name(family):
         raise client_error(f"Family contains invalid characters. {names.ECS_NAME_RULE}")
     spec = {k: params[k] for k in spec_fields() if params.get(k) is not None}
-    rev = register(ctx, family, spec, revisions.spec_hash(canonical(spec)))
+    canonical(spec)  # refuses what the operator would (ClientException) before anything is written
+    rev = register(ctx, family, spec)
     return {"taskDefinition": view(ctx, rev), "tags": rev.spec.get("tags")}
 
 
