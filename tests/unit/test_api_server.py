@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from ecs_operator.api.keys import AccessKey, KeyStore
-from ecs_operator.api.server import Endpoint, is_loopback, make_app
+from ecs_operator.api.server import Endpoint, is_loopback, make_app, register_timeout
 
 from .api_fakes import FakeKube, FakeOperator, assert_output_conforms, signed_request
 
@@ -205,3 +205,31 @@ async def test_the_http_app_serves_the_pipeline(endpoint):
         resp = await client.post("/", data=req.body, headers=headers)
         assert resp.status == 200, await resp.text()
         assert await resp.json(content_type=None) == {"clusterArns": []}
+
+
+@pytest.mark.parametrize(
+    "environ,expected",
+    [
+        ({}, 20.0),
+        ({"ECS_API_REGISTER_TIMEOUT_SECONDS": ""}, 20.0),
+        ({"ECS_API_REGISTER_TIMEOUT_SECONDS": "5"}, 5.0),
+        ({"ECS_API_REGISTER_TIMEOUT_SECONDS": " 2.5 "}, 2.5),
+        ({"ECS_API_REGISTER_TIMEOUT_SECONDS": "0"}, None),
+        ({"ECS_API_REGISTER_TIMEOUT_SECONDS": "60"}, None),
+        ({"ECS_API_REGISTER_TIMEOUT_SECONDS": "ten"}, None),
+    ],
+)
+def test_register_timeout_from_the_environment(environ, expected):
+    if expected is None:
+        with pytest.raises(ValueError, match="ECS_API_REGISTER_TIMEOUT_SECONDS"):
+            register_timeout(environ)
+    else:
+        assert register_timeout(environ) == expected
+
+
+def test_an_operator_that_does_not_register_in_time_is_a_retryable_server_exception(endpoint, kube):
+    kube.hooks.clear()  # no operator
+    body = {"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx", "memory": 64}]}
+    status, headers, out = call(endpoint, signed_request("RegisterTaskDefinition", body))
+    assert (status, out["__type"], headers["x-amzn-ErrorType"]) == (500, "ServerException", "ServerException")
+    assert "not registered within 0.5 seconds" in out["message"]

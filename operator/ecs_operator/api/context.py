@@ -57,4 +57,4 @@ class RequestContext:
     kube: KubeAccess
     now: datetime
     #: how long an operation may wait for the operator (RegisterTaskDefinition), in seconds
-    wait_timeout: float = 10.0
+    wait_timeout: float = 20.0

@@ -15,10 +15,11 @@ import asyncio
 import ipaddress
 import json
 import logging
+import os
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,9 @@ from .operations import load
 log = logging.getLogger("ecs_operator.api")
 
 MAX_BODY = 4 * 1024 * 1024
+#: how long RegisterTaskDefinition waits for the operator to register the revision, in seconds
+REGISTER_TIMEOUT_ENV = "ECS_API_REGISTER_TIMEOUT_SECONDS"
+DEFAULT_REGISTER_TIMEOUT = 20.0
 _JSON_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0")
 
 AccessFactory = Callable[[AccessKey], KubeAccess]
@@ -64,7 +68,7 @@ class Endpoint:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         workers: int = 16,
-        wait_timeout: float = 10.0,
+        wait_timeout: float = DEFAULT_REGISTER_TIMEOUT,
     ):
         self.keys = keys
         self.access = access
@@ -192,6 +196,21 @@ def ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
     return ctx
 
 
+def register_timeout(environ: Mapping[str, str]) -> float:
+    """RegisterTaskDefinition's wait from ``ECS_API_REGISTER_TIMEOUT_SECONDS`` (default 20 s: an
+    SDK's retries of the ServerException that follows stay within its 60 s read timeout)."""
+    raw = environ.get(REGISTER_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_REGISTER_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.5 <= value <= 55:
+        raise ValueError(f"{REGISTER_TIMEOUT_ENV}={raw!r}: give seconds from 0.5 to 55 (below SDKs' 60 s read timeout)")
+    return value
+
+
 def serve(
     *,
     address: str,
@@ -207,7 +226,11 @@ def serve(
     if tls is None and not is_loopback(address):
         raise ValueError(f"plain HTTP is served only on a loopback address (got {address}); give --tls-cert/--tls-key")
     keys = KeyStore(k8s.Access(retryable=False), keys_namespace)
-    endpoint = Endpoint(keys, lambda key: k8s.Access(key.user, key.groups, retryable=False, field_manager="ecs-api"))
+    endpoint = Endpoint(
+        keys,
+        lambda key: k8s.Access(key.user, key.groups, retryable=False, field_manager="ecs-api"),
+        wait_timeout=register_timeout(os.environ),
+    )
     scheme = "https" if tls else "http"
     log.info("ECS API endpoint on %s://%s:%d (keys in namespace %s)", scheme, address, port, keys_namespace)
     web.run_app(make_app(endpoint), host=address, port=port, ssl_context=tls, print=None, access_log=None)
