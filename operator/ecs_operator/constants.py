@@ -64,3 +64,8 @@ REAL_NODE = f"{GROUP}/real-node"  # node label: a real kubelet node of the local
 # kopf's prefix, so a new id alone reconciles it: ECS registers a new revision per call, even for an
 # identical spec) and on the ControllerRevision it registered (so the request is handled once).
 REGISTRATION_REQUEST = f"registration.{GROUP}/request"
+
+# Lost container instances (handlers/nodes.py): a task pod of a node that stopped answering keeps this
+# finalizer while it is stopped, so that its ECSTask sees it stop (with its DisruptionTarget reason)
+# before it is gone.
+LOST_INSTANCE_FINALIZER = f"{GROUP}/container-instance-lost"
