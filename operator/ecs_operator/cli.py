@@ -9,8 +9,11 @@ from . import __version__
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .runner import run_operator
+    from .runner import LeaderElection, lease_namespace, run_operator
 
+    election = None
+    if args.leader_elect:
+        election = LeaderElection(namespace=lease_namespace(args.leader_elect_namespace), name=args.leader_elect_name)
     return run_operator(
         namespaces=args.namespace,
         all_namespaces=not args.namespace,
@@ -18,6 +21,7 @@ def _run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         metrics_port=args.metrics_port,
         metrics_address=args.metrics_address,
+        leader_election=election,
     )
 
 
@@ -165,6 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve Prometheus metrics at http://<address>:<port>/metrics (default: off; see docs/metrics.md)",
     )
     run.add_argument("--metrics-address", default="0.0.0.0", help="listen address of --metrics-port (default 0.0.0.0)")
+    run.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="reconcile only while holding a coordination.k8s.io Lease (run several replicas: one leads, "
+        "the others stand by; see docs/ha.md)",
+    )
+    run.add_argument(
+        "--leader-elect-namespace",
+        default=None,
+        help="namespace of the Lease (default: POD_NAMESPACE, the pod's own namespace, else default)",
+    )
+    run.add_argument("--leader-elect-name", default="ecs-operator-leader", help="name of the Lease")
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=_run)
 
