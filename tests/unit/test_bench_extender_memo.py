@@ -69,3 +69,19 @@ def test_memo_is_bounded():
     assert len(memo._memos["attribute:stack == s4"]) <= 6
     memo.apply(spec_from_pod(_pod([{"type": "memberOf", "expression": "attribute:stack == s4"}])))
     assert len(memo._memos["attribute:stack == s4"]) == 0  # over max_entries: started afresh
+
+
+def test_binder_keeps_a_pool_for_a_burst_of_binds_without_touching_the_factorys_client():
+    import kubernetes
+    from ecs_operator.extender.kube import KubeBinder
+
+    cfg = kubernetes.client.Configuration()
+    cfg.host = "https://127.0.0.1:1"
+    cfg.api_key = {"authorization": "Bearer t"}
+    binder = KubeBinder(lambda: kubernetes.client.ApiClient(cfg))
+    api = binder._api().api_client
+    assert api.configuration.connection_pool_maxsize == KubeBinder.POOL_SIZE
+    assert api.rest_client.pool_manager.connection_pool_kw["maxsize"] == KubeBinder.POOL_SIZE
+    assert api.configuration.host == cfg.host and api.configuration.api_key == cfg.api_key
+    assert cfg.connection_pool_maxsize != KubeBinder.POOL_SIZE  # the shared configuration is unchanged
+    assert binder._api() is binder._api()

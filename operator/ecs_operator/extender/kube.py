@@ -22,6 +22,7 @@ Every call has a timeout: a list ``(connect, list_timeout)``; a watch the server
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -172,9 +173,15 @@ class KubeBinder:
     "already assigned"), the pod is read back: bound to that node is a success, so the
     scheduler never retries (and double-counts) a pod that is in fact bound."""
 
-    def __init__(self, api_client_factory: Callable[[], object], timeout: float = 4.0):
+    #: Connections kept to the API server. kube-scheduler binds every pod in its own goroutine,
+    #: so a burst has dozens of binds in flight; the client's default pool (5 per CPU) would
+    #: open -- TLS handshake included -- and then discard a connection for each one beyond it.
+    POOL_SIZE = 64
+
+    def __init__(self, api_client_factory: Callable[[], object], timeout: float = 4.0, pool_size: int = POOL_SIZE):
         self._factory = api_client_factory
         self.timeout = timeout  # below the scheduler's extender httpTimeout (5s)
+        self.pool_size = pool_size
         self._core: Any = None
         self._lock = threading.Lock()
 
@@ -183,7 +190,13 @@ class KubeBinder:
         # TLS connections to the API server (a client per thread would handshake per connection).
         with self._lock:
             if self._core is None:
-                self._core = kubernetes.client.CoreV1Api(self._factory())
+                base: Any = self._factory()
+                cfg = getattr(base, "configuration", None)
+                if cfg is not None and (cfg.connection_pool_maxsize or 0) < self.pool_size:
+                    cfg = copy.deepcopy(cfg)  # the factory's clients keep their own pool size
+                    cfg.connection_pool_maxsize = self.pool_size
+                    base = kubernetes.client.ApiClient(cfg)
+                self._core = kubernetes.client.CoreV1Api(base)
             return self._core
 
     def __call__(self, namespace: str, name: str, uid: str | None, node: str) -> None:
