@@ -134,8 +134,47 @@ def test_schema_rejects_unknown_keys(override):
     assert any("unknown key" in e for e in _errors(SCHEMA, values)), override
 
 
-def test_schema_rejects_more_than_one_operator_replica():
-    assert _errors(SCHEMA, {**VALUES, "operator": {**VALUES["operator"], "replicas": 2}})
+def test_schema_bounds_operator_replicas():
+    assert not _errors(SCHEMA, {**VALUES, "operator": {**VALUES["operator"], "replicas": 2}})
+    assert _errors(SCHEMA, {**VALUES, "operator": {**VALUES["operator"], "replicas": 6}})
+
+
+def test_helm_refuses_replicas_without_leader_election(helm):
+    args = ("--set", "operator.leaderElection.enabled=false")
+    proc = _run(helm, "template", "x", str(CHART), *args)
+    assert proc.returncode != 0 and "operator.replicas > 1 needs operator.leaderElection.enabled" in proc.stderr
+    # one replica without leader election: the single standalone process, never two side by side
+    docs = _render(helm, *args, "--set", "operator.replicas=1")
+    dep = _one(docs, "Deployment", "operator")
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    assert "--leader-elect" not in dep["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert not [d for d in docs if d["kind"] in ("Role", "PodDisruptionBudget") and _component(d) == "operator"]
+
+
+def test_operator_leader_election_is_least_privilege(helm):
+    docs = _render(helm)
+    dep = _one(docs, "Deployment", "operator")
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "ecs-operator-leader-election")
+    assert role["metadata"]["namespace"] == "ecs-system"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["ecs-operator-leader"],
+            "verbs": ["get", "update"],
+        },
+    ]
+    rb = next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "ecs-operator-leader-election")
+    assert rb["roleRef"]["name"] == role["metadata"]["name"]
+    assert rb["subjects"] == [{"kind": "ServiceAccount", "name": "ecs-operator", "namespace": "ecs-system"}]
+    pdb = _one(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert _matches(pdb["spec"]["selector"], dep["spec"]["template"]["metadata"]["labels"])
+    custom = _one(_render(helm, "--set", "operator.leaderElection.leaseName=my-lease"), "Deployment", "operator")
+    assert custom["spec"]["template"]["spec"]["containers"][0]["command"][-2:] == ["--leader-elect-name", "my-lease"]
 
 
 def test_readme_lists_every_value():
@@ -173,6 +212,10 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_helm_lint(helm, values):
     proc = _run(helm, "lint", "--strict", str(CHART), "-f", str(values))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _component(doc: dict) -> str | None:
+    return doc["metadata"].get("labels", {}).get("app.kubernetes.io/component")
 
 
 def _render(helm: str, *args: str) -> list[dict]:
@@ -251,7 +294,23 @@ def _matches(selector: dict, labels: dict) -> bool:
     return all(labels.get(k) == v for k, v in selector["matchLabels"].items())
 
 
-BASE_KINDS = ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"]
+# the operator's: with leader election (default) its Lease's Role and RoleBinding, and with more
+# than one replica (default 2) its PodDisruptionBudget
+BASE_KINDS = [
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Deployment",
+    "PodDisruptionBudget",
+    "Role",
+    "RoleBinding",
+    "ServiceAccount",
+]
+
+
+def _base_kinds(vals: dict) -> list[str]:
+    return [k for k in BASE_KINDS if k != "PodDisruptionBudget" or vals["operator"]["replicas"] > 1]
+
+
 EXTENDER_KINDS = [
     "ClusterRole",
     "ClusterRoleBinding",
@@ -276,7 +335,7 @@ def test_rendered_chart(helm, values):
     enabled = vals["extender"]["enabled"]
     kinds = sorted(d["kind"] for d in docs)
     policy = enabled and vals["extender"]["networkPolicy"]["enabled"]
-    expected = BASE_KINDS + (EXTENDER_KINDS if enabled else []) + (["NetworkPolicy"] if policy else [])
+    expected = _base_kinds(vals) + (EXTENDER_KINDS if enabled else []) + (["NetworkPolicy"] if policy else [])
     assert kinds == sorted(expected), kinds
     workloads = [d for d in docs if d["kind"] in WORKLOAD_KINDS]
     assert len(workloads) == (3 if enabled else 1)
@@ -291,7 +350,7 @@ def test_rendered_chart(helm, values):
                 )
         assert _matches(w["spec"]["selector"], w["spec"]["template"]["metadata"]["labels"])
     dep = _one(docs, "Deployment", "operator")
-    assert dep["spec"]["replicas"] in (0, 1)
+    assert dep["spec"]["replicas"] == vals["operator"]["replicas"]
     c = dep["spec"]["template"]["spec"]["containers"][0]
     port = c["ports"][0]["containerPort"]
     assert c["command"][:4] == ["ecs-operator", "run", "--liveness", f"http://0.0.0.0:{port}/healthz"]
@@ -444,8 +503,18 @@ def test_default_render_is_the_documented_one(helm):
     docs = _render(helm)
     dep = _one(docs, "Deployment", "operator")
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    assert dep["spec"]["replicas"] == 1
-    assert c["command"] == ["ecs-operator", "run", "--liveness", "http://0.0.0.0:8080/healthz"]
+    assert dep["spec"]["replicas"] == 2
+    assert c["command"] == [
+        "ecs-operator",
+        "run",
+        "--liveness",
+        "http://0.0.0.0:8080/healthz",
+        "--leader-elect",
+        "--leader-elect-namespace",
+        "ecs-system",
+        "--leader-elect-name",
+        "ecs-operator-leader",
+    ]
     assert c["image"] == "ecs-operator:0.1.0"
     assert _env(c)["ECS_OPERATOR_SCHEDULER_NAME"] == "ecs-scheduler"  # extender.enabled is the default
     ext = _one(docs, "Deployment", "extender")
