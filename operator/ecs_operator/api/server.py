@@ -12,6 +12,7 @@ mistakes, 403 for authentication and RBAC denials); nothing about a secret is ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -19,7 +20,7 @@ import os
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -186,14 +187,67 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+def _server_context(cert: str, key: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+class ReloadingCertificate:
+    """The endpoint's TLS context, whose certificate and key are read again when their files
+    change (cert-manager renews the Secret; the kubelet swaps the mounted files): a cheap
+    ``stat`` every :attr:`interval` seconds, and a change is loaded into the same SSLContext, so
+    new connections get the new certificate and open ones keep theirs. A pair that does not
+    load (say, a key that does not match) is logged and the current certificate kept."""
+
+    def __init__(self, cert: str, key: str, *, interval: float = 30.0):
+        self.cert, self.key, self.interval = cert, key, interval
+        self.context = _server_context(cert, key)
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[tuple[int, int, int], ...]:
+        out = []
+        for path in (self.cert, self.key):
+            st = os.stat(path)  # follows the kubelet's ..data symlinks
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    def reload_if_changed(self) -> bool:
+        """Load the files again if they changed since last loaded; True when it did."""
+        try:
+            stamp = self._stamp()
+            if stamp == self._seen:
+                return False
+            _server_context(self.cert, self.key)  # check the pair first: a failed load would half-change the live one
+            self.context.load_cert_chain(self.cert, self.key)
+        except (OSError, ssl.SSLError) as e:
+            log.warning("TLS certificate %s changed but does not load (%s); keeping the current one", self.cert, e)
+            return False
+        self._seen = stamp
+        log.info("TLS certificate %s reloaded", self.cert)
+        return True
+
+    async def watch(self, _app: web.Application) -> AsyncIterator[None]:
+        """aiohttp cleanup context: checks the files every ``interval`` seconds while serving."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(self.interval)
+                self.reload_if_changed()
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def ssl_context(cert: str | None, key: str | None) -> ReloadingCertificate | None:
     if not cert and not key:
         return None
     if not (cert and key):
         raise ValueError("--tls-cert and --tls-key go together")
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    return ctx
+    return ReloadingCertificate(cert, key)
 
 
 def register_timeout(environ: Mapping[str, str]) -> float:
@@ -233,5 +287,8 @@ def serve(
     )
     scheme = "https" if tls else "http"
     log.info("ECS API endpoint on %s://%s:%d (keys in namespace %s)", scheme, address, port, keys_namespace)
-    web.run_app(make_app(endpoint), host=address, port=port, ssl_context=tls, print=None, access_log=None)
+    app = make_app(endpoint)
+    if tls is not None:
+        app.cleanup_ctx.append(tls.watch)
+    web.run_app(app, host=address, port=port, ssl_context=tls.context if tls else None, print=None, access_log=None)
     return 0
