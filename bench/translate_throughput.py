@@ -2,7 +2,8 @@
 
 Input: every published task definition in ../shared/ecs-examples/taskdefs (plus the demo's).
 Baseline in the same run: validating the same inputs with the pydantic model alone, so the
-figure separates translation from parsing.
+figure separates translation from parsing. Rates are per CPU second of the bench's process
+(one core). Goal (issue #17): >= 10,000 task definitions/s on one core.
 
     .venv/bin/python bench/translate_throughput.py [--runs 7] [--seconds 1.0]
 """
@@ -22,6 +23,7 @@ from ecs_operator.models.generated import RegisterTaskDefinitionRequest
 from ecs_operator.translate.taskdef import register_input_from_ecs_json, translate_task_definition
 
 REPO = Path(__file__).resolve().parents[1]
+GOAL = 10_000
 
 
 def inputs() -> list[dict]:
@@ -35,12 +37,14 @@ def inputs() -> list[dict]:
 
 
 def rate(fn, items, seconds: float) -> float:
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
+    """Items per CPU second of this process (its CPU time, not the wall clock: other work on a
+    shared machine then slows the figure much less; the goal is per core anyway)."""
+    n, t0 = 0, time.process_time()
+    while time.process_time() - t0 < seconds:
         for it in items:
             fn(it)
         n += len(items)
-    return n / (time.perf_counter() - t0)
+    return n / (time.process_time() - t0)
 
 
 def main() -> int:
@@ -82,6 +86,10 @@ def main() -> int:
     print(
         f"translation costs {results['baseline: pydantic validation'] / results['translation only']:.2f}x "
         "the time of validation"
+    )
+    print(
+        f"goal: >= {GOAL:,} task definitions/s on one core: translation only {results['translation only']:,.0f}, "
+        f"validation + translation {results['validation + translation']:,.0f}"
     )
     return 0
 

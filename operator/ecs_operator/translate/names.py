@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 __all__ = [
@@ -36,11 +37,15 @@ def digest(value: str, length: int = _HASH_LEN) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:length]
 
 
+_NOT_LABEL_CHAR = re.compile(r"[^a-z0-9-]")
+
+
+@lru_cache(maxsize=4096)  # pure; the same container and volume names come back on every translation
 def dns_label(value: str, *, limit: int = DNS_LABEL_MAX, fallback: str = "x") -> str:
     """Sanitise to an RFC 1123 label: lower-case; every character outside ``[a-z0-9-]``
     becomes ``-``; leading and trailing ``-`` stripped; longer than ``limit`` -> cut and suffixed
     ``-<6 hex chars of sha256(value)>``; nothing left -> ``<fallback>-<hash>``."""
-    s = re.sub(r"[^a-z0-9-]", "-", value.lower()).strip("-")
+    s = _NOT_LABEL_CHAR.sub("-", value.lower()).strip("-")
     if not s:
         return f"{fallback}-{digest(value)}"
     if len(s) > limit:

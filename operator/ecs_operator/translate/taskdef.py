@@ -241,8 +241,37 @@ def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class _NotPlain(Exception):
+    """A value the fast copy does not handle (a non-str key, a str subclass, ...)."""
+
+
+def _copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _NotPlain
+            out[k] = v if type(v) in _SCALARS else _copy(v)
+        return out
+    if kind is list or kind is tuple:
+        return [v if type(v) in _SCALARS else _copy(v) for v in value]
+    if kind in _SCALARS:
+        return value
+    raise _NotPlain
+
+
 def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value))
+    """What a JSON round trip makes of ``value`` (plain data; no two places share a dict): a
+    direct copy when ``value`` holds only dicts with str keys, lists, tuples and JSON scalars
+    (what the steps build), else the round trip itself."""
+    try:
+        return _copy(value)
+    except _NotPlain:
+        return json.loads(json.dumps(value))
 
 
 class _Translator:
