@@ -1,22 +1,37 @@
-"""Container instances' state from their nodes: a cordoned node is a DRAINING container instance.
+"""Container instances' state from their nodes.
 
-As with ECS's UpdateContainerInstancesState DRAINING: no new task goes there (the node is
-unschedulable), a service's tasks on it are replaced on other instances within the service's
-deployment limits (see :func:`ecs_operator.translate.service_drain.drain`), and daemon tasks on it
-stop. The operator labels the node ``ecs.seed.dev/container-instance-status=DRAINING`` while it
-is cordoned (DaemonSets keep off nodes with that label) and removes the label when it is
-uncordoned. The services with tasks on a node that starts draining are woken up
-(:mod:`.wakeups`, kind ``Node``).
+DRAINING: a cordoned node is a DRAINING container instance. As with ECS's
+UpdateContainerInstancesState DRAINING: no new task goes there (the node is unschedulable), a
+service's tasks on it are replaced on other instances within the service's deployment limits (see
+:func:`ecs_operator.translate.service_drain.drain`), and daemon tasks on it stop. The operator
+labels the node ``ecs.seed.dev/container-instance-status=DRAINING`` while it is cordoned
+(DaemonSets keep off nodes with that label) and removes the label when it is uncordoned. The
+services with tasks on a node that starts draining are woken up (:mod:`.wakeups`, kind ``Node``).
+
+Lost: a node not Ready for a while, or deleted, is a container instance whose host stopped or
+was terminated; its task pods are stopped with ECS's stopped reason and their replacements start
+elsewhere (the decision: :mod:`ecs_operator.plans.nodes`; docs/failure.md). A timer looks at
+not-Ready nodes; a deleted node's pods are stopped on its DELETED event. Each stopping pod holds
+a finalizer until its short grace period has passed, then is released: the pod watch releases
+it (after a restart too, from kopf's initial listing), so no pod is left behind.
 """
 
 from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
 
 import kopf
 
 from .. import constants, k8s, metrics
 from ..domain.instances import DRAINING
+from ..k8s import pods as k8s_pods
+from ..plans import nodes as plan
 from ..state import nodes as node_state
 from . import wakeups
+
+#: Seconds between two looks at a node that is not Ready.
+LOST_CHECK_SECONDS = 5.0
 
 
 @kopf.on.event("", "v1", "nodes")
@@ -27,6 +42,9 @@ def node_event(body, event, logger, **_):
     cordoned = not gone and bool((body.get("spec") or {}).get("unschedulable"))
     changed = node_state.draining.update(name, cordoned)
     if gone:
+        now = datetime.now(UTC)
+        todo = plan.plan_node(None, node_state.pods_bound_to(name), now, gone_instance=plan.instance_id(dict(body)))
+        _apply(name, todo, now, logger)
         return
     label = (body["metadata"].get("labels") or {}).get(constants.INSTANCE_STATUS)
     want = DRAINING if cordoned else None
@@ -35,3 +53,62 @@ def node_event(body, event, logger, **_):
     if changed and cordoned:
         logger.info(f"container instance {name} is DRAINING: its service tasks are replaced elsewhere")
         wakeups.changed("Node", dict(body), logger)
+
+
+def _not_ready(body, **_) -> bool:
+    return plan.not_ready_since(dict(body), datetime.now(UTC)) is not None
+
+
+@kopf.timer("", "v1", "nodes", interval=LOST_CHECK_SECONDS, when=_not_ready)
+@metrics.reconciled("Node")
+def lost_node(body, logger, **_):
+    """A node that is not Ready: once it has been so for plan.LOST_AFTER_SECONDS, its tasks stop."""
+    node = dict(body)
+    now = datetime.now(UTC)
+    since = plan.not_ready_since(node, now)
+    if since is None or (now - since).total_seconds() < plan.LOST_AFTER_SECONDS:
+        return  # not lost yet: no API call
+    todo = plan.plan_node(node, node_state.pods_bound_to(node["metadata"]["name"]), now)
+    _apply(node["metadata"]["name"], todo, now, logger)
+
+
+def _apply(name: str, todo: plan.NodePlan, now: datetime, logger) -> None:
+    """Mark and delete (short grace) the pods to stop, then remove those whose grace passed."""
+    if todo.stop and todo.reason:
+        condition = plan.disruption_condition(todo.reason, now)
+        for ref in todo.stop:
+            k8s_pods.stop(ref.namespace, ref.name, ref.uid, condition, plan.FINALIZER, plan.POD_GRACE_SECONDS)
+        logger.info(f"container instance {name} is lost ({todo.reason}): {len(todo.stop)} tasks stopped")
+    for ref in todo.remove:
+        k8s_pods.release(ref.namespace, ref.name, ref.uid, plan.FINALIZER)
+
+
+def _holds_finalizer(body, **_) -> bool:
+    return plan.FINALIZER in (body.get("metadata", {}).get("finalizers") or ())
+
+
+@kopf.on.event("", "v1", "pods", when=_holds_finalizer)
+@metrics.reconciled("Node")
+def lost_task_pod(body, type, logger, **_):
+    """A lost instance's task pod is released once its grace period has passed (now, or by a
+    timer for the rest of it)."""
+    if type == "DELETED":
+        return
+    left = plan.release_in(dict(body), datetime.now(UTC))
+    if left is None:
+        return
+    md = body["metadata"]
+    ref = plan.PodRef(md["namespace"], md["name"], md.get("uid", ""))
+    if left <= 0:
+        k8s_pods.release(ref.namespace, ref.name, ref.uid, plan.FINALIZER)
+        return
+    timer = threading.Timer(left + 0.2, _release_later, args=(ref, logger))
+    timer.daemon = True
+    timer.start()
+
+
+def _release_later(ref: plan.PodRef, logger) -> None:
+    try:
+        k8s_pods.release(ref.namespace, ref.name, ref.uid, plan.FINALIZER)
+    except (k8s.ApiError, kopf.TemporaryError) as e:
+        logger.warning(f"pod {ref.namespace}/{ref.name} is released on its next event: {e}")

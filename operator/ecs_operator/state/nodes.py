@@ -37,3 +37,8 @@ def services_on(node: str) -> set[tuple[str, str]]:
     """(namespace, service name) of the service tasks that run on ``node``."""
     pods = k8s.list_("v1", "Pod", None, label_selector=constants.SERVICE, field_selector=f"spec.nodeName={node}")
     return {(p["metadata"]["namespace"], p["metadata"]["labels"][constants.SERVICE]) for p in pods}
+
+
+def pods_bound_to(node: str) -> list[dict]:
+    """Every pod bound to ``node`` (ECS task pods or not; the plan picks)."""
+    return k8s.list_("v1", "Pod", None, field_selector=f"spec.nodeName={node}")
