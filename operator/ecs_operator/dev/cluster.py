@@ -258,10 +258,18 @@ class LocalCluster:
         out = self.kwokctl("get", "clusters", check=False).stdout or ""
         return self.name in out.split()
 
-    def up(self, nodes: list[NodeSpec] | None = None, timeout: float = 180.0, log=print, real_nodes: int = 0) -> Path:
+    def up(
+        self,
+        nodes: list[NodeSpec] | None = None,
+        timeout: float = 180.0,
+        log=print,
+        real_nodes: int = 0,
+        gateway_api: bool = True,
+    ) -> Path:
         """Start the cluster (or reuse a healthy one), create the nodes, wait until all Ready.
         ``real_nodes``: that many real kubelet nodes beside the fake ones (dev/realnode.py;
-        needs root); 0 removes any this cluster had."""
+        needs root); 0 removes any this cluster had. ``gateway_api``: install the Gateway API
+        CRDs (dev/gateway_api.py; no controller)."""
         bins = self._bins()
         self.workdir.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
@@ -308,6 +316,13 @@ class LocalCluster:
                 "--quiet-pull",
             )
             self._stages_stamp.write_text(digest + "\n")
+        if gateway_api:
+            from . import gateway_api as gw
+
+            try:
+                gw.install(self.kubectl, log=log)
+            except gw.GatewayApiError as e:
+                raise ClusterError(str(e)) from e
         self.apply_nodes(nodes if nodes is not None else default_nodes())
         if real_nodes:
             self.real_nodes(log=log).up(real_nodes, timeout=timeout)
@@ -454,12 +469,22 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="do not start the ecs-scheduler (second kube-scheduler + ECS placement extender)",
     )
+    p.add_argument(
+        "--no-gateway-api",
+        action="store_true",
+        help="do not install the Gateway API CRDs (GatewayClass, Gateway, HTTPRoute, ReferenceGrant)",
+    )
     args = p.parse_args(argv)
     cluster = LocalCluster(name=args.name)
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     try:
         if args.action == "up":
-            kc = cluster.up(default_nodes(args.nodes_per_zone), log=log, real_nodes=args.real_nodes)
+            kc = cluster.up(
+                default_nodes(args.nodes_per_zone),
+                log=log,
+                real_nodes=args.real_nodes,
+                gateway_api=not args.no_gateway_api,
+            )
             if args.no_ecs_scheduler:
                 cluster.stop_ecs_scheduler()
             else:

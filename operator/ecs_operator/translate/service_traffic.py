@@ -217,18 +217,15 @@ def _route(
         if gateway.section_name:
             parent["sectionName"] = gateway.section_name
         spec["parentRefs"] = [parent]
-    return {
-        "apiVersion": HTTPROUTE_API_VERSION,
-        "kind": "HTTPRoute",
-        "metadata": {
-            "name": route_name(name, None if first else port),
-            "namespace": namespace,
-            "labels": {constants.SERVICE: name, constants.MANAGED_BY_LABEL: constants.MANAGED_BY},
-            "annotations": annotations,
-            "ownerReferences": [owner],
-        },
-        "spec": spec,
+    metadata: Obj = {
+        "name": route_name(name, None if first else port),
+        "namespace": namespace,
+        "labels": {constants.SERVICE: name, constants.MANAGED_BY_LABEL: constants.MANAGED_BY},
+        "ownerReferences": [owner],
     }
+    if annotations:  # an empty map would be a change on every apply
+        metadata["annotations"] = annotations
+    return {"apiVersion": HTTPROUTE_API_VERSION, "kind": "HTTPRoute", "metadata": metadata, "spec": spec}
 
 
 def _advanced_warnings(svc: CreateServiceRequest, name: str, httproute: bool) -> list[TranslationWarning]:
