@@ -111,7 +111,7 @@ def row(label: str, samples: list[float]) -> None:
     print(f"  {label:<44} p50 {pct(samples, 0.5):8.2f} ms   p99 {pct(samples, 0.99):8.2f} ms   (n={len(samples)})")
 
 
-def bench(n_nodes: int, seconds: float, churn: float) -> None:
+def bench(n_nodes: int, seconds: float, churn: float, n_events: int = 20_000) -> None:
     nodes, pods = cluster(n_nodes, pods_per_node=10)
     source = SyntheticSource(nodes, pods)
     t = time.perf_counter()
@@ -121,7 +121,7 @@ def bench(n_nodes: int, seconds: float, churn: float) -> None:
     t = time.perf_counter()
     snap = view.snapshot()
     build_ms = (time.perf_counter() - t) * 1000
-    events = pod_events(pods, 20_000)
+    events = pod_events(pods, n_events)
     reflector = view.reflectors[PODS]
     before = reflector.events
     t = time.perf_counter()
@@ -226,10 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="100,1000")
     ap.add_argument("--seconds", type=float, default=3.0, help="time cap per measurement")
     ap.add_argument("--churn", type=float, default=100, help="pod events per second during the churn rows (0: none)")
+    ap.add_argument("--events", type=int, default=20_000, help="pod events pushed to time the cache's event rate")
     args = ap.parse_args(argv)
     print(f"python {sys.version.split()[0]}; {GOAL}")
     for n in (int(x) for x in args.sizes.split(",")):
-        bench(n, args.seconds, args.churn)
+        bench(n, args.seconds, args.churn, args.events)
         print()
     return 0
 

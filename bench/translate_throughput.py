@@ -47,11 +47,11 @@ def rate(fn, items, seconds: float) -> float:
     return n / (time.process_time() - t0)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--seconds", type=float, default=1.0)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     docs = inputs()
 
     def validate(d):
