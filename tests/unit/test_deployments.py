@@ -312,3 +312,12 @@ def test_waits_while_green_is_not_ready():
         replace(step.state), dc(strategy="BLUE_GREEN"), dep.Health(desired=2, green_running=1), dep.Requests(), 6.0
     )
     assert again.events == ()
+
+
+def test_no_rollback_once_clean_up_started():
+    cfg = dc(strategy="BLUE_GREEN")
+    steps = simulate(cfg, max_steps=3, tick=1.0)
+    cleaning = next(s for s in steps if s.state.stage == "CLEAN_UP")
+    health = dep.Health(desired=3, green_running=3, blue_running=2)
+    again = dep.advance(cleaning.state, cfg, health, dep.Requests(stop="ROLLBACK"), 5000.0)
+    assert (again.state.status, again.state.stage, again.blue_count) == ("IN_PROGRESS", "CLEAN_UP", 0)

@@ -372,6 +372,8 @@ def _stop(run: _Run, req: Requests, now: float) -> bool:
         run.state = replace(st, status=STOPPED, reason="stopped by StopServiceDeployment (ABORT)", finished_at=now)
         run.events.append("deployment stopped")
         return True
+    if req.stop == "ROLLBACK" and st.stage == "CLEAN_UP":
+        return False  # the source revision is going away: too late to roll back
     if req.stop == "ROLLBACK" and st.status not in (ROLLBACK_IN_PROGRESS,):
         run.state = replace(st, status=ROLLBACK_REQUESTED, reason="rollback requested by StopServiceDeployment")
     return False

@@ -183,6 +183,9 @@ class Desired:
     workloads: list[str] | None = None  # refs Kind/name
     strategy: list[CapacityProviderStrategyItem] | None = None
     applied: tuple[Obj, ...] = ()  # the workloads as applied: fresher than the watch has seen
+    #: refs of workloads that are not stale though not wanted (a strategy deployment's source
+    #: revision, until its CLEAN_UP)
+    keep: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,8 @@ def decide_rollback(
     rolled_back = previous.get("rolledBackGeneration") == generation
     if steady:
         fields["lastCompletedTaskDefinition"] = ecs["taskDefinition"]
-    cb = svc_tr.circuit_breaker(svc)
+    # BLUE_GREEN, LINEAR and CANARY deployments roll back through their own state machine
+    cb = svc_tr.circuit_breaker(svc) if svc_tr.deployment_strategy(svc) == svc_tr.ROLLING else None
     start = bool(
         ecs["rolloutState"] == "FAILED"
         and cb is not None
@@ -362,7 +366,7 @@ def plan_status(
         capacity_provider_strategy=strategy,
     )
     ecs["workloads"] = wanted
-    stale = [w for w in owned if ref(w) not in wanted]
+    stale = [w for w in owned if ref(w) not in wanted and ref(w) not in desired.keep]
     # A refresh while tasks still run on draining nodes reconciles again: the drain moves on.
     drain_pending = desired.workloads is None and kind == "Deployment" and _on_draining(snapshot)
     delete = stale if stale and kind == "Deployment" and svc_tr.workloads_complete(svc, current) else []

@@ -56,7 +56,9 @@ TRANSLATED = {
     "taskDefinition": "the pod template of the resolved revision",
     "desiredCount": "Deployment replicas",
     "schedulingStrategy": "REPLICA -> Deployment, DAEMON -> DaemonSet",
-    "deploymentConfiguration": "maximumPercent/minimumHealthyPercent -> maxSurge/maxUnavailable",
+    "deploymentConfiguration": "ROLLING: maximumPercent/minimumHealthyPercent -> maxSurge/maxUnavailable; "
+    "BLUE_GREEN/LINEAR/CANARY: one Deployment per service revision, scaled and cleaned up on ECS's schedule "
+    "(ServiceDeployment records; see docs/ecsservice-mapping.md)",
     "healthCheckGracePeriodSeconds": "livenessProbe initialDelaySeconds of the task's containers",
     "enableExecuteCommand": "kubectl exec works on every task; nothing to translate",
     "loadBalancers": "a Service (ClusterIP) named like the ECSService, one port per container port",
@@ -91,14 +93,18 @@ IGNORED = {
     "propagateTags": "AWS resource tags",
 }
 DEPLOYMENT_CONFIGURATION_WARNED = {
-    "alarms": "CloudWatch alarms cannot roll back a deployment here",
-    "strategy": "only ROLLING deployments are supported",
-    "bakeTimeInMinutes": "bake time applies to blue/green deployments, which are not supported",
-    "lifecycleHooks": "deployment lifecycle hooks (Lambda) are not supported",
-    "linearConfiguration": "linear deployments are not supported",
-    "canaryConfiguration": "canary deployments are not supported",
+    "alarms": "CloudWatch alarms cannot be read here: they never stop or roll back a deployment",
     "earlySuccessCriteria": "early success criteria are not supported",
 }
+#: deploymentConfiguration fields that only the BLUE_GREEN, LINEAR and CANARY strategies use:
+#: reported when a ROLLING service sets them.
+STRATEGY_ONLY = {
+    "bakeTimeInMinutes": "bake time applies to BLUE_GREEN, LINEAR and CANARY deployments",
+    "lifecycleHooks": "lifecycle hooks run in BLUE_GREEN, LINEAR and CANARY deployments only",
+    "linearConfiguration": "linearConfiguration applies to LINEAR deployments",
+    "canaryConfiguration": "canaryConfiguration applies to CANARY deployments",
+}
+ROLLING = "ROLLING"
 
 
 class ServiceError(ValueError):
@@ -156,6 +162,12 @@ def validate(svc: CreateServiceRequest) -> None:
             "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.",
         )
     dc = svc.deploymentConfiguration
+    if strategy == DAEMON and deployment_strategy(svc) != ROLLING:
+        raise ServiceError(
+            "deploymentConfiguration.strategy",
+            f"The {deployment_strategy(svc)} deployment strategy is not supported for services with the DAEMON "
+            "scheduling strategy.",
+        )
     if strategy == DAEMON and dc and dc.maximumPercent is not None and dc.maximumPercent != 100:
         raise ServiceError(
             "deploymentConfiguration.maximumPercent",
@@ -218,6 +230,38 @@ def service_warnings(svc: CreateServiceRequest) -> list[TranslationWarning]:
         for name, why in DEPLOYMENT_CONFIGURATION_WARNED.items():
             if getattr(dc, name, None) is not None:
                 out.append(TranslationWarning(f"deploymentConfiguration.{name}", why))
+        out += _strategy_warnings(svc)
+    return out
+
+
+def deployment_strategy(svc: CreateServiceRequest) -> str:
+    """ROLLING (ECS's default), BLUE_GREEN, LINEAR or CANARY."""
+    dc = svc.deploymentConfiguration
+    return (dc.strategy if dc else None) or ROLLING
+
+
+def _strategy_warnings(svc: CreateServiceRequest) -> list[TranslationWarning]:
+    dc = svc.deploymentConfiguration
+    if dc is None:
+        return []
+    strategy = deployment_strategy(svc)
+    if strategy == ROLLING:
+        return [
+            TranslationWarning(f"deploymentConfiguration.{name}", why)
+            for name, why in STRATEGY_ONLY.items()
+            if getattr(dc, name, None) is not None
+        ]
+    out = []
+    for i, hook in enumerate(dc.lifecycleHooks or []):
+        if hook.targetType == "AWS_LAMBDA":
+            out.append(
+                TranslationWarning(
+                    f"deploymentConfiguration.lifecycleHooks[{i}]",
+                    f"the Lambda function {hook.hookTargetArn} cannot be invoked here: the deployment waits at "
+                    f"{', '.join(hook.lifecycleStages or [])} as for a PAUSE hook, until ContinueServiceDeployment "
+                    "(or spec.continue of the ServiceDeployment) or the hook's timeout",
+                )
+            )
     return out
 
 
@@ -404,6 +448,7 @@ def workload(
     scheduler_name: str | None = None,
     cluster_pools: list[dict[str, str]] | None = None,
     default_strategy: list[CapacityProviderStrategyItem] | None = None,
+    revision: str | None = None,
 ) -> ServiceWorkload:
     """The Deployment(s) (REPLICA) or DaemonSet (DAEMON) that run the service's tasks.
 
@@ -420,7 +465,12 @@ def workload(
     ``compatibilities``: the task definition's requiresCompatibilities (ECS refuses a launch
     type the task definition does not support). ``scheduler_name``: the pods'
     ``spec.schedulerName`` (e.g. ``ecs-scheduler``, the kube-scheduler with the ECS placement
-    extender); None keeps the cluster's default scheduler."""
+    extender); None keeps the cluster's default scheduler.
+
+    ``revision``: the service revision these workloads run (BLUE_GREEN, LINEAR and CANARY
+    deployments run each revision beside the others): the workloads are named ``<name>-<revision>``
+    (``<name>-<provider>-<revision>``), and they, their selector and their pods carry the label
+    ``ecs.seed.dev/service-revision``."""
     validate(svc)
     strategy = scheduling_strategy(svc)
     dc = svc.deploymentConfiguration
@@ -437,7 +487,11 @@ def workload(
         LABEL_CLUSTER: cluster_label(svc.cluster),
         "app.kubernetes.io/managed-by": "ecs-operator",
     }
+    revision_label = {constants.SERVICE_REVISION: revision} if revision else {}
+    labels.update(revision_label)
+    suffix = f"-{revision}" if revision else ""
     pod_template = _pod_template(template, name=name, svc=svc, task_definition=task_definition)
+    pod_template["metadata"]["labels"].update(revision_label)
     warnings.extend(
         apply_placement(
             pod_template,
@@ -532,7 +586,8 @@ def workload(
         }
 
     if len(parts) == 1:
-        return ServiceWorkload((deployment(name, desired, placed(*parts[0]), {LABEL_SERVICE: name}),), tuple(warnings))
+        only = deployment(name + suffix, desired, placed(*parts[0]), {LABEL_SERVICE: name, **revision_label})
+        return ServiceWorkload((only,), tuple(warnings))
     manifests = []
     providers = list(launch.providers)
     placements = dict(parts)
@@ -542,10 +597,10 @@ def workload(
         t["metadata"].setdefault("labels", {}).update(provider_label)
         manifests.append(
             deployment(
-                provider_workload_name(name, providers, provider),
+                provider_workload_name(name, providers, provider) + suffix,
                 count,
                 t,
-                {LABEL_SERVICE: name, **provider_label},
+                {LABEL_SERVICE: name, **provider_label, **revision_label},
                 provider_label,
             )
         )

@@ -1,0 +1,100 @@
+"""I/O for ECS service deployment records (ServiceDeployment, ServiceRevision) and the one
+discovery question the deployment strategies ask: does this cluster serve Gateway API HTTPRoutes?"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from .. import GROUP, VERSION
+from . import _OPERATOR, _PLURALS, ApiError, apply, create, get
+
+API_VERSION = f"{GROUP}/{VERSION}"
+_log = logging.getLogger(__name__)
+HTTPROUTE_API_VERSION = "gateway.networking.k8s.io/v1"
+_PLURALS.update(
+    {
+        (API_VERSION, "ServiceDeployment"): "servicedeployments",
+        (API_VERSION, "ServiceRevision"): "servicerevisions",
+        (HTTPROUTE_API_VERSION, "HTTPRoute"): "httproutes",
+    }
+)
+
+#: seconds an answer of :func:`httproutes_served` is reused
+DISCOVERY_TTL = 30.0
+_lock = threading.Lock()
+_served: tuple[float, bool] | None = None
+
+
+def httproutes_served() -> bool:
+    """The API server serves httproutes.gateway.networking.k8s.io/v1 (the Gateway API CRDs are
+    installed); asked at most every DISCOVERY_TTL seconds."""
+    global _served
+    with _lock:
+        if _served is not None and time.monotonic() - _served[0] < DISCOVERY_TTL:
+            return _served[1]
+    try:
+        found = _OPERATOR._call("discovery", "GET", f"/apis/{HTTPROUTE_API_VERSION}")
+        served = any(r.get("name") == "httproutes" for r in found.get("resources") or [])
+    except ApiError:
+        served = False
+    with _lock:
+        _served = (time.monotonic(), served)
+    return served
+
+
+def read_deployment(namespace: str, name: str) -> dict | None:
+    """The ServiceDeployment (None: none yet, or the CRD is not installed)."""
+    try:
+        return get(API_VERSION, "ServiceDeployment", namespace, name)
+    except ApiError as e:
+        if e.status != 404:
+            raise
+        return None
+
+
+def write_deployment(record: dict, status: dict, *, exists: bool) -> None:
+    """Create the ServiceDeployment when it does not exist yet, then apply its status. A refusal
+    (e.g. the CRD is not installed yet after an upgrade) is logged: records are never worth
+    failing the service's reconcile for; the next change writes them again."""
+    try:
+        _write_deployment(record, status, exists=exists)
+    except ApiError as e:  # a record never stops the service's own reconcile
+        _log.warning(f"ServiceDeployment {record['metadata']['name']} not written: {e}")
+
+
+def _write_deployment(record: dict, status: dict, *, exists: bool) -> None:
+    if not exists:
+        apply(record)
+    md = record["metadata"]
+    apply(
+        {
+            "apiVersion": record["apiVersion"],
+            "kind": record["kind"],
+            "metadata": {"name": md["name"], "namespace": md["namespace"]},
+            "status": status,
+        },
+        subresource="status",
+    )
+
+
+_known: set[tuple[str, str]] = set()
+
+
+def ensure_revision(record: dict) -> None:
+    """Create the ServiceRevision once (ECS's revisions never change: an existing one is kept)."""
+    md = record["metadata"]
+    key = (md["namespace"], md["name"])
+    if key in _known:
+        return
+    try:
+        if get(API_VERSION, "ServiceRevision", md["namespace"], md["name"]) is None:
+            create(record)
+    except ApiError as e:  # a record never stops the service's own reconcile
+        _log.warning(f"ServiceRevision {md['name']} not written: {e}")
+        return
+    with _lock:
+        _known.add(key)
+        if len(_known) > 10_000:  # a bound: forgetting only costs a GET
+            _known.clear()
