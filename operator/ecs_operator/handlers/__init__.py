@@ -6,6 +6,15 @@ Each handler reads a snapshot (:mod:`ecs_operator.state`), makes a plan
 :mod:`.wakeups`; no handler module imports another.
 """
 
-from . import capacityprovider, ecscluster, ecsservice, ecstask, nodes, startup, taskdefinition
+from . import capacityprovider, ecscluster, ecsservice, ecstask, nodes, rebalancing, startup, taskdefinition
 
-__all__ = ["capacityprovider", "ecscluster", "ecsservice", "ecstask", "nodes", "startup", "taskdefinition"]
+__all__ = [
+    "capacityprovider",
+    "ecscluster",
+    "ecsservice",
+    "ecstask",
+    "nodes",
+    "rebalancing",
+    "startup",
+    "taskdefinition",
+]
