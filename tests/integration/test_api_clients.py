@@ -10,77 +10,32 @@ A step that needs an operation the endpoint does not serve fails naming it (neve
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import botocore.exceptions
-import kubernetes
 import pytest
 
-from .conftest import REPO, _free_port, http_ok, local_process
+from ..api_support import ACCOUNT, REGION, client, client_env, create_key, grant, key_id_for, run_aws, serve
+from .conftest import REPO
 from .kube import wait_for
-from .test_api_core import ACCOUNT, REGION, SECRET, _client, _create_key
 
 G, V = "ecs.seed.dev", "v1alpha1"
 P = f"arn:aws:ecs:{REGION}:{ACCOUNT}:"
 MISSING = "UnknownOperationException"
 
 
-def _role(api, namespace: str, user: str) -> None:
-    """What every operation the clients call does, allowed to ``user`` in the namespace."""
-    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
-    every = ["get", "list", "create", "update", "patch", "delete"]
-    kinds = ["ecsclusters", "taskdefinitions", "ecsservices", "ecstasks", "capacityproviders"]
-    rules = [
-        {"apiGroups": [G], "resources": kinds, "verbs": every},
-        {"apiGroups": ["apps"], "resources": ["controllerrevisions"], "verbs": ["get", "list", "patch"]},
-        {"apiGroups": ["apps"], "resources": ["deployments", "daemonsets"], "verbs": ["get", "patch"]},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "delete"]},
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "update"]},
-    ]
-    rbac.create_namespaced_role(namespace, {"metadata": {"name": "ecs-api-clients"}, "rules": rules})
-    rbac.create_namespaced_role_binding(
-        namespace,
-        {
-            "metadata": {"name": "ecs-api-clients"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ecs-api-clients"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-        },
-    )
-
-
 @pytest.fixture
-def endpoint(kubeconfig, operator, namespace, api, tmp_path):
+def endpoint(kubeconfig, operator, namespace, kubectl, tmp_path):
     """(url, access key id, log path): the endpoint on a loopback port, a key acting in the
     test's namespace."""
     user = f"ecs-clients-{namespace}"
-    key_id = f"AKIACLI{namespace.upper().replace('-', '')}"
-    _role(api, namespace, user)
-    _create_key(kubeconfig, namespace, key_id, user)
-    port = _free_port()
-    env = dict(os.environ, KUBECONFIG=kubeconfig, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "ecs_operator.cli", "api", "serve", "--port", str(port), "--keys-namespace", namespace]
-    url = f"http://127.0.0.1:{port}"
+    key_id = key_id_for("AKIACLI", namespace)
+    grant(kubectl, namespace, user)
+    create_key(kubeconfig, key_id=key_id, namespace=namespace, user=user)
     log_path = tmp_path / "api.log"
-    with local_process("ecs api", cmd, env=env, log_path=log_path, healthy=lambda: http_ok(f"{url}/healthz")):
+    with serve(kubeconfig, namespace, log_path) as url:
         yield url, key_id, log_path
-    assert SECRET not in log_path.read_text()
-
-
-def _client_env(key_id: str) -> dict[str, str]:
-    """Static credentials and the region, no shared config files."""
-    return dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID=key_id,
-        AWS_SECRET_ACCESS_KEY=SECRET,
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE="/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-        AWS_MAX_ATTEMPTS="1",
-    )
 
 
 # --- the aws CLI ------------------------------------------------------------------------------
@@ -89,18 +44,18 @@ def _client_env(key_id: str) -> dict[str, str]:
 def _aws(url: str, key_id: str, *args: str, timeout: float = 600) -> dict:
     """``aws ecs <args>`` against the endpoint; its JSON answer ({} for none). A missing
     operation fails the test naming it."""
-    proc = subprocess.run(
-        [str(REPO / ".venv/bin/aws"), "ecs", *args, "--endpoint-url", url, "--output", "json"],
-        env=_client_env(key_id),
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
+    proc = run_aws(url, key_id, *args, timeout=timeout)
     if proc.returncode != 0 and MISSING in proc.stderr:
         pytest.fail(f"`aws ecs {args[0]}` needs an operation the endpoint does not serve yet: {proc.stderr.strip()}")
     assert proc.returncode == 0, f"aws ecs {' '.join(args)}: {proc.stderr}"
     return json.loads(proc.stdout) if proc.stdout.strip() else {}
+
+
+def _aws_fails(url: str, key_id: str, *args: str) -> str:
+    """``aws ecs <args>`` that must fail; its stderr (the error code and message)."""
+    proc = run_aws(url, key_id, *args, timeout=120)
+    assert proc.returncode != 0, proc.stdout
+    return proc.stderr
 
 
 def test_the_aws_cli(endpoint, custom, namespace):
@@ -154,7 +109,13 @@ def test_the_aws_cli(endpoint, custom, namespace):
     aws("delete-service", "--cluster", "default", "--service", "web")
     aws("wait", "services-inactive", "--cluster", "default", "--services", "web")
     aws("deregister-task-definition", "--task-definition", "cli-web:1")
-    assert aws("delete-cluster", "--cluster", "default")["cluster"]["status"] == "INACTIVE"
+    # `default` still has container instances (the session's nodes): ECS refuses to delete it;
+    # a cluster without instances goes
+    refused = _aws_fails(url, key_id, "delete-cluster", "--cluster", "default")
+    assert "ClusterContainsContainerInstancesException" in refused
+    assert aws("describe-clusters")["clusters"][0]["status"] == "ACTIVE"
+    aws("create-cluster", "--cluster-name", "cli-empty")
+    assert aws("delete-cluster", "--cluster", "cli-empty")["cluster"]["status"] == "INACTIVE"
 
 
 # --- the AWS SDK for Go v2 --------------------------------------------------------------------
@@ -174,7 +135,7 @@ def test_the_go_sdk(endpoint, ecs_sdk_check, custom, namespace):
     url, key_id, _ = endpoint
     proc = subprocess.run(
         [str(ecs_sdk_check), "--endpoint", url, "--service", "Go_Web", "--wait", "4m"],
-        env=_client_env(key_id),
+        env=client_env(key_id),
         text=True,
         capture_output=True,
         timeout=900,
@@ -211,7 +172,7 @@ def test_the_go_sdk(endpoint, ecs_sdk_check, custom, namespace):
 
 def test_capacity_providers_tags_and_settings_with_boto3(endpoint, custom, namespace):
     url, key_id, _ = endpoint
-    ecs = _client(url, key_id)
+    ecs = client(url, key_id)
 
     # a capacity provider made through the API: kubectl sees it, the operator makes it ACTIVE
     asg = {"autoScalingGroupArn": "arn:aws:autoscaling:eu-west-3:210987654321:autoScalingGroup:x:asg/pool"}

@@ -8,107 +8,29 @@ registrations, the cluster lifecycle, and that what the API creates is what kube
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
-import botocore.config
 import botocore.exceptions
-import kubernetes
 import pytest
 
-from .conftest import REPO, _free_port, http_ok, local_process
+from ..api_support import ACCOUNT, REGION, SECRET, create_key, grant, key_id_for, run_aws, serve
+from ..api_support import client as _client
 
 G, V = "ecs.seed.dev", "v1alpha1"
-REGION = "eu-west-3"
-ACCOUNT = "210987654321"
-SECRET = "integration-secret-Abc123/xyz"
-
-
-def _role(api, namespace: str, user: str) -> None:
-    """A Role allowing what the cluster and task definition operations do, bound to ``user``."""
-    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
-    rules = [
-        {
-            "apiGroups": [G],
-            "resources": ["ecsclusters", "taskdefinitions"],
-            "verbs": ["get", "list", "create", "update", "patch", "delete"],
-        },
-        {"apiGroups": [G], "resources": ["ecsservices", "ecstasks", "capacityproviders"], "verbs": ["get", "list"]},
-        {"apiGroups": ["apps"], "resources": ["controllerrevisions"], "verbs": ["get", "list", "patch"]},
-    ]
-    rbac.create_namespaced_role(namespace, {"metadata": {"name": "ecs-api-user"}, "rules": rules})
-    rbac.create_namespaced_role_binding(
-        namespace,
-        {
-            "metadata": {"name": "ecs-api-user"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ecs-api-user"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-        },
-    )
-
-
-def _create_key(kubeconfig: str, namespace: str, key_id: str, user: str) -> str:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ecs_operator.cli",
-            "api",
-            "keys",
-            "create",
-            "--access-key-id",
-            key_id,
-            "--secret-stdin",
-            "--namespace",
-            namespace,
-            "--user",
-            user,
-            "--account-id",
-            ACCOUNT,
-            "--keys-namespace",
-            namespace,
-            "--kubeconfig",
-            kubeconfig,
-        ],
-        input=SECRET + "\n",
-        text=True,
-        capture_output=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert SECRET not in proc.stdout + proc.stderr
-    return proc.stdout
 
 
 @pytest.fixture
-def endpoint(kubeconfig, operator, namespace, api, tmp_path):
-    """The endpoint serving the test's namespace (its keys kept there too) on a loopback port."""
+def endpoint(kubeconfig, operator, namespace, kubectl, tmp_path):
+    """(url, namespace, log path): the endpoint serving the test's namespace (its keys kept there
+    too) on a loopback port; a key whose user may do what ECS operations do, and one whose user
+    no Role allows."""
     user = f"ecs-deployer-{namespace}"
-    _role(api, namespace, user)
-    _create_key(kubeconfig, namespace, f"AKIA{namespace.upper().replace('-', '')}", user)
-    _create_key(kubeconfig, namespace, f"NOBODY{namespace.upper().replace('-', '')}", f"nobody-{namespace}")
-    port = _free_port()
-    env = dict(os.environ, KUBECONFIG=kubeconfig, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "ecs_operator.cli", "api", "serve", "--port", str(port), "--keys-namespace", namespace]
+    grant(kubectl, namespace, user)
+    create_key(kubeconfig, key_id=key_id_for("AKIA", namespace), namespace=namespace, user=user)
+    create_key(kubeconfig, key_id=key_id_for("NOBODY", namespace), namespace=namespace, user=f"nobody-{namespace}")
     log_path = tmp_path / "api.log"
-    with local_process(
-        "ecs api", cmd, env=env, log_path=log_path, healthy=lambda: http_ok(f"http://127.0.0.1:{port}/healthz")
-    ):
-        yield f"http://127.0.0.1:{port}", namespace, log_path
-
-
-def _client(url: str, key_id: str, secret: str = SECRET):
-    return boto3.client(
-        "ecs",
-        region_name=REGION,
-        endpoint_url=url,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-        config=botocore.config.Config(retries={"max_attempts": 1}),
-    )
+    with serve(kubeconfig, namespace, log_path) as url:
+        yield url, namespace, log_path
 
 
 def _td(image: str) -> dict:
@@ -121,7 +43,7 @@ def _td(image: str) -> dict:
 
 def test_boto3_and_the_aws_cli_through_the_endpoint(endpoint, custom, kubectl):
     url, namespace, log_path = endpoint
-    key_id = f"AKIA{namespace.upper().replace('-', '')}"
+    key_id = key_id_for("AKIA", namespace)
     ecs = _client(url, key_id)
 
     # task definitions: revisions 1 and 2, described and listed
@@ -174,21 +96,7 @@ def test_boto3_and_the_aws_cli_through_the_endpoint(endpoint, custom, kubectl):
     assert e.value.response["Error"]["Code"] == "ClusterNotFoundException"
 
     # the aws CLI, once
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID=key_id,
-        AWS_SECRET_ACCESS_KEY=SECRET,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE="/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-    )
-    proc = subprocess.run(
-        [str(REPO / ".venv/bin/aws"), "ecs", "list-clusters", "--endpoint-url", url, "--output", "json"],
-        env=env,
-        text=True,
-        capture_output=True,
-        check=False,
-    )
+    proc = run_aws(url, key_id, "list-clusters")
     assert proc.returncode == 0, proc.stderr
     assert created["clusterArn"] in proc.stdout
 
@@ -196,7 +104,7 @@ def test_boto3_and_the_aws_cli_through_the_endpoint(endpoint, custom, kubectl):
     assert ecs.list_clusters()["clusterArns"] == []
 
     # RBAC decides: a key whose user no Role allows is denied, a wrong secret is refused
-    nobody = _client(url, f"NOBODY{namespace.upper().replace('-', '')}")
+    nobody = _client(url, key_id_for("NOBODY", namespace))
     with pytest.raises(botocore.exceptions.ClientError) as e:
         nobody.list_clusters()
     assert e.value.response["Error"]["Code"] == "AccessDeniedException"
@@ -216,7 +124,7 @@ def test_identical_registration_is_a_new_revision_and_kubectl_apply_is_not(endpo
     Kubernetes stays level-based: `kubectl apply` of the object unchanged registers nothing (the
     next API registration is 3, not 4)."""
     url, namespace, _ = endpoint
-    ecs = _client(url, f"AKIA{namespace.upper().replace('-', '')}")
+    ecs = _client(url, key_id_for("AKIA", namespace))
     one = ecs.register_task_definition(**_td("nginx:1.27"))["taskDefinition"]
     two = ecs.register_task_definition(**_td("nginx:1.27"))["taskDefinition"]
     assert (one["revision"], two["revision"]) == (1, 2)

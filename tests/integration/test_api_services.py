@@ -7,56 +7,23 @@ kubectl sees, and a service made with kubectl is described through the API."""
 
 from __future__ import annotations
 
-import os
-import sys
-
-import kubernetes
 import pytest
 
-from .conftest import _free_port, http_ok, local_process
-from .test_api_core import ACCOUNT, REGION, _client, _create_key
+from ..api_support import ACCOUNT, REGION, client, create_key, grant, key_id_for, serve
 
 G, V = "ecs.seed.dev", "v1alpha1"
 FAST = {"Delay": 2, "MaxAttempts": 90}
 
 
-def _role(api, namespace: str, user: str) -> None:
-    """What the service and task operations do, allowed to ``user`` in the namespace."""
-    rbac = kubernetes.client.RbacAuthorizationV1Api(api)
-    every = ["get", "list", "create", "update", "patch", "delete"]
-    rules = [
-        {"apiGroups": [G], "resources": ["ecsclusters", "taskdefinitions", "ecsservices", "ecstasks"], "verbs": every},
-        {"apiGroups": [G], "resources": ["capacityproviders"], "verbs": ["get", "list"]},
-        {"apiGroups": ["apps"], "resources": ["controllerrevisions"], "verbs": ["get", "list", "patch"]},
-        {"apiGroups": ["apps"], "resources": ["deployments", "daemonsets"], "verbs": ["get", "patch"]},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "delete"]},
-    ]
-    rbac.create_namespaced_role(namespace, {"metadata": {"name": "ecs-api-services"}, "rules": rules})
-    rbac.create_namespaced_role_binding(
-        namespace,
-        {
-            "metadata": {"name": "ecs-api-services"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ecs-api-services"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-        },
-    )
-
-
 @pytest.fixture
-def ecs(kubeconfig, operator, namespace, api, tmp_path):
+def ecs(kubeconfig, operator, namespace, kubectl, tmp_path):
     """A boto3 ECS client of a key acting in the test's namespace, the endpoint on a loopback port."""
     user = f"ecs-services-{namespace}"
-    key_id = f"AKIASVC{namespace.upper().replace('-', '')}"
-    _role(api, namespace, user)
-    _create_key(kubeconfig, namespace, key_id, user)
-    port = _free_port()
-    env = dict(os.environ, KUBECONFIG=kubeconfig, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "ecs_operator.cli", "api", "serve", "--port", str(port), "--keys-namespace", namespace]
-    url = f"http://127.0.0.1:{port}"
-    with local_process(
-        "ecs api", cmd, env=env, log_path=tmp_path / "api.log", healthy=lambda: http_ok(f"{url}/healthz")
-    ):
-        yield _client(url, key_id)
+    key_id = key_id_for("AKIASVC", namespace)
+    grant(kubectl, namespace, user)
+    create_key(kubeconfig, key_id=key_id, namespace=namespace, user=user)
+    with serve(kubeconfig, namespace, tmp_path / "api.log") as url:
+        yield client(url, key_id)
 
 
 def _td(family: str, image: str) -> dict:

@@ -271,3 +271,10 @@ def assert_output_conforms(operation: str, body: dict) -> None:
     assert op is not None and op.output_shape is not None
     problems = conforms(op.output_shape, body, operation)
     assert not problems, problems
+
+
+def kube_with_operator() -> FakeKube:
+    """A FakeKube with the stand-in operator registering task definitions (``kube.operator``)."""
+    kube = FakeKube()
+    kube.operator = FakeOperator(kube)  # type: ignore[attr-defined]
+    return kube

@@ -13,7 +13,7 @@ from ecs_operator.api import arns, names
 from ecs_operator.api.errors import EcsApiError
 from ecs_operator.api.operations import OPERATIONS, decode_token, encode_token, load, paginate
 
-from .api_fakes import FakeKube, FakeOperator, context
+from .api_fakes import context, kube_with_operator
 
 load()
 
@@ -24,9 +24,7 @@ def op(name, ctx, **params):
 
 @pytest.fixture
 def kube():
-    k = FakeKube()
-    k.operator = FakeOperator(k)
-    return k
+    return kube_with_operator()
 
 
 @pytest.fixture
@@ -194,6 +192,35 @@ def test_updates_write_the_spec(ctx, kube):
     assert out["cluster"]["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
     spec = kube.get(API_VERSION, "ECSCluster", "team-a", "prod")["spec"]
     assert spec["defaultCapacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+
+
+@pytest.mark.parametrize(
+    "instances,code",
+    [
+        (0, None),
+        (2, "ClusterContainsContainerInstancesException"),  # the operator's count: nodes, DRAINING too
+    ],
+)
+def test_delete_refuses_a_cluster_with_container_instances(ctx, kube, instances, code):
+    """FARGATE's virtual nodes are not counted by the operator (no container instances in ECS),
+    so a cluster running only on Fargate can be deleted."""
+    op("CreateCluster", ctx, clusterName="prod")
+    kube.merge_patch(
+        API_VERSION,
+        "ECSCluster",
+        "team-a",
+        "prod",
+        {"status": {"registeredContainerInstancesCount": instances}},
+        subresource="status",
+    )
+    if code is None:
+        assert op("DeleteCluster", ctx, cluster="prod")["cluster"]["status"] == "INACTIVE"
+        return
+    with pytest.raises(EcsApiError) as e:
+        op("DeleteCluster", ctx, cluster="prod")
+    assert (e.value.code, e.value.status) == (code, 400)
+    assert e.value.message == "The Cluster cannot be deleted while Container Instances are active or draining."
+    assert op("DescribeClusters", ctx, clusters=["prod"])["clusters"][0]["status"] == "ACTIVE"
 
 
 @pytest.mark.parametrize(

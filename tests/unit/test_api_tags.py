@@ -13,7 +13,7 @@ from ecs_operator.api import tagging
 from ecs_operator.translate.task import task_id
 
 from .api_calls import call, fails
-from .api_fakes import FakeKube, FakeOperator, context
+from .api_fakes import context, kube_with_operator
 
 P = "arn:aws:ecs:eu-west-1:123456789012:"
 ASG = {"autoScalingGroupArn": "asg"}
@@ -22,9 +22,7 @@ TEAM = [{"key": "team", "value": "a"}]
 
 @pytest.fixture
 def kube():
-    k = FakeKube()
-    k.operator = FakeOperator(k)
-    return k
+    return kube_with_operator()
 
 
 @pytest.fixture

@@ -10,15 +10,13 @@ from ecs_operator import API_VERSION
 from ecs_operator.api.operations import OPERATIONS, services
 from ecs_operator.translate import task as task_tr
 
-from .api_fakes import FakeKube, FakeOperator, context
+from .api_fakes import context, kube_with_operator
 from .test_api_services import ARN, NS, err, op, waiter
 
 
 @pytest.fixture
 def kube():
-    k = FakeKube()
-    k.operator = FakeOperator(k)
-    return k
+    return kube_with_operator()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ operator writes. ECS behaviours kept: a call that names no cluster means ``defau
 API does not create on its own (it is ClusterNotFoundException until someone creates it);
 CreateCluster of an existing name answers the existing cluster; Describe lists missing names
 as ``failures`` with reason MISSING; tags and settings are answered only with ``include``;
-a cluster with active services or tasks cannot be deleted; a deleted cluster (its object gone
+a cluster with active services, tasks or registered container instances cannot be deleted; a deleted cluster (its object gone
 or going: the operator's finalizer may hold it a moment) is INACTIVE in Describe, not listed,
 and ClusterNotFoundException for everything else.
 """
@@ -210,7 +210,13 @@ def _in_cluster(ref: str | None, name: str) -> bool:
     return cluster_ref(ref) == name
 
 
-def _check_empty(ctx: RequestContext, name: str) -> None:
+def _check_empty(ctx: RequestContext, obj: dict[str, Any]) -> None:
+    """ECS refuses to delete a cluster with active services, unstopped tasks or registered
+    container instances. Container instances are the nodes the operator counts as the cluster's
+    (``status.registeredContainerInstancesCount``: its capacity providers' node pools, else the
+    nodes labelled with it, and for ``default`` every unclaimed node; DRAINING ones included,
+    FARGATE's virtual nodes never, as Fargate capacity is no container instance in ECS)."""
+    name = ecs_name(obj)
     services = [
         s
         for s in ctx.kube.list_(API_VERSION, "ECSService", ctx.namespace)
@@ -229,13 +235,17 @@ def _check_empty(ctx: RequestContext, name: str) -> None:
     ]
     if tasks:
         raise EcsApiError("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
+    if (obj.get("status") or {}).get("registeredContainerInstancesCount", 0) > 0:
+        raise EcsApiError(
+            "ClusterContainsContainerInstancesException",
+            "The Cluster cannot be deleted while Container Instances are active or draining.",
+        )
 
 
 @operation("DeleteCluster")
 def delete_cluster(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     obj = require(ctx, params["cluster"])
-    name = ecs_name(obj)
-    _check_empty(ctx, name)
+    _check_empty(ctx, obj)
     ctx.kube.delete(API_VERSION, KIND, ctx.namespace, obj["metadata"]["name"])
     out = view(ctx, obj)
     out["status"] = "INACTIVE"
