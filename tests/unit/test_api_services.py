@@ -14,7 +14,7 @@ from ecs_operator.api import model, names
 from ecs_operator.api.errors import EcsApiError
 from ecs_operator.api.operations import OPERATIONS, load, services
 
-from .api_fakes import FakeKube, FakeOperator, assert_output_conforms, context
+from .api_fakes import assert_output_conforms, context, kube_with_operator
 
 load()
 NS = "team-a"
@@ -54,9 +54,7 @@ def err(name, ctx, **params):
 
 @pytest.fixture
 def kube():
-    k = FakeKube()
-    k.operator = FakeOperator(k)
-    return k
+    return kube_with_operator()
 
 
 @pytest.fixture
@@ -405,3 +403,42 @@ def test_service_deployments_and_revisions(ctx, kube):
     assert r["taskDefinition"] == f"{ARN}:task-definition/web:1" and r["launchType"] == "EC2"
     assert revs["failures"] == [{"arn": "bad", "reason": "MISSING"}]
     assert err("ListServiceDeployments", ctx, service="nope").code == "ServiceNotFoundException"
+
+
+# --- DescribeServices' Kubernetes reads -----------------------------------------------------------
+
+
+class Counting:
+    """The KubeAccess of ``kube``, counting the requests by verb."""
+
+    def __init__(self, kube):
+        self.kube, self.calls = kube, []
+
+    def __getattr__(self, verb):
+        def call(*args, **kwargs):
+            self.calls.append(verb)
+            return getattr(self.kube, verb)(*args, **kwargs)
+
+        return call
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_describe_services_reads_the_same_few_objects_for_one_service_or_ten(ctx, kube, count):
+    """The cluster, one LIST of the services, one LIST of their families' revisions (two
+    families here), whatever the number of services; a deleted one from the cluster's tombstone
+    and a missing one cost nothing more."""
+    OPERATIONS["RegisterTaskDefinition"](ctx, {"family": "api", "containerDefinitions": [{"name": "a", "image": "x"}]})
+    names_ = [f"svc-{i}" for i in range(count)]
+    for i, name in enumerate(names_):
+        op("CreateService", ctx, serviceName=name, taskDefinition="web" if i % 2 else "api", desiredCount=1)
+    op("CreateService", ctx, serviceName="gone", taskDefinition="web", desiredCount=0)
+    op("DeleteService", ctx, service="gone")
+    counting = Counting(kube)
+    c = context(counting)
+    out = op("DescribeServices", c, services=[*names_, "gone", "missing"])
+    assert [s["serviceName"] for s in out["services"]] == [*names_, "gone"]
+    assert [s["status"] for s in out["services"]] == ["ACTIVE"] * count + ["INACTIVE"]
+    assert [f["arn"].rsplit("/", 1)[1] for f in out["failures"]] == ["missing"]
+    tds = {s["serviceName"]: s["taskDefinition"].rsplit("/", 1)[1] for s in out["services"][:count]}
+    assert tds == {n: ("web:1" if i % 2 else "api:1") for i, n in enumerate(names_)}
+    assert sorted(counting.calls) == ["get", "list_", "list_"]

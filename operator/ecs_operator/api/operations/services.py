@@ -224,11 +224,26 @@ def _td_arn(ctx: RequestContext, ref: str) -> str:
     return arns.task_definition(ctx.region, ctx.account, parsed.family, parsed.revision)
 
 
-def resolve(ctx: RequestContext, ref: str | None) -> revisions.Revision | None:
+#: revisions of task definition families, read once per request (DescribeServices)
+Families = dict[str, list[revisions.Revision]]
+
+
+def resolve(ctx: RequestContext, ref: str | None, families: Families | None = None) -> revisions.Revision | None:
+    """The revision a service's ``taskDefinition`` names (from ``families`` when given)."""
     if not ref:
         return None
     try:
-        return taskdefinitions.find_revision(ctx, revisions.parse_reference(ref))
+        parsed = revisions.parse_reference(ref)
+    except revisions.ReferenceError_:
+        return None
+    if families is not None and parsed.family in families:
+        return revisions.resolve(families[parsed.family], parsed)
+    return taskdefinitions.find_revision(ctx, parsed)
+
+
+def family_of(obj: dict[str, Any]) -> str | None:
+    try:
+        return revisions.parse_reference((obj.get("spec") or {}).get("taskDefinition") or "").family
     except revisions.ReferenceError_:
         return None
 
@@ -336,8 +351,11 @@ def _settings(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def view(ctx: RequestContext, obj: dict[str, Any], include: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The ECS Service an ECSService is."""
+def view(
+    ctx: RequestContext, obj: dict[str, Any], include: frozenset[str] = frozenset(), families: Families | None = None
+) -> dict[str, Any]:
+    """The ECS Service an ECSService is (``families``: its task definition's revisions, read
+    already)."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     md = obj["metadata"]
     cluster, name = cluster_of(obj), service_name(obj)
@@ -345,7 +363,7 @@ def view(ctx: RequestContext, obj: dict[str, Any], include: frozenset[str] = fro
     created = md.get("creationTimestamp") or now_iso(ctx.now)
     strategy = spec.get("schedulingStrategy") or svc_tr.REPLICA
     desired = spec.get("desiredCount") if strategy == svc_tr.REPLICA else status.get("desiredCount", 0)
-    rev = resolve(ctx, spec.get("taskDefinition"))
+    rev = resolve(ctx, spec.get("taskDefinition"), families)
     out: dict[str, Any] = {
         **_settings(spec),
         "serviceArn": service_arn(ctx, cluster, name),
@@ -430,16 +448,30 @@ def create_service(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
 
 @operation("DescribeServices")
 def describe_services(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    cluster = clusters.ecs_name(clusters.require(ctx, params.get("cluster")))
+    """Three Kubernetes reads whatever the number of services: the cluster (its tombstones too),
+    the namespace's ECSServices (one LIST), the revisions of their task definition families
+    (one LIST)."""
+    cluster_obj = clusters.require(ctx, params.get("cluster"))
+    cluster = clusters.ecs_name(cluster_obj)
     include = frozenset(params.get("include") or ())
+    wanted = [arns.name_of(ref, "service") for ref in params["services"]]
+    by_name: dict[str, dict[str, Any]] = {}
+    for o in in_cluster(ctx, cluster):
+        name = service_name(o)
+        # the object of the service's derived name wins over one made with kubectl (as find())
+        if name in wanted and (name not in by_name or o["metadata"]["name"] == object_name(cluster, name)):
+            by_name[name] = o
+    families = taskdefinitions.families_revisions(
+        ctx, {f for f in (family_of(o) for o in by_name.values()) if f is not None}
+    )
+    stones = _live_tombstones(cluster_obj, ctx.now)
     found, failures = [], []
-    for ref in params["services"]:
-        name = arns.name_of(ref, "service")
-        obj = find(ctx, cluster, name)
-        stone = tombstone(ctx, cluster, name) if obj is None else None
+    for name in wanted:
+        obj = by_name.get(name)
+        stone = stones.get(_tombstone_key(name)) if obj is None else None
         if obj is not None:
-            found.append(view(ctx, obj, include))
-        elif stone is not None:
+            found.append(view(ctx, obj, include, families))
+        elif stone is not None and stone.get("serviceName") == name:
             found.append(_inactive_view(ctx, stone))
         else:
             failures.append({"arn": service_arn(ctx, cluster, name), "reason": "MISSING"})

@@ -65,6 +65,23 @@ def family_revisions(ctx: RequestContext, family: str | None = None) -> list[rev
     return [r for r in found if family is None or r.family == family]
 
 
+def families_revisions(ctx: RequestContext, families: set[str]) -> dict[str, list[revisions.Revision]]:
+    """The registered revisions of each of ``families`` (oldest first), in one LIST (a set-based
+    label selector on the family label)."""
+    if not families:
+        return {}
+    values = ",".join(sorted({revisions.family_label(f) for f in families}))
+    selector = f"{revisions.LABEL_KIND}={revisions.KIND_VALUE},{revisions.LABEL_FAMILY} in ({values})"
+    found = revisions.revisions_from(
+        ctx.kube.list_("apps/v1", "ControllerRevision", ctx.namespace, label_selector=selector)
+    )
+    out: dict[str, list[revisions.Revision]] = {f: [] for f in families}
+    for r in found:
+        if r.family in out:
+            out[r.family].append(r)
+    return out
+
+
 def compatibilities(spec: dict[str, Any]) -> list[str]:
     """EC2 always; FARGATE too when the definition meets Fargate's requirements (awsvpc, task cpu
     and memory)."""
