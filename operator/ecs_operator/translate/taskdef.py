@@ -237,8 +237,13 @@ def translate_task_definition(td: RegisterTaskDefinitionRequest, *, family: str,
     return _Translator(td, family, revision).run()
 
 
+# Built once: json.dumps with options builds an encoder per call.
+_SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def _dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return _SORTED.encode(value)
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -411,7 +416,7 @@ class _Translator:
         ann: dict[str, str] = {ANN_TASK_DEFINITION: f"{self.family}:{self.revision}"}
         if any(k != e for e, k in ctx.k8s_names.items()):
             ann[ANN_CONTAINER_NAMES] = _dump({k: e for e, k in ctx.k8s_names.items()})
-        ann[ANN_ESSENTIAL] = json.dumps([ctx.k8s_names[n] for n in essential], separators=(",", ":"))
+        ann[ANN_ESSENTIAL] = _COMPACT.encode([ctx.k8s_names[n] for n in essential])
         ann[ANN_NETWORK_MODE] = ctx.network_mode
         docker_labels = {name: dict(cd.dockerLabels) for name, cd in ctx.by_name.items() if cd.dockerLabels}
         if docker_labels:
@@ -424,7 +429,7 @@ class _Translator:
                 [c.model_dump(mode="json", exclude_none=True) for c in td.placementConstraints]
             )
         if td.requiresCompatibilities:
-            ann[ANN_REQUIRES_COMPATIBILITIES] = json.dumps(list(td.requiresCompatibilities), separators=(",", ":"))
+            ann[ANN_REQUIRES_COMPATIBILITIES] = _COMPACT.encode(list(td.requiresCompatibilities))
         if td.executionRoleArn:
             ann[ANN_EXECUTION_ROLE] = td.executionRoleArn
         if td.taskRoleArn:
