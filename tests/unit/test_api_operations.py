@@ -412,3 +412,15 @@ def test_deregister_and_delete(ctx, kube):
     op("DeregisterTaskDefinition", ctx, taskDefinition="web:2")
     op("DeleteTaskDefinitions", ctx, taskDefinitions=["web:2"])
     assert op("RegisterTaskDefinition", ctx, **td(image="busybox"))["taskDefinition"]["revision"] == 3
+
+
+def test_a_registration_keeps_the_objects_finalizers_owners_labels_and_annotations(ctx, kube):
+    op("RegisterTaskDefinition", ctx, **td())
+    key = (API_VERSION, "TaskDefinition", "team-a", "web")
+    md = kube.objects[key]["metadata"]
+    md.update(finalizers=["gitops.example/keep"], ownerReferences=[{"kind": "App", "name": "a", "uid": "u"}])
+    md.update(labels={"team": "a"}, annotations={"note": "kept"})
+    op("RegisterTaskDefinition", ctx, **td(image="httpd"))
+    md = kube.objects[key]["metadata"]
+    assert md["finalizers"] == ["gitops.example/keep"] and md["ownerReferences"][0]["name"] == "a"
+    assert md["labels"] == {"team": "a"} and md["annotations"]["note"] == "kept"

@@ -184,6 +184,8 @@ def _write(
                     "resourceVersion": md["resourceVersion"],
                     "labels": md.get("labels") or {},
                     "annotations": annotations,
+                    # a replace drops what it does not carry: keep others' finalizers and owners
+                    **{k: md[k] for k in ("finalizers", "ownerReferences") if md.get(k)},
                 },
                 "spec": spec,
             }
