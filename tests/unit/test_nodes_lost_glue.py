@@ -1,0 +1,57 @@
+"""handlers/nodes.py glue for lost container instances: the plan's pods are stopped / released
+through k8s/pods.py (recorded by a fake), and a pod holding the finalizer is released when its
+grace period is over."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from ecs_operator.handlers import nodes as handler
+from ecs_operator.plans import nodes as plan
+
+
+class FakePods:
+    def __init__(self):
+        self.calls = []
+
+    def stop(self, namespace, name, uid, condition, finalizer, grace_seconds):
+        self.calls.append(("stop", name, uid, condition["message"], finalizer, grace_seconds))
+
+    def release(self, namespace, name, uid, finalizer):
+        self.calls.append(("release", name, uid, finalizer))
+
+
+def test_apply_stops_then_releases(monkeypatch):
+    fake = FakePods()
+    monkeypatch.setattr(handler, "k8s_pods", fake)
+    todo = plan.NodePlan(
+        lost=True,
+        reason="Host EC2 (instance i-1) stopped/terminated",
+        stop=[plan.PodRef("ns", "a", "u-a")],
+        remove=[plan.PodRef("ns", "b", "u-b")],
+    )
+    handler._apply("n1", todo, datetime.now(UTC), logging.getLogger("t"))
+    assert fake.calls == [
+        ("stop", "a", "u-a", "Host EC2 (instance i-1) stopped/terminated", plan.FINALIZER, plan.POD_GRACE_SECONDS),
+        ("release", "b", "u-b", plan.FINALIZER),
+    ]
+
+
+def test_a_pod_past_its_grace_is_released_on_its_event(monkeypatch):
+    fake = FakePods()
+    monkeypatch.setattr(handler, "k8s_pods", fake)
+    past = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    body = {
+        "metadata": {
+            "namespace": "ns",
+            "name": "a",
+            "uid": "u",
+            "finalizers": [plan.FINALIZER],
+            "deletionTimestamp": past,
+        }
+    }
+    handler.lost_task_pod.__wrapped__(body=body, type="MODIFIED", logger=logging.getLogger("t"))
+    handler.lost_task_pod.__wrapped__(body=body, type="DELETED", logger=logging.getLogger("t"))
+    assert fake.calls == [("release", "a", "u", plan.FINALIZER)]
+    assert handler._holds_finalizer(body) and not handler._holds_finalizer({"metadata": {}})
