@@ -675,3 +675,55 @@ def test_container_health_status_comes_from_its_probes(probe, ready, health):
     p["status"]["containerStatuses"] = [running("app-main"), running("sidecar"), {**running("helper"), "ready": ready}]
     c = {c["name"]: c for c in view(p).entry["containers"]}
     assert c["helper"].get("healthStatus") == health
+
+
+def test_a_lost_container_instance_stops_the_task_with_ecs_own_words():
+    lost = view(
+        pod(
+            phase="Running",
+            statuses=ALL_RUNNING,
+            deleting=True,
+            conditions=[
+                {
+                    "type": "DisruptionTarget",
+                    "status": "True",
+                    "reason": "ContainerInstanceLost",
+                    "message": "Host EC2 (instance i-0abc) stopped/terminated",
+                }
+            ],
+        )
+    )
+    assert (lost.entry["stopCode"], lost.entry["stoppedReason"]) == (
+        "TerminationNotice",
+        "Host EC2 (instance i-0abc) stopped/terminated",
+    )
+
+
+def _restarted(name: str, code: int) -> dict:
+    """A container restarted in place after exiting with ``code``: running again, its exit in lastState."""
+    return {
+        **running(name),
+        "restartCount": 1,
+        "lastState": exited(name, code)["state"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("own_policy", "status", "stops"),
+    [
+        # an ECS restartPolicy on the essential container: the kubelet restarts it, the task runs on
+        (True, _restarted("app-main", 3), False),
+        # left stopped (an ignored exit code): the essential container has exited, the task stops
+        (True, exited("app-main", 0), True),
+        # without a restart policy of its own, an earlier exit of a restarted container counts
+        (False, _restarted("app-main", 3), True),
+    ],
+)
+def test_an_essential_container_restarted_in_place_keeps_the_task_running(own_policy, status, stops):
+    p = pod(phase="Running", statuses=[status, running("sidecar"), running("helper")])
+    if own_policy:
+        main = next(c for c in p["spec"]["containers"] if c["name"] == "app-main")
+        main["restartPolicy"] = "Always"
+    v = view(p)
+    assert (v.entry.get("stopCode") == "EssentialContainerExited") is stops
+    assert v.delete_pod is stops

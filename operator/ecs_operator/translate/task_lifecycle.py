@@ -30,6 +30,8 @@ TERMINATION_NOTICE = "TerminationNotice"
 
 ESSENTIAL_EXITED = "Essential container in task exited"
 POD_DELETED = "Task stopped: its pod was deleted"
+#: DisruptionTarget reason the operator gives the task pods of a lost container instance (plans/nodes.py)
+CONTAINER_INSTANCE_LOST = "ContainerInstanceLost"
 
 
 def later(a: str, b: str) -> str:
@@ -90,6 +92,7 @@ def pod_facts(pod: dict[str, Any]) -> PodFacts:
     statuses = {cs["name"]: cs for cs in (st.get("containerStatuses") or []) + (st.get("initContainerStatuses") or [])}
     mains = [c["name"] for c in spec.get("containers", [])]
     all_k8s = mains + [c["name"] for c in spec.get("initContainers") or []]
+    own_policy = {c["name"] for c in spec.get("containers", []) if c.get("restartPolicy")}
     return PodFacts(
         pod=pod,
         spec=spec,
@@ -100,8 +103,18 @@ def pod_facts(pod: dict[str, Any]) -> PodFacts:
         mains=mains,
         all_k8s=all_k8s,
         images={c["name"]: c.get("image") for c in spec.get("containers", []) + (spec.get("initContainers") or [])},
-        exited={n: cs_.terminated(statuses.get(n)) for n in all_k8s},
+        exited={
+            n: _current_exit(statuses.get(n)) if n in own_policy else cs_.terminated(statuses.get(n)) for n in all_k8s
+        },
     )
+
+
+def _current_exit(cs: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The exit of a container that carries its own restart policy (an ECS restartPolicy): only its
+    current state counts -- the kubelet restarts it in place, so an earlier exit stopped nothing
+    (ECS keeps the task running); a container left stopped (an ignored exit code) has exited."""
+    found = ((cs or {}).get("state") or {}).get("terminated")
+    return dict(found) if found else None
 
 
 def stop_cause(facts: PodFacts, stop_reason: str | None) -> tuple[str, str | None] | None:
@@ -125,6 +138,10 @@ def stop_cause(facts: PodFacts, stop_reason: str | None) -> tuple[str, str | Non
             ),
             None,
         )
+        if disruption and disruption.get("reason") == CONTAINER_INSTANCE_LOST and disruption.get("message"):
+            return TERMINATION_NOTICE, disruption[
+                "message"
+            ]  # ECS's own words: "Host EC2 (instance i-...) stopped/terminated"
         if disruption:
             return TERMINATION_NOTICE, f"Task stopped: {disruption.get('message') or disruption.get('reason')}"
         return USER_INITIATED, POD_DELETED
