@@ -338,7 +338,9 @@ def strategy_keys(
         else:  # random
             col = [_random_key(spec.seed, c.name) for c in candidates]
         columns.append(col)
-    return {c.name: tuple(col[i] for col in columns) for i, c in enumerate(candidates)}
+    names = [c.name for c in candidates]
+    # transposed in one pass (the extender's prioritize hot path at 1,000 nodes)
+    return dict(zip(names, zip(*columns, strict=True), strict=True)) if columns else dict.fromkeys(names, ())
 
 
 def _spread_column(
