@@ -19,11 +19,14 @@ STOPPED_TASK_TTL_ENV = "ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS"
 EXTENDER_INFLIGHT_TIMEOUT_ENV = "ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"
 #: test/dev knob: how many seconds one ECS "minute" lasts (bake times, hook timeouts); default 60
 MINUTE_SECONDS_ENV = "ECS_OPERATOR_MINUTE_SECONDS"
+LOST_INSTANCE_ENV = "ECS_OPERATOR_LOST_INSTANCE_SECONDS"
+INSECURE_REGISTRIES_ENV = "ECS_OPERATOR_INSECURE_REGISTRIES"
 
 DEFAULT_REFRESH_DELAY = 0.25
 DEFAULT_STOPPED_TASK_TTL = 3600.0
 DEFAULT_EXTENDER_INFLIGHT_TIMEOUT = 1.0
 DEFAULT_MINUTE_SECONDS = 60.0
+DEFAULT_LOST_INSTANCE = 30.0
 
 
 class ConfigError(ValueError):
@@ -44,6 +47,11 @@ class Config:
     #: seconds in one of ECS's minutes (bakeTimeInMinutes, hook timeouts): 60; tests and demos
     #: shorten it (a test/dev knob only)
     minute_seconds: float = DEFAULT_MINUTE_SECONDS
+    #: seconds a node stays not Ready before its tasks are stopped as a lost container instance's
+    lost_instance_after: float = DEFAULT_LOST_INSTANCE
+    #: registries (host:port) spoken to over plain HTTP when resolving image digests
+    #: (versionConsistency), like Docker's insecure-registries
+    insecure_registries: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -55,6 +63,8 @@ class Config:
             stopped_task_ttl=_seconds(env, STOPPED_TASK_TTL_ENV, DEFAULT_STOPPED_TASK_TTL, allow_zero=True),
             extender_inflight_timeout=inflight if inflight > 0 else None,
             minute_seconds=_seconds(env, MINUTE_SECONDS_ENV, DEFAULT_MINUTE_SECONDS, allow_zero=False),
+            lost_instance_after=_seconds(env, LOST_INSTANCE_ENV, DEFAULT_LOST_INSTANCE, allow_zero=False),
+            insecure_registries=_hosts(env, INSECURE_REGISTRIES_ENV),
         )
 
 
@@ -69,6 +79,15 @@ def _seconds(env: Mapping[str, str], name: str, default: float, *, allow_zero: b
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name}={raw!r}: must be a finite number of seconds >= 0")
     return value
+
+
+def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    hosts = tuple(h.strip() for h in raw.split(",") if h.strip())
+    for h in hosts:
+        if "/" in h or " " in h:
+            raise ConfigError(f"{name}={raw!r}: a comma-separated list of host[:port], got {h!r}")
+    return hosts
 
 
 _loaded: Config | None = None

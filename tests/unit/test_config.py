@@ -16,6 +16,16 @@ from ecs_operator import config
         ({}, "extender_inflight_timeout", 1.0),
         ({"ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT": "0.25"}, "extender_inflight_timeout", 0.25),
         ({"ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT": "0"}, "extender_inflight_timeout", None),
+        ({}, "minute_seconds", 60.0),
+        ({"ECS_OPERATOR_MINUTE_SECONDS": "1"}, "minute_seconds", 1.0),
+        ({}, "lost_instance_after", 30.0),
+        ({"ECS_OPERATOR_LOST_INSTANCE_SECONDS": "5"}, "lost_instance_after", 5.0),
+        ({}, "insecure_registries", ()),
+        (
+            {"ECS_OPERATOR_INSECURE_REGISTRIES": "172.31.0.1:5000, localhost:5000,"},
+            "insecure_registries",
+            ("172.31.0.1:5000", "localhost:5000"),
+        ),
     ],
 )
 def test_settings_from_the_environment(env, field, want):
@@ -29,6 +39,9 @@ def test_settings_from_the_environment(env, field, want):
         ({"ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS": "-1"}, "ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS"),
         ({"ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS": "inf"}, "ECS_OPERATOR_STOPPED_TASK_TTL_SECONDS"),
         ({"ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT": "nan"}, "ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"),
+        ({"ECS_OPERATOR_MINUTE_SECONDS": "0"}, "ECS_OPERATOR_MINUTE_SECONDS"),
+        ({"ECS_OPERATOR_LOST_INSTANCE_SECONDS": "0"}, "ECS_OPERATOR_LOST_INSTANCE_SECONDS"),
+        ({"ECS_OPERATOR_INSECURE_REGISTRIES": "http://reg:5000/x"}, "ECS_OPERATOR_INSECURE_REGISTRIES"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(env, named):
