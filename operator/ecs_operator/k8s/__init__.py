@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,9 @@ class ApiError(RuntimeError):
         self.reason = reason
         self.message = message
 
+
+#: Items per page of a paged list (:meth:`Access.list_` with ``page_size`` or ``project``).
+LIST_PAGE_SIZE = 500
 
 _local = threading.local()
 _config_lock = threading.Lock()
@@ -219,14 +222,41 @@ class Access:
         labels: dict[str, str] | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        page_size: int | None = None,
+        project: Callable[[dict], dict] | None = None,
     ) -> list[dict]:
+        """The objects (a single GET; with ``page_size`` or ``project``: read a page at a time,
+        each item passed through ``project`` -- e.g. ``state.slim.slim`` -- before the next
+        page, which bounds what a list of thousands of pods holds in memory)."""
         query = []
         selector = label_selector or ",".join(f"{k}={v}" for k, v in (labels or {}).items())
         if selector:
             query.append(("labelSelector", selector))
         if field_selector:
             query.append(("fieldSelector", field_selector))
-        return self._call("list", "GET", path(api_version, kind, namespace), query=query).get("items", [])
+        if page_size is None and project is None:
+            return self._call("list", "GET", path(api_version, kind, namespace), query=query).get("items", [])
+        return self._paged(path(api_version, kind, namespace), query, page_size or LIST_PAGE_SIZE, project)
+
+    def _paged(
+        self, url: str, query: list[tuple[str, str]], page_size: int, project: Callable[[dict], dict] | None
+    ) -> list[dict]:
+        """A list read a page at a time (``limit``/``continue``: one consistent snapshot), each
+        page's items passed through ``project`` before the next page is read, so that at most one
+        page of whole objects is in memory at once."""
+        out: list[dict] = []
+        token = ""
+        while True:
+            page_query = [*query, ("limit", str(page_size))] + ([("continue", token)] if token else [])
+            page = self._call("list", "GET", url, query=page_query)
+            token = (page.get("metadata") or {}).get("continue") or ""
+            items = page.pop("items", None) or []
+            del page
+            out.extend(map(project, items) if project is not None else items)
+            del items
+            if not token:
+                break
+        return out
 
     def create(self, obj: dict, *, canonical: bool = False) -> dict:
         """Create ``obj``. ``canonical``: send it as compact, key-sorted JSON (through the YAML
@@ -328,9 +358,19 @@ def list_(
     labels: dict[str, str] | None = None,
     label_selector: str | None = None,
     field_selector: str | None = None,
+    page_size: int | None = None,
+    project: Callable[[dict], dict] | None = None,
 ) -> list[dict]:
+    """See :meth:`Access.list_`."""
     return _OPERATOR.list_(
-        api_version, kind, namespace, labels=labels, label_selector=label_selector, field_selector=field_selector
+        api_version,
+        kind,
+        namespace,
+        labels=labels,
+        label_selector=label_selector,
+        field_selector=field_selector,
+        page_size=page_size,
+        project=project,
     )
 
 
