@@ -246,6 +246,13 @@ PLANS: dict[str, tuple[dict, dict, dict[str, int], set[str], tuple[bool, list[st
 }
 
 
+def test_a_capacity_provider_split_is_left_alone() -> None:
+    p = plan_rebalance(
+        svc(**HALF), service="web", status={}, tasks=tasks(a=4), zones={"a", "b"}, starting=0, now=NOW, placements=2
+    )
+    assert p.stop is None and not p.events and "capacity provider" in (p.why_not or "")
+
+
 @pytest.mark.parametrize("case", sorted(PLANS))
 def test_plan_rebalance(case: str) -> None:
     spec, status, per_zone, zones, (stops, kinds, why) = PLANS[case]

@@ -51,6 +51,7 @@ def rebalance(body, logger, **_) -> None:
         zones=set(snap.zones),
         starting=snap.starting,
         now=now_iso(),
+        placements=snap.placements,
     )
     if todo.stop is not None:
         k8s.delete("v1", "Pod", namespace, todo.stop.pod)

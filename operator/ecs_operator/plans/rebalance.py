@@ -90,6 +90,7 @@ def plan_rebalance(
     zones: set[str],
     starting: int,
     now: str,
+    placements: int = 1,
 ) -> RebalancePlan:
     """One rebalancing step of the service named ``service`` (see the module docstring)."""
     if rebalancing(svc) == DISABLED:
@@ -99,6 +100,8 @@ def plan_rebalance(
     strategies = [s.model_dump(exclude_none=True) for s in svc.placementStrategy or []]
     if not spreads_by_zone(strategies):
         return RebalancePlan(None, (), "the placement strategy does not spread tasks over Availability Zones")
+    if placements > 1:
+        return RebalancePlan(None, (), "the tasks run in several capacity provider pools, each placed on its own")
     if _deploying(status):
         return RebalancePlan(None, (), "a deployment is in progress")
     dc = svc.deploymentConfiguration

@@ -3,6 +3,9 @@ zones a task of the service could be placed in now, and the tasks still starting
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from dataclasses import dataclass
 
 from .. import constants, k8s
@@ -14,6 +17,7 @@ class RebalanceSnapshot:
     tasks: tuple[Task, ...]  # running tasks (pods Running, not being deleted)
     zones: frozenset[str]  # zones a task of the service could be placed in now
     starting: int  # tasks not running yet (Pending, not being deleted)
+    placements: int = 1  # distinct placements of the tasks (a capacity provider split runs several)
 
 
 def _ready(pod: dict) -> bool:
@@ -23,13 +27,33 @@ def _ready(pod: dict) -> bool:
     )
 
 
+#: seconds a node list serves every service's rebalancing step (one LIST, not one per service)
+NODES_TTL = 5.0
+_nodes_lock = threading.Lock()
+_nodes: tuple[float, list[dict]] = (float("-inf"), [])
+
+
+def _list_nodes() -> list[dict]:
+    global _nodes
+    with _nodes_lock:
+        if time.monotonic() - _nodes[0] < NODES_TTL:
+            return _nodes[1]
+        _nodes = (time.monotonic(), k8s.list_("v1", "Node", None))
+        return _nodes[1]
+
+
+def _placement(pod: dict) -> str:
+    spec = pod.get("spec") or {}
+    return json.dumps([spec.get(k) for k in ("nodeSelector", "affinity", "tolerations")], sort_keys=True)
+
+
 def read(namespace: str, service: str) -> RebalanceSnapshot:
     pods = [
         p
         for p in k8s.list_("v1", "Pod", namespace, labels={constants.SERVICE: service})
         if not p["metadata"].get("deletionTimestamp")
     ]
-    nodes = k8s.list_("v1", "Node", None)
+    nodes = _list_nodes()
     zone_of = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(ZONE_LABEL) for n in nodes}
     tasks, starting = [], 0
     for p in pods:
@@ -46,6 +70,9 @@ def read(namespace: str, service: str) -> RebalanceSnapshot:
                     started=p["metadata"].get("creationTimestamp") or "",
                 )
             )
-    newest = max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", default=None)
-    zones = available_zones(nodes, newest["spec"]) if newest is not None else set()
-    return RebalanceSnapshot(tuple(tasks), frozenset(zones), starting)
+    # each distinct placement of the service's pods (a capacity provider split runs several)
+    placements = {_placement(p): p["spec"] for p in pods}
+    zones: set[str] = set()
+    for spec in placements.values():
+        zones |= available_zones(nodes, spec)
+    return RebalanceSnapshot(tuple(tasks), frozenset(zones), starting, len(placements))
