@@ -85,3 +85,25 @@ def test_binder_keeps_a_pool_for_a_burst_of_binds_without_touching_the_factorys_
     assert api.configuration.host == cfg.host and api.configuration.api_key == cfg.api_key
     assert cfg.connection_pool_maxsize != KubeBinder.POOL_SIZE  # the shared configuration is unchanged
     assert binder._api() is binder._api()
+
+
+def test_the_extender_freezes_the_garbage_collector_once_its_cache_is_synced():
+    import gc
+
+    from ecs_operator.extender.main import _freeze_after_sync
+
+    class Cache:
+        def __init__(self, synced):
+            self.synced = synced
+
+        def wait_synced(self, timeout):
+            return self.synced
+
+    try:
+        gc.unfreeze()
+        _freeze_after_sync(Cache(False))  # stopped before it synced: nothing frozen
+        assert gc.get_freeze_count() == 0
+        _freeze_after_sync(Cache(True))
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

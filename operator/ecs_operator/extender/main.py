@@ -11,8 +11,10 @@ filter are waited for until bound (``INFLIGHT_TIMEOUT``, environment
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
+import threading
 
 from .. import config
 from . import SCHEDULER_NAME
@@ -29,6 +31,16 @@ def inflight_timeout() -> float | None:
     return config.load().extender_inflight_timeout
 
 
+def _freeze_after_sync(cache) -> None:
+    """Once the first listing is in, move every object so far out of the cyclic garbage
+    collector's reach (``gc.freeze``): at 1,000 nodes and 10,000 pods a full collection walks
+    ~100,000 containers (~100 ms, a request stalled behind it); afterwards it walks only what
+    came later. The listed objects are still freed by reference counting when replaced."""
+    if cache.wait_synced(None):
+        gc.collect()
+        gc.freeze()
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -41,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from .server import make_server
 
     cache = WatchCache(KubeSource(k8s.client)).start()
+    threading.Thread(target=_freeze_after_sync, args=(cache,), name="gc-freeze", daemon=True).start()
     srv = make_server(
         cache,
         args.address,
