@@ -487,6 +487,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"  ratio (a)/(b): {a['bind_window_rate'] / b['bind_window_rate']:.2f} over the bind windows, "
                 f"{a['pods_per_s'] / b['pods_per_s']:.2f} from the start"
             )
+        if "a" in results:
+            zones = list(results["a"]["zones"].values())
+            spread = max(zones) - min(zones) if zones else 0
+            print(
+                f"  goal (issue #17): ratio >= 0.8 while the burst lands within 1 of even across zones: "
+                f"(a) zones {'/'.join(map(str, zones))}, max - min = {spread} ({'met' if spread <= 1 else 'NOT met'})"
+            )
         print(json.dumps(results, default=str))
     finally:
         sched.stop()
