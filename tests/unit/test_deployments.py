@@ -217,9 +217,11 @@ def test_rollback_of_a_first_deployment_fails():
     assert "no earlier service revision" in steps[-1].state.reason
 
 
-def test_first_deployment_without_source_succeeds():
-    steps = simulate(dc(strategy="BLUE_GREEN"), has_source=False)
+def test_first_deployment_without_source_succeeds_without_bake_times():
+    cfg = dc(strategy="CANARY", bakeTimeInMinutes=60, canaryConfiguration={"canaryBakeTimeInMinutes": 600})
+    steps = simulate(cfg, has_source=False, tick=1.0)
     assert steps[-1].state.status == "SUCCESSFUL"
+    assert len(steps) <= 4  # no wait: nothing to compare with or to return to
 
 
 @pytest.mark.parametrize(

@@ -112,6 +112,9 @@ def test_green_ready_moves_on_to_clean_up_which_deletes_blue():
     assert (target["requestedProductionTrafficWeight"], target["requestedTestTrafficWeight"]) == (100.0, 100.0)
     done = step(svc(bakeTimeInMinutes=0), workloads=[green], pods=GREEN_PODS, record=as_record(second), now=1001.0)
     assert done.record_status["status"] == "SUCCESSFUL"
+    assert [(x["taskDefinition"], x["runningTaskCount"]) for x in done.record_status["sourceServiceRevisions"]] == [
+        ("web:1", 0)
+    ]
     assert {c["type"]: c for c in done.record_status["conditions"]}["Ready"]["status"] == "True"
 
 

@@ -395,3 +395,47 @@ def test_failure_status(reason, message):
         ("Progressing", "False", reason, message),
     ]
     assert st["conditions"][0]["lastTransitionTime"] == "T0"  # unchanged status keeps its transition time
+
+
+def _with_template(workload, td):
+    workload["spec"]["template"] = {"metadata": {"annotations": {TD: td}}}
+    return workload
+
+
+@pytest.mark.parametrize(
+    ("template_td", "primary", "active"),
+    [
+        ("web:3", ("web:3", 0, 2), [("web:2", 2, 2)]),  # applied, the new ReplicaSet not made yet
+        ("web:2", ("web:2", 2, 2), []),  # the ReplicaSet of the template's revision exists
+    ],
+    ids=["new-replicaset-pending", "settled"],
+)
+def test_primary_deployment_and_task_definition_agree(template_td, primary, active):
+    """status.taskDefinition is the PRIMARY deployment's, and the PRIMARY deployment is the
+    revision the workload's template names even before its ReplicaSet exists."""
+    snap = snapshot(
+        workloads=[_with_template(deployment(), template_td)],
+        replicasets=[replicaset("r2", "d-web", 2, "web:2", "2")],
+        pods=[pod("a", "r2"), pod("b", "r2")],
+    )
+    out = p.plan_status(snap, service(), p.Desired(task_definition=template_td), started=[], stopped=[], now="t")
+    deployments = out.status["deployments"]
+    first = deployments[0]
+    assert (first["status"], first["taskDefinition"], first["runningCount"], first["desiredCount"]) == (
+        "PRIMARY",
+        *primary,
+    )
+    assert [(d["taskDefinition"], d["runningCount"], d["desiredCount"]) for d in deployments[1:]] == active
+    assert out.status["taskDefinition"] == first["taskDefinition"]
+
+
+def test_status_task_definition_follows_the_primary_while_the_index_lags():
+    """A refresh that still sees the former template: both say the former revision."""
+    snap = snapshot(
+        status={"taskDefinition": "web:3"},
+        workloads=[_with_template(deployment(), "web:2")],
+        replicasets=[replicaset("r2", "d-web", 2, "web:2", "2")],
+        pods=[pod("a", "r2"), pod("b", "r2")],
+    )
+    out = p.plan_status(snap, service(), p.Desired(), started=[], stopped=[], now="t")
+    assert out.status["taskDefinition"] == out.status["deployments"][0]["taskDefinition"] == "web:2"

@@ -262,9 +262,11 @@ def _scale(run: _Run, h: Health, s: Settings) -> str:
     return "wait"
 
 
-def _wait(run: _Run, minutes: float, now: float, s: Settings) -> str:
+def _wait(run: _Run, minutes: float, h: Health, now: float, s: Settings) -> str:
+    """A bake time. A service's first deployment (no source revision: nothing to compare with or
+    to return to) does not wait."""
     until = run.state.entered_at + minutes * s.minute_seconds
-    if now >= until:
+    if now >= until or not h.has_source:
         return "done"
     run.wake_at = until
     run.waiting_for = f"bake time until {until:.0f}"
@@ -287,7 +289,7 @@ def _checkpoint(
         run.events.append(f"production traffic shifted: {cp.arg:g}% to the target revision")
         return "done"
     if cp.kind == "wait":
-        return _wait(run, cp.arg, now, s)
+        return _wait(run, cp.arg, h, now, s)
     # cleanup: the source revisions stop
     if h.blue_running + h.blue_pending == 0:
         return "done"

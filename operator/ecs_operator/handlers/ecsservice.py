@@ -11,6 +11,7 @@ Each step reads a snapshot (:mod:`ecs_operator.state.services`), asks the plan
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +21,20 @@ from pydantic import ValidationError
 from .. import API_VERSION, GROUP, VERSION, config, k8s, metrics
 from ..domain import revisions
 from ..errors import NotReady
+from ..k8s import records
 from ..models.generated import CreateServiceRequest, RegisterTaskDefinitionRequest
+from ..plans import deployment as plan_dep
 from ..plans import service as plan
 from ..state import nodes as node_state
 from ..state import services as state
+from ..state import slim
 from ..state.clusters import ClusterSnapshot, cluster_name_of, read_cluster, strategy_pools
 from ..state.families import list_family, resolve_revision, services_for_family
+from ..state.images import resolve_images
 from ..status import format_warnings, now_iso
+from ..translate import images as images_tr
 from ..translate import service as svc_tr
+from ..translate import service_traffic
 from ..translate.service_drain import DELETION_COST
 from ..translate.service_network import network_services
 from ..translate.taskdef import TranslationError, translate_task_definition
@@ -53,7 +60,8 @@ def remember_indexes(kwargs: dict) -> None:
 # kopf from its watch streams (see :mod:`ecs_operator.state.services`). A status refresh reads
 # them instead of listing; the objects a reconcile has just applied replace theirs.
 def _by_service(body, namespace, labels, **_):
-    return {(namespace, labels[svc_tr.LABEL_SERVICE]): dict(body)}
+    # slim entries: what the plans read, not whole bodies (state/slim.py; ~7x less memory)
+    return {(namespace, labels[svc_tr.LABEL_SERVICE]): slim.slim(body)}
 
 
 for _group, _plural, _index_name in (
@@ -115,10 +123,19 @@ class _Built:
     workload: svc_tr.ServiceWorkload
     network: list[dict]
     warnings: list[str]
+    images: list[dict]  # the revision's containerImages (versionConsistency), ECS's shape
 
 
-def _build(body: dict, svc: CreateServiceRequest, rev: revisions.Revision) -> _Built:
-    """Everything is computed before anything is applied: bad input never half-applies."""
+def _build(
+    body: dict, svc: CreateServiceRequest, rev: revisions.Revision, revision: str, per_revision: bool = False
+) -> _Built:
+    """Everything is computed before anything is applied: bad input never half-applies.
+    ``revision``: the service revision (deployment) of ``rev``; ``per_revision``: it runs in its own
+    workloads (BLUE_GREEN/LINEAR/CANARY).
+
+    versionConsistency: each image tag is resolved to a digest once per service revision (kept in
+    its ServiceRevision's containerImages) and the tasks run ``image@digest``; a tag no registry
+    answers for is kept, with a warning naming the container."""
     md = body["metadata"]
     name, namespace = md["name"], md["namespace"]
     try:
@@ -126,6 +143,8 @@ def _build(body: dict, svc: CreateServiceRequest, rev: revisions.Revision) -> _B
         translation = translate_task_definition(td_model, family=rev.family, revision=rev.revision)
     except (ValidationError, TranslationError) as e:
         raise NotReady("InvalidTaskDefinition", f"taskDefinition {rev.arn}: {e}") from e
+    images = resolve_images(td_model, records.revision_images(namespace, plan_dep.record_name(name, revision)))
+    template = images_tr.pin_template(translation.template, translation.container_names, images)
     cluster = read_cluster(namespace, svc_tr.cluster_name(svc.cluster))
     owner = k8s.owner_of(body).as_dict()
     try:
@@ -134,13 +153,14 @@ def _build(body: dict, svc: CreateServiceRequest, rev: revisions.Revision) -> _B
             name=name,
             namespace=namespace,
             owner=owner,
-            template=translation.template,
+            template=template,
             task_definition=rev.arn,
             compatibilities=td_model.requiresCompatibilities,
             capacity_pools=strategy_pools(namespace, svc_tr.effective_strategy(svc, cluster.default_strategy)),
             scheduler_name=config.get().scheduler_name,
             cluster_pools=cluster.pools,
             default_strategy=cluster.default_strategy,
+            revision=revision if per_revision else None,
         )
         net, net_warnings = network_services(
             svc,
@@ -155,7 +175,8 @@ def _build(body: dict, svc: CreateServiceRequest, rev: revisions.Revision) -> _B
     for manifest in wl.manifests:
         enforce_policy(manifest["spec"]["template"], cluster.obj, cluster.name)
     warnings = format_warnings(translation.warnings) + format_warnings(wl.warnings) + format_warnings(net_warnings)
-    return _Built(cluster, owner, translation, wl, net, warnings)
+    warnings += format_warnings(images_tr.unresolved_warnings(images))
+    return _Built(cluster, owner, translation, wl, net, warnings, [ci.as_ecs() for ci in images])
 
 
 def _apply(namespace: str, todo: plan.ApplyPlan) -> list[dict]:
@@ -194,20 +215,29 @@ def _reconcile(body: dict, logger) -> None:
         try:
             svc = load_spec(CreateServiceRequest, body.get("spec"), svc_tr.validate, svc_tr.ServiceError)
             rev = _resolve(body, svc)
-            built = _build(body, svc, rev)
+            revision = plan_dep.revision_id(name, rev.arn)
+            strategic = svc_tr.deployment_strategy(svc) != svc_tr.ROLLING
+            built = _build(body, svc, rev, revision, per_revision=strategic)
             k8s.create_missing(built.translation.objects, namespace)
-            manifests = built.workload.manifests
+            snapshot = state.read(body)
+            step = _strategy_step(body, svc, rev, built, snapshot, revision) if strategic else None
+            manifests = step.manifests if step else built.workload.manifests
+            network, traffic_warnings = _traffic(body, svc, built, step) if step else (built.network, [])
             budgets = (
                 svc_tr.disruption_budgets(svc, manifests, built.owner) if plan.budgets_on(built.cluster.obj) else []
             )
-            todo = plan.plan_apply(state.read(body), svc, manifests=manifests, network=built.network, budgets=budgets)
+            todo = plan.plan_apply(snapshot, svc, manifests=manifests, network=network, budgets=budgets)
             applied = _apply(namespace, todo)
+            _record_revision(svc, name, namespace, built, revision, rev, now)
+            if step is not None:
+                _apply_strategy_step(body, svc, step, logger)
             desired = plan.Desired(
-                task_definition=rev.arn,
-                warnings=built.warnings,
-                workloads=built.workload.refs(),
+                task_definition=step.task_definition if step else rev.arn,
+                warnings=built.warnings + traffic_warnings,
+                workloads=step.workloads if step else built.workload.refs(),
                 strategy=svc_tr.effective_strategy(svc, built.cluster.default_strategy),
                 applied=tuple(applied),
+                keep=step.keep if step else (),
             )
             _write_status(body, svc, desired, now, logger)
         except NotReady as e:
@@ -215,6 +245,128 @@ def _reconcile(body: dict, logger) -> None:
             body = state.fetch(namespace, name) or body
             status = plan.failure_status(body.get("status") or {}, generation, e.reason, e.message, now)
             k8s.merge_patch(API, "ECSService", namespace, name, {"status": status}, subresource="status")
+
+
+# ------------------------------------------------------------------------------------------
+# Deployment strategies (BLUE_GREEN, LINEAR, CANARY) and the deployment records
+# ------------------------------------------------------------------------------------------
+
+
+def _strategy_step(
+    body: dict, svc: CreateServiceRequest, rev: revisions.Revision, built: _Built, snapshot, revision: str
+) -> plan_dep.StrategyPlan:
+    """Step the deployment of ``revision`` (its state machine lives in its ServiceDeployment)."""
+    md = body["metadata"]
+    name, namespace = md["name"], md["namespace"]
+    record = records.read_deployment(namespace, plan_dep.record_name(name, revision))
+    target = plan_dep.Target(
+        name=name,
+        revision=revision,
+        task_definition=rev.arn,
+        manifests=built.workload.manifests,
+        router=records.httproutes_served(),
+    )
+    return plan_dep.plan_strategy(
+        svc,
+        target,
+        workloads=snapshot.workloads,
+        pods=snapshot.pods,
+        record=record,
+        owner=built.owner,
+        namespace=namespace,
+        now=time.time(),
+        minute_seconds=config.get().minute_seconds,
+        generation=md.get("generation"),
+    )
+
+
+def _apply_strategy_step(body: dict, svc: CreateServiceRequest, step: plan_dep.StrategyPlan, logger) -> None:
+    """Delete what the step stops, write the ServiceDeployment, post its events, and look again
+    when a bake time or a hook's timeout ends."""
+    md = body["metadata"]
+    name, namespace = md["name"], md["namespace"]
+    for kind, wl_name in step.delete:
+        k8s.delete("apps/v1", kind, namespace, wl_name)
+    if step.record_changed:
+        records.write_deployment(step.record, step.record_status, exists=step.record_exists)
+    deployment = step.record_status.get("id", "")
+    for message in step.events:
+        kopf.info(
+            body,
+            reason=plan.EVENT_REASON,
+            message=f"(service {svc.serviceName or name}) (deployment {deployment}) {message}.",
+        )
+    if step.wake_at is not None:
+        _timers.poke((namespace, name), delay=max(step.wake_at - time.time(), 0.2))
+
+
+def _traffic(
+    body: dict, svc: CreateServiceRequest, built: _Built, step: plan_dep.StrategyPlan
+) -> tuple[list[dict], list[str]]:
+    """The service's Services, plus one per revision and (with Gateway API) its weighted
+    HTTPRoute(s); and what cannot be routed as ECS would."""
+    md = body["metadata"]
+    gateway, gateway_warnings = service_traffic.gateway_target(md.get("annotations"))
+    objects, warnings = service_traffic.traffic_objects(
+        svc,
+        name=md["name"],
+        namespace=md["namespace"],
+        owner=built.owner,
+        revisions=[service_traffic.RevisionTraffic(t.revision, t.production, t.test) for t in step.traffic],
+        httproute=records.httproutes_served(),
+        gateway=gateway,
+    )
+    return built.network + objects, format_warnings(gateway_warnings + warnings)
+
+
+def _record_revision(
+    svc: CreateServiceRequest,
+    name: str,
+    namespace: str,
+    built: _Built,
+    revision: str,
+    rev: revisions.Revision,
+    now: str,
+) -> None:
+    records.ensure_revision(
+        plan_dep.revision_record(
+            svc,
+            name=name,
+            namespace=namespace,
+            owner=built.owner,
+            revision=revision,
+            task_definition=rev.arn,
+            containers=list(rev.spec.get("containerDefinitions") or []),
+            now=now,
+            images=built.images,
+        )
+    )
+
+
+def _write_rolling_records(body: dict, status: dict, previous: dict) -> None:
+    """The ServiceDeployment records of a ROLLING service's deployments (when they changed)."""
+    md = body["metadata"]
+    owner = k8s.owner_of(body).as_dict()
+    for record, record_status in plan_dep.rolling_records(md["name"], md["namespace"], owner, status, previous):
+        existing = records.read_deployment(md["namespace"], record["metadata"]["name"])
+        records.write_deployment(record, record_status, exists=existing is not None)
+
+
+def _wake(key) -> None:
+    namespace, name = key
+    body = state.fetch(namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    try:
+        reconcile(body, _log)
+    except kopf.TemporaryError as e:
+        _timers.poke(key, delay=max(float(e.delay or 1), 1.0))
+    except k8s.ApiError as e:
+        _log.debug(f"deployment step of {namespace}/{name} skipped: {e}")
+
+
+#: Deployment steps due at a time (a bake time or a hook's timeout ends).
+_timers = Coalescer(_wake, delay=1.0, workers=2, name="ecsservice-deployment-timer")
 
 
 # ------------------------------------------------------------------------------------------
@@ -238,6 +390,8 @@ def _write_status(body: dict, svc: CreateServiceRequest, desired: plan.Desired, 
         (kopf.warn if event.warning else kopf.info)(body, reason=event.reason, message=event.message)
     if todo.write:  # nothing new: no write
         k8s.merge_patch(API, "ECSService", namespace, name, {"status": todo.status}, subresource="status")
+        if svc_tr.deployment_strategy(svc) == svc_tr.ROLLING:
+            _write_rolling_records(body, todo.status, body.get("status") or {})
     if todo.follow_up:  # a rollback starts, or tasks on draining nodes wait for their replacements
         reconcile(body, logger)
 
@@ -299,6 +453,9 @@ def _drain(key: str, namespace: str, name: str, logger) -> None:
                     svc = CreateServiceRequest.model_validate(dict(body.get("spec") or {}))
                 except ValidationError:
                     return
+                if svc_tr.deployment_strategy(svc) != svc_tr.ROLLING:
+                    _reconcile(body, logger)  # the deployment's state machine moves with its tasks
+                    continue
                 _write_status(body, svc, plan.Desired(), now_iso(), logger)
 
 
@@ -315,6 +472,19 @@ def workload_event(body, event, logger, **kwargs):
         key = _key(md["namespace"], md["labels"][svc_tr.LABEL_SERVICE])
         _runtime.announce(key, task_id(body), started=event["type"] == "ADDED")
     refresh(md["namespace"], md["labels"][svc_tr.LABEL_SERVICE])
+
+
+def _has_requests(spec, **_) -> bool:
+    return bool((spec or {}).get("stop") or (spec or {}).get("continue"))
+
+
+@kopf.on.event(GROUP, VERSION, "servicedeployments", when=_has_requests)
+@metrics.reconciled("ServiceDeployment")
+def deployment_requested(body, **_):
+    """A stop or continue request on a ServiceDeployment: its service's deployment moves on."""
+    service = (body.get("spec") or {}).get("service")
+    if service:
+        refresh(body["metadata"]["namespace"], service)
 
 
 @kopf.on.delete(GROUP, VERSION, "ecsservices")

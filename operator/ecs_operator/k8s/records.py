@@ -80,6 +80,29 @@ def _write_deployment(record: dict, status: dict, *, exists: bool) -> None:
 
 
 _known: set[tuple[str, str]] = set()
+#: the containerImages of the ServiceRevisions seen (they never change)
+_images: dict[tuple[str, str], list[dict]] = {}
+
+
+def revision_images(namespace: str, name: str) -> list[dict] | None:
+    """The ``containerImages`` a ServiceRevision recorded (None: no such revision yet)."""
+    key = (namespace, name)
+    with _lock:
+        if key in _images:
+            return _images[key]
+    try:
+        found = get(API_VERSION, "ServiceRevision", namespace, name)
+    except ApiError as e:  # e.g. the CRD is not installed yet: resolve as for a new revision
+        _log.warning(f"ServiceRevision {name} not read: {e}")
+        return None
+    if found is None:
+        return None
+    images = list((found.get("spec") or {}).get("containerImages") or [])
+    with _lock:
+        if len(_images) > 10_000:
+            _images.clear()
+        _images[key] = images
+    return images
 
 
 def ensure_revision(record: dict) -> None:
@@ -91,10 +114,12 @@ def ensure_revision(record: dict) -> None:
     try:
         if get(API_VERSION, "ServiceRevision", md["namespace"], md["name"]) is None:
             create(record)
+            with _lock:
+                _images[key] = list(record["spec"].get("containerImages") or [])
     except ApiError as e:  # a record never stops the service's own reconcile
         _log.warning(f"ServiceRevision {md['name']} not written: {e}")
         return
     with _lock:
-        _known.add(key)
         if len(_known) > 10_000:  # a bound: forgetting only costs a GET
             _known.clear()
+        _known.add(key)

@@ -432,7 +432,13 @@ def _record_status(
         "finishedAt": iso(st.finished_at),
         "stoppedAt": iso(st.finished_at) if st.status == dep.STOPPED else None,
         "targetServiceRevision": target_summary,
-        "sourceServiceRevisions": _sources(target, s, step, traffic),
+        # once the source's workloads are gone (CLEAN_UP, ROLLBACK of a stop), the record still
+        # names what the deployment replaced, as ECS's does
+        "sourceServiceRevisions": _sources(target, s, step, traffic)
+        or [
+            {**x, "requestedTaskCount": 0, "runningTaskCount": 0, "pendingTaskCount": 0}
+            for x in previous.get("sourceServiceRevisions") or []
+        ],
         "lifecycleHookDetails": _hook_details(st, dc),
         "awaitingHookId": next((h.hook_id for h in st.hooks if h.status == "AWAITING_ACTION"), ""),
         "waitingFor": step.waiting_for,
@@ -483,8 +489,12 @@ def revision_record(
     task_definition: str,
     containers: Sequence[Obj],
     now: str,
+    images: Sequence[Obj] = (),
 ) -> Obj:
-    """The ServiceRevision of ``revision`` (ECS's revisions never change: created once)."""
+    """The ServiceRevision of ``revision`` (ECS's revisions never change: created once).
+    ``images``: the deployment's resolved ``containerImages`` (versionConsistency), by container
+    name; the other containers are listed with their image as named."""
+    resolved = {str(i.get("containerName")): dict(i) for i in images}
     spec: Obj = {
         "service": name,
         "arn": f"ecs-svc/{revision}",
@@ -492,7 +502,9 @@ def revision_record(
         "clusterArn": svc_tr.cluster_name(svc.cluster),
         "taskDefinition": task_definition,
         "containerImages": [
-            {"containerName": str(c.get("name", "")), "image": str(c.get("image", ""))} for c in containers[:64]
+            resolved.get(str(c.get("name", "")))
+            or {"containerName": str(c.get("name", "")), "image": str(c.get("image", ""))}
+            for c in containers[:64]
         ],
         "createdAt": now,
     }

@@ -66,6 +66,8 @@ TRANSLATED = {
     "placementConstraints": "validated when applied; memberOf on node attributes -> nodeAffinity, distinctInstance "
     "-> podAntiAffinity; the rest (task:group, runningTasksCount...) is reported",
     "launchType": "FARGATE -> nodeSelector + toleration for the FARGATE virtual nodes; EC2 -> ordinary nodes",
+    "availabilityZoneRebalancing": "ENABLED (the default) -> handlers/rebalancing.py stops one task at a time in "
+    "the busiest zone until the zones are balanced, within minimumHealthyPercent; ECS's rebalancing events",
     "capacityProviderStrategy": "FARGATE/FARGATE_SPOT -> their virtual nodes; an EC2 capacity provider -> its "
     "node pool (CapacityProvider spec.kubernetes); several providers -> one Deployment "
     "per provider with the tasks split by base then weight as ECS splits them (the "
@@ -80,7 +82,6 @@ WARNED = {
     "serviceConnectConfiguration": "Service Connect is not supported",
     "volumeConfigurations": "volumes configured at launch are not provisioned yet",
     "vpcLatticeConfigurations": "VPC Lattice has no Kubernetes equivalent",
-    "availabilityZoneRebalancing": "availability zone rebalancing is not implemented",
     "gatewayConnectors": "gateway connectors are not supported",
     "monitoring": "ECS monitoring configuration has no Kubernetes equivalent",
 }

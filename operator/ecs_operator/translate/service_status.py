@@ -144,8 +144,17 @@ def _daemon_groups(
     return groups, bool(complete)
 
 
+def _workload_task_definition(w: Obj) -> str | None:
+    """The task definition a workload's pod template names now (its spec, as last applied)."""
+    template = (w.get("spec") or {}).get("template") or {}
+    value = ((template.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_TASK_DEFINITION)
+    return str(value) if value else None
+
+
 def _primary_replicasets(workloads: list[Obj], replicasets: list[Obj]) -> list[Obj]:
-    """Each current Deployment's newest ReplicaSet (of the Deployment's current revision)."""
+    """Each current Deployment's newest ReplicaSet (of the Deployment's current revision), unless
+    that ReplicaSet still runs another task definition than the Deployment's template names (the
+    Deployment controller has not made the new ReplicaSet yet: that one is an older deployment)."""
     primary_rs: list[Obj] = []
     for w in workloads:
         mine = sorted((rs for rs in replicasets if _owned_by(rs, workloads) is w), key=_revision, reverse=True)
@@ -158,7 +167,8 @@ def _primary_replicasets(workloads: list[Obj], replicasets: list[Obj]) -> list[O
             ),
             None,
         )
-        if pick is not None:
+        wanted_td = _workload_task_definition(w)
+        if pick is not None and (wanted_td is None or _template_task_definition(pick) in (None, wanted_td)):
             primary_rs.append(pick)
     return primary_rs
 
@@ -173,13 +183,20 @@ def _replica_groups(
     one deployment per task definition."""
     primary_rs = _primary_replicasets(workloads, replicasets)
     primary_ids = {id(rs) for rs in primary_rs}
-    primary_td = next((_template_task_definition(rs) for rs in primary_rs), None) or task_definition
+    primary_td = (
+        next((td for td in map(_workload_task_definition, workloads) if td), None)
+        or next((_template_task_definition(rs) for rs in primary_rs), None)
+        or task_definition
+    )
+    # A Deployment whose new ReplicaSet does not exist yet counts its replicas, with no tasks yet.
+    waiting = [w for w in workloads if not any(_owned_by(rs, workloads) is w for rs in primary_rs)]
     groups = [
         _Group(
             "PRIMARY",
             primary_td,
             [p for rs in primary_rs for p in _pods_of(rs, pods)],
-            sum(rs["spec"].get("replicas", 0) for rs in primary_rs),
+            sum(rs["spec"].get("replicas", 0) for rs in primary_rs)
+            + sum((w.get("spec") or {}).get("replicas", 0) for w in waiting),
         )
     ]
     active: dict[str | None, tuple[list[Obj], int]] = {}
@@ -410,7 +427,9 @@ def service_status(
         "desiredCount": desired,
         "runningCount": running,
         "pendingCount": pending,
-        "taskDefinition": task_definition,
+        # the PRIMARY deployment's: the two never disagree (a status refresh may see a workload
+        # the reconcile has not updated yet)
+        "taskDefinition": (deployments[0].get("taskDefinition") if deployments else None) or task_definition,
         "selector": f"{LABEL_SERVICE}={name}",
         **placement,
         "deployments": deployments,
