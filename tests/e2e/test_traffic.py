@@ -1,0 +1,182 @@
+"""Real HTTP traffic during a service deployment, on real nodes: which revision answered each
+request.
+
+The service's container is busybox httpd serving a page that names its revision (env PAGE).
+A client task (busybox, another real container) sends requests one after another to the
+ClusterIP of the service's Service (the loadBalancers Service; kube-proxy on the real nodes
+picks an endpoint per connection) and prints each answer; it stops by itself once it has seen
+the target page ``STREAK`` times in a row. The test reads the answers from its log.
+
+Without a router (no Gateway controller here) traffic follows task counts: while both
+revisions' tasks run, both answer; once the old tasks are gone, only the new one does. Nothing
+about time is asserted, only the order of the answers.
+"""
+
+from __future__ import annotations
+
+import collections
+
+from ..integration.kube import wait_for
+from ..integration.test_ecsservice import svc
+from ..integration.test_ecstask import taskdef
+from ..integration.test_taskdefinition import G, V, get, wait_ready
+from .test_task_containers import BUSYBOX, run_task, sh, wait_status
+
+#: The client stops after this many answers of the target page in a row.
+STREAK = 150
+#: ... or after this many requests in all (then it exits 1: the target never took over).
+MAX_REQUESTS = 40000
+#: Answers the client must have logged before the deployment starts.
+BEFORE = 60
+ERROR = "ERR"
+#: The server starts this long after its container (a real application's start-up): a task
+#: replacing another serves only then, so a rollout's steps last long enough for kube-proxy
+#: to route to both revisions.
+START_SECONDS = 4
+
+
+def web_container(page: str) -> dict:
+    """busybox httpd on port 80 serving ``page`` after START_SECONDS; healthy once it answers
+    (so a task serves traffic only when its server is up, as an ELB health check would have it)."""
+    return {
+        "name": "web",
+        "image": BUSYBOX,
+        "essential": True,
+        "memory": 64,
+        "environment": [{"name": "PAGE", "value": page}],
+        "portMappings": [{"containerPort": 80, "protocol": "tcp"}],
+        "command": sh(
+            f'sleep {START_SECONDS}; mkdir -p /www && echo "$PAGE" > /www/index.html && exec httpd -f -p 80 -h /www'
+        ),
+        "healthCheck": {
+            "command": ["CMD-SHELL", "wget -qO- http://127.0.0.1/ || exit 1"],
+            "interval": 5,
+            "timeout": 2,
+            "retries": 1,
+        },
+    }
+
+
+def set_page(custom, namespace: str, family: str, page: str) -> None:
+    """Register the family's next revision: the same server, another page."""
+    custom.patch_namespaced_custom_object(
+        G, V, namespace, "taskdefinitions", family, {"spec": {"containerDefinitions": [web_container(page)]}}
+    )
+
+
+def start_service(custom, namespace: str, name: str, page: str, desired: int, **deployment) -> None:
+    custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", taskdef(name, web_container(page)))
+    wait_ready(custom, namespace, "taskdefinitions", name)
+    custom.create_namespaced_custom_object(
+        G,
+        V,
+        namespace,
+        "ecsservices",
+        svc(
+            name,
+            name,
+            desired,
+            loadBalancers=[{"containerName": "web", "containerPort": 80}],
+            deploymentConfiguration=deployment,
+        ),
+    )
+    wait_ready(custom, namespace, "ecsservices", name, timeout=180)
+    st = get(custom, namespace, "ecsservices", name)["status"]
+    assert st["runningCount"] == desired, st
+
+
+def start_client(custom, core, namespace: str, service: str, target: str, name: str = "client") -> None:
+    """The client task: GET / on the Service's ClusterIP, one request after another, each
+    answer (or ERR) on its own line, until ``target`` answered STREAK times in a row."""
+    ip = core.read_namespaced_service(service, namespace).spec.cluster_ip
+    script = (
+        f"n=0; i=0; while [ $i -lt {MAX_REQUESTS} ]; do "
+        f'a=$(timeout 3 wget -qO- http://{ip}/ 2>/dev/null) || a={ERROR}; echo "$a"; '
+        f'if [ "$a" = "$TARGET" ]; then n=$((n+1)); else n=0; fi; '
+        f"[ $n -ge {STREAK} ] && exit 0; i=$((i+1)); done; exit 1"
+    )
+    run_task(
+        custom,
+        namespace,
+        name,
+        {
+            "name": "client",
+            "image": BUSYBOX,
+            "essential": True,
+            "environment": [{"name": "TARGET", "value": target}],
+            "command": sh(script),
+        },
+    )
+
+
+def answers(kubectl, namespace: str, name: str = "client") -> list[str]:
+    out = kubectl("logs", "-n", namespace, f"{name}-0", "-c", "client", check=False).stdout or ""
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def wait_answers(kubectl, namespace: str, count: int, name: str = "client") -> list[str]:
+    return wait_for(
+        lambda: (lambda a: a if len(a) >= count else None)(answers(kubectl, namespace, name)),
+        timeout=180,
+        desc=f"{count} answers logged by the client",
+    )
+
+
+def finished_answers(custom, kubectl, namespace: str, name: str = "client") -> list[str]:
+    st = wait_status(custom, namespace, name, "STOPPED", timeout=900)
+    got = answers(kubectl, namespace, name)
+    assert st["tasks"][0]["containers"][0]["exitCode"] == 0, (
+        f"the client never saw {STREAK} target answers in a row: {collections.Counter(got)}; {runs(got)[-2000:]}; {st}"
+    )
+    return got
+
+
+def runs(got: list[str]) -> str:
+    """The answers run-length encoded (``blue x60, green x1, ...``)."""
+    out: list[str] = []
+    for page in got:
+        if out and out[-1][0] == page:
+            out[-1][1] += 1
+        else:
+            out.append([page, 1])
+    return ", ".join(f"{p} x{n}" for p, n in out)
+
+
+def report(what: str, got: list[str], old: str, new: str) -> None:
+    """Print the answers in phases: before the first ``new``, while both answered, after the last ``old``."""
+    first_new = got.index(new)
+    last_old = len(got) - 1 - got[::-1].index(old)
+    print(
+        f"\n{what}: {len(got)} requests; before the first {new}: {collections.Counter(got[:first_new])}; "
+        f"mixed: {collections.Counter(got[first_new : last_old + 1])}; "
+        f"after the last {old}: {collections.Counter(got[last_old + 1 :])}"
+    )
+
+
+def assert_shift(got: list[str], old: str, new: str, before: int) -> None:
+    """Only ``old`` before the deployment; both while both revisions ran (an ``old`` answer after
+    the first ``new`` one: no hard switch); only ``new`` at the end; never another page."""
+    assert set(got) <= {old, new, ERROR}, collections.Counter(got)
+    assert set(got[:before]) == {old}, collections.Counter(got[:before])
+    assert new in got
+    first_new = got.index(new)
+    assert old in got[first_new:], f"both revisions answered while both ran: {runs(got)}"
+    assert set(got[-STREAK:]) == {new}
+
+
+def test_rolling_traffic_moves_from_the_old_revision_to_the_new_one(custom, core, kubectl, namespace, operator):
+    """ROLLING (minimumHealthyPercent 100, maximumPercent 150 on 2 tasks: one new task at a
+    time): mid-rollout both revisions answer, afterwards only the new one."""
+    start_service(custom, namespace, "web", "blue", 2, maximumPercent=150, minimumHealthyPercent=100)
+    start_client(custom, core, namespace, "web", "green")
+    wait_answers(kubectl, namespace, BEFORE)
+    set_page(custom, namespace, "web", "green")
+    got = finished_answers(custom, kubectl, namespace)
+    report("ROLLING", got, "blue", "green")
+    assert_shift(got, "blue", "green", BEFORE)
+
+    def steady():
+        st = get(custom, namespace, "ecsservices", "web")["status"]
+        return st if st.get("taskDefinition") == "web:2" and st.get("rolloutState") == "COMPLETED" else None
+
+    wait_for(steady, timeout=120, desc="the service steady on web:2")
