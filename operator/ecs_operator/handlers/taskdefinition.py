@@ -184,8 +184,10 @@ _locks = KeyedLocks()
 
 @kopf.on.resume(GROUP, VERSION, "taskdefinitions")
 @kopf.on.create(GROUP, VERSION, "taskdefinitions")
-@kopf.on.update(GROUP, VERSION, "taskdefinitions", field="spec")
-@kopf.on.update(GROUP, VERSION, "taskdefinitions", field=("metadata", "annotations", revisions.ANNOTATION_REQUEST))
+# Any change kopf sees (spec, labels, annotations outside its prefix): the ECS API changes the spec
+# and the registration request id together, and one run handles both (two field handlers would run
+# twice); a label or annotation change alone is a cheap no-op run.
+@kopf.on.update(GROUP, VERSION, "taskdefinitions")
 @metrics.reconciled("TaskDefinition")
 def taskdefinition_changed(body, logger, **_):
     md = body["metadata"]
