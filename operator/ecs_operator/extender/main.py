@@ -14,6 +14,7 @@ import argparse
 import gc
 import logging
 import os
+import sys
 import threading
 
 from .. import config
@@ -29,6 +30,13 @@ INFLIGHT_TIMEOUT_ENV = config.EXTENDER_INFLIGHT_TIMEOUT_ENV
 def inflight_timeout() -> float | None:
     """The in-flight timeout from the environment, read and validated now (config.load)."""
     return config.load().extender_inflight_timeout
+
+
+#: Seconds a thread holds the GIL before another may take it (CPython's default: 0.005). The
+#: extender's request threads mostly wait on sockets; behind a busy watch thread each of their
+#: GIL hand-offs waited up to the default. Measured with a CPU-bound thread beside the server
+#: (1,000 nodes, filter over HTTP): p50 16 -> 5-9 ms, p90 57-85 -> 13-16 ms.
+SWITCH_INTERVAL = 0.001
 
 
 def _freeze_after_sync(cache) -> None:
@@ -52,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from .kube import KubeBinder, KubeSource
     from .server import make_server
 
+    sys.setswitchinterval(SWITCH_INTERVAL)
     cache = WatchCache(KubeSource(k8s.client)).start()
     threading.Thread(target=_freeze_after_sync, args=(cache,), name="gc-freeze", daemon=True).start()
     srv = make_server(

@@ -34,6 +34,10 @@ MAX_BODY = 256 * 1024 * 1024
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ExtenderServer
+    # A buffered response: headers and body leave in one write when the handler flushes (the
+    # default, unbuffered, makes two, and each blocking write hands the GIL back and waits for it
+    # again behind the other requests' and the watch's threads).
+    wbufsize = 1 << 18
 
     def log_message(self, fmt: str, *args: Any) -> None:  # route through logging, quietly
         log.debug("%s " + fmt, self.address_string(), *args)
