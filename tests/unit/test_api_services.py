@@ -442,3 +442,20 @@ def test_describe_services_reads_the_same_few_objects_for_one_service_or_ten(ctx
     tds = {s["serviceName"]: s["taskDefinition"].rsplit("/", 1)[1] for s in out["services"][:count]}
     assert tds == {n: ("web:1" if i % 2 else "api:1") for i, n in enumerate(names_)}
     assert sorted(counting.calls) == ["get", "list_", "list_"]
+
+
+def test_availability_zone_rebalancing_shows_createservices_default(ctx):
+    assert op("CreateService", ctx, serviceName="web", taskDefinition="web", desiredCount=1)["service"][
+        "availabilityZoneRebalancing"
+    ] == ("ENABLED")
+    made = op(
+        "CreateService",
+        ctx,
+        serviceName="api",
+        taskDefinition="web",
+        desiredCount=1,
+        availabilityZoneRebalancing="DISABLED",
+    )
+    assert made["service"]["availabilityZoneRebalancing"] == "DISABLED"
+    got = op("DescribeServices", ctx, services=["web", "api"])["services"]
+    assert [s["availabilityZoneRebalancing"] for s in got] == ["ENABLED", "DISABLED"]

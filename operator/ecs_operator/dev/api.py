@@ -50,6 +50,8 @@ USER_RULES: list[dict[str, Any]] = [
         "resources": ["ecsclusters", "taskdefinitions", "ecsservices", "ecstasks", "capacityproviders"],
         "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
     },
+    # Stop/ContinueServiceDeployment write into the operator's ServiceDeployment records
+    {"apiGroups": ["ecs.seed.dev"], "resources": ["servicedeployments"], "verbs": ["get", "patch"]},
     {"apiGroups": ["apps"], "resources": ["controllerrevisions"], "verbs": ["get", "list", "patch"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "daemonsets"], "verbs": ["get", "list", "patch"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "delete"]},

@@ -98,7 +98,8 @@ def _after(k: Any, after: Any, descending: bool) -> bool:
 def load() -> dict[str, Operation]:
     """The operations the endpoint serves: those of the modules named here (a module imported
     elsewhere, say by its tests, registers its operations but is not served until it is listed)."""
-    from . import account, capacityproviders, clusters, services, tags, taskdefinitions, tasks
+    from . import account, capacityproviders, clusters, deployments, services, tags, taskdefinitions, tasks
 
-    served = {m.__name__ for m in (account, capacityproviders, clusters, services, tags, taskdefinitions, tasks)}
+    modules = (account, capacityproviders, clusters, deployments, services, tags, taskdefinitions, tasks)
+    served = {m.__name__ for m in modules}
     return {name: fn for name, fn in OPERATIONS.items() if fn.__module__ in served}

@@ -348,6 +348,8 @@ def _settings(spec: dict[str, Any]) -> dict[str, Any]:
         "enableECSManagedTags": bool(spec.get("enableECSManagedTags")),
         "propagateTags": spec.get("propagateTags") or "NONE",
         "enableExecuteCommand": bool(spec.get("enableExecuteCommand")),
+        # CreateService's default, which ECS shows for a service created without it
+        "availabilityZoneRebalancing": spec.get("availabilityZoneRebalancing") or "ENABLED",
     }
 
 
