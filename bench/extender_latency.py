@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
 from ecs_operator.domain.placement import filter_instances, score_instances, spec_from_pod
 from ecs_operator.extender.cache import NODES, PODS, WatchCache
+from ecs_operator.extender.main import SWITCH_INTERVAL
 from ecs_operator.extender.server import make_server
 from ecs_operator.extender.synthetic import cluster, pod
 from ecs_operator.extender.verbs import Extender
@@ -245,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--churn", type=float, default=100, help="pod events per second during the churn rows (0: none)")
     ap.add_argument("--events", type=int, default=20_000, help="pod events pushed to time the cache's event rate")
     args = ap.parse_args(argv)
-    print(f"python {sys.version.split()[0]}; {GOAL}")
+    sys.setswitchinterval(SWITCH_INTERVAL)  # as `ecs-operator extender` runs
+    print(f"python {sys.version.split()[0]}; thread switch interval {SWITCH_INTERVAL * 1000:g} ms; {GOAL}")
     for n in (int(x) for x in args.sizes.split(",")):
         bench(n, args.seconds, args.churn, args.events)
         print()
