@@ -114,8 +114,8 @@ def _snapshot_cases():
             if mark.name != "parametrize":
                 continue
             argnames = [a.strip() for a in mark.args[0].split(",")] if isinstance(mark.args[0], str) else mark.args[0]
-            if "snap" not in argnames:
-                continue
+            if "snap" not in argnames or not set(inspect.signature(fn).parameters) <= set(argnames):
+                continue  # a case that also takes fixtures is not re-run here
             for i, values in enumerate(mark.args[1]):
                 values = values.values if hasattr(values, "values") else values
                 args = dict(zip(argnames, values if len(argnames) > 1 else (values,), strict=True))
