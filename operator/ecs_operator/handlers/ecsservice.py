@@ -348,8 +348,7 @@ def _write_rolling_records(body: dict, status: dict, previous: dict) -> None:
     md = body["metadata"]
     owner = k8s.owner_of(body).as_dict()
     for record, record_status in plan_dep.rolling_records(md["name"], md["namespace"], owner, status, previous):
-        existing = records.read_deployment(md["namespace"], record["metadata"]["name"])
-        records.write_deployment(record, record_status, exists=existing is not None)
+        records.write_deployment(record, record_status)
 
 
 def _wake(key) -> None:

@@ -8,10 +8,12 @@ import threading
 import time
 
 from .. import GROUP, VERSION
-from . import _OPERATOR, _PLURALS, ApiError, apply, create, get
+from . import _OPERATOR, _PLURALS, Access, ApiError, apply, get
 
 API_VERSION = f"{GROUP}/{VERSION}"
 _log = logging.getLogger(__name__)
+#: the operator's identity, answering every error as ApiError (a 409 is an answer here)
+_PLAIN = Access(retryable=False)
 HTTPROUTE_API_VERSION = "gateway.networking.k8s.io/v1"
 _PLURALS.update(
     {
@@ -54,8 +56,9 @@ def read_deployment(namespace: str, name: str) -> dict | None:
         return None
 
 
-def write_deployment(record: dict, status: dict, *, exists: bool) -> None:
-    """Create the ServiceDeployment when it does not exist yet, then apply its status. A refusal
+def write_deployment(record: dict, status: dict, *, exists: bool | None = None) -> None:
+    """Create the ServiceDeployment when it does not exist yet (``exists`` None: unless this
+    process wrote it before; the apply is idempotent), then apply its status. A refusal
     (e.g. the CRD is not installed yet after an upgrade) is logged: records are never worth
     failing the service's reconcile for; the next change writes them again."""
     try:
@@ -64,10 +67,22 @@ def write_deployment(record: dict, status: dict, *, exists: bool) -> None:
         _log.warning(f"ServiceDeployment {record['metadata']['name']} not written: {e}")
 
 
-def _write_deployment(record: dict, status: dict, *, exists: bool) -> None:
+#: ServiceDeployments this process has written (their object needs no apply again)
+_written: set[tuple[str, str]] = set()
+
+
+def _write_deployment(record: dict, status: dict, *, exists: bool | None) -> None:
+    md = record["metadata"]
+    key = (md["namespace"], md["name"])
+    if exists is None:
+        with _lock:
+            exists = key in _written
     if not exists:
         apply(record)
-    md = record["metadata"]
+    with _lock:
+        if len(_written) > 10_000:
+            _written.clear()
+        _written.add(key)
     apply(
         {
             "apiVersion": record["apiVersion"],
@@ -106,20 +121,22 @@ def revision_images(namespace: str, name: str) -> list[dict] | None:
 
 
 def ensure_revision(record: dict) -> None:
-    """Create the ServiceRevision once (ECS's revisions never change: an existing one is kept)."""
+    """Create the ServiceRevision once (ECS's revisions never change: an existing one is kept).
+    No read first: a create that finds it there (409) is as good."""
     md = record["metadata"]
     key = (md["namespace"], md["name"])
-    if key in _known:
-        return
-    try:
-        if get(API_VERSION, "ServiceRevision", md["namespace"], md["name"]) is None:
-            create(record)
-            with _lock:
-                _images[key] = list(record["spec"].get("containerImages") or [])
-    except ApiError as e:  # a record never stops the service's own reconcile
-        _log.warning(f"ServiceRevision {md['name']} not written: {e}")
-        return
     with _lock:
-        if len(_known) > 10_000:  # a bound: forgetting only costs a GET
+        if key in _known:
+            return
+    try:
+        _PLAIN.create(record)
+        with _lock:
+            _images[key] = list(record["spec"].get("containerImages") or [])
+    except ApiError as e:  # a record never stops the service's own reconcile
+        if e.status != 409:
+            _log.warning(f"ServiceRevision {md['name']} not written: {e}")
+            return
+    with _lock:
+        if len(_known) > 10_000:  # a bound: forgetting only costs a request
             _known.clear()
         _known.add(key)

@@ -544,7 +544,8 @@ def rolling_records(name: str, namespace: str, owner: Obj, status: Obj, previous
     primary = deployments[0]
     out = []
     was = next((d for d in before if d.get("id") == primary["id"]), None)
-    keys = ("status", "rolloutState", "runningCount", "pendingCount", "desiredCount", "taskDefinition")
+    # written when the deployment changes state, not on every task (its counts are those of then)
+    keys = ("status", "rolloutState", "desiredCount", "taskDefinition")
     if was is None or any(was.get(k) != primary.get(k) for k in keys):
         out.append(_rolling_record(name, namespace, owner, primary, deployments[1:], status))
     old = before[0] if before else None
