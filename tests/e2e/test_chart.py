@@ -21,6 +21,7 @@ import uuid
 
 import pytest
 
+from .. import api_support
 from ..cluster_fixtures import REPO, session_cluster
 from ..integration.kube import wait_for
 
@@ -261,35 +262,9 @@ def self_signed_cert(tmp_path, service: str) -> tuple[str, str]:
 
 
 def create_key(kubeconfig: str, key_id: str, namespace: str, user: str) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ecs_operator.cli",
-            "api",
-            "keys",
-            "create",
-            "--access-key-id",
-            key_id,
-            "--secret-stdin",
-            "--namespace",
-            namespace,
-            "--user",
-            user,
-            "--account-id",
-            ACCOUNT,
-            "--keys-namespace",
-            NS,
-            "--kubeconfig",
-            kubeconfig,
-        ],
-        input=API_SECRET + "\n",
-        text=True,
-        capture_output=True,
-        check=False,
+    api_support.create_key(
+        kubeconfig, key_id=key_id, namespace=namespace, user=user, keys_namespace=NS, secret=API_SECRET, account=ACCOUNT
     )
-    assert proc.returncode == 0, proc.stderr
-    assert API_SECRET not in proc.stdout + proc.stderr
 
 
 class PortForward:
@@ -335,13 +310,11 @@ def test_helm_install_with_the_ecs_api_and_boto3_through_its_service(chart_clust
     operator image on the real node, answers /healthz on the Service's ClusterIP over TLS (from
     inside the node, through kube-proxy), and boto3 -- pointed at it only by AWS_ENDPOINT_URL_ECS
     and AWS_CA_BUNDLE, through `kubectl port-forward svc/...` -- lists, creates and describes
-    clusters and registers a task definition as a key made by `ecs-operator api keys create`.
+    clusters and registers a task definition as a key made by `ecs-operator api keys create`, whose
+    user's RBAC in its namespace comes from the chart's api.keyIdentities (no hand-written Role).
     Its ServiceAccount reads Secrets only in the release namespace and impersonates only the
     listed user: a key of another user is AccessDeniedException."""
-    import boto3
-    import botocore.config
     import botocore.exceptions
-    from ecs_operator.dev.api import rbac_manifests
     from ecs_operator.dev.cluster import bin_dir
     from ecs_operator.dev.realnode import NodeNet
 
@@ -357,33 +330,40 @@ def test_helm_install_with_the_ecs_api_and_boto3_through_its_service(chart_clust
     kubectl("create", "secret", "tls", "ecs-api-tls", "-n", NS, "--cert", crt, "--key", key)
     team = f"team-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", team)
-    manifests = tmp_path / "rbac.json"
-    manifests.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": rbac_manifests(team, API_USER)}))
-    kubectl("apply", "-f", str(manifests))
 
     t0 = time.monotonic()
-    helm(
-        "install",
-        "ecs-operator",
-        str(CHART),
-        "-n",
-        NS,
-        "--set",
-        f"image.repository={repo}",
-        "--set",
-        "image.tag=e2e-api",
-        "--set",
-        "image.pullPolicy=Always",
-        "--set",
-        "api.enabled=true",
-        "--set",
-        "api.tls.secretName=ecs-api-tls",
-        "--set",
-        f"api.impersonate.users={{{API_USER}}}",
-        "--wait",
-        "--timeout",
-        "300s",
-    )
+    try:
+        helm(
+            "install",
+            "ecs-operator",
+            str(CHART),
+            "-n",
+            NS,
+            "--set",
+            f"image.repository={repo}",
+            "--set",
+            "image.tag=e2e-api",
+            "--set",
+            "image.pullPolicy=Always",
+            "--set",
+            "api.enabled=true",
+            "--set",
+            "api.tls.secretName=ecs-api-tls",
+            # the key user's RBAC in its namespace and its impersonation, from the chart alone
+            "--set",
+            f"api.keyIdentities[0].namespace={team}",
+            "--set",
+            f"api.keyIdentities[0].user={API_USER}",
+            "--wait",
+            "--timeout",
+            "300s",
+        )
+    except AssertionError as e:  # helm --wait timed out: say which pod was not ready, and why
+        pods = kubectl("get", "pods", "-n", NS, "-o", "wide")
+        events = kubectl("get", "events", "-n", NS, "--sort-by=.lastTimestamp")
+        raise AssertionError(
+            f"{e}\n--- pods ---\n{pods}\n--- events (last 40) ---\n" + "\n".join(events.splitlines()[-40:])
+        ) from None
     forward = None
     try:
         pods = chart_pods(kubectl)
@@ -409,10 +389,9 @@ def test_helm_install_with_the_ecs_api_and_boto3_through_its_service(chart_clust
         )
 
         # the endpoint's own identity: the keys namespace's Secrets and the listed user, nothing else
-        def can(*args: str) -> bool:
-            sa = f"system:serviceaccount:{NS}:{service}"
+        def can(*args: str, who: str = f"system:serviceaccount:{NS}:{service}") -> bool:
             proc = subprocess.run(
-                [str(bin_dir() / "kubectl"), "--kubeconfig", kc, "auth", "can-i", "--as", sa, *args],
+                [str(bin_dir() / "kubectl"), "--kubeconfig", kc, "auth", "can-i", "--as", who, *args],
                 text=True,
                 capture_output=True,
             )
@@ -422,6 +401,11 @@ def test_helm_install_with_the_ecs_api_and_boto3_through_its_service(chart_clust
         assert not can("get", "secrets", "-n", team) and not can("impersonate", "users/someone-else")
         assert not can("impersonate", "groups/system:masters") and not can("list", "ecsclusters", "-n", team)
         assert not can("create", "secrets", "-n", NS)
+        # the key user (api.keyIdentities): what ECS operations do, in its namespace only
+        assert can("create", "ecsservices", "-n", team, who=API_USER)
+        assert can("patch", "deployments", "-n", team, who=API_USER)
+        assert not can("create", "ecsservices", "-n", NS, who=API_USER)
+        assert not can("get", "secrets", "-n", team, who=API_USER)
 
         create_key(kc, "AKIAE2EAPI", team, API_USER)
         create_key(kc, "AKIAE2ENOBODY", team, "ecs-e2e-nobody")  # a user the endpoint may not impersonate
@@ -437,8 +421,7 @@ def test_helm_install_with_the_ecs_api_and_boto3_through_its_service(chart_clust
             "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
         }.items():
             monkeypatch.setenv(var, value)
-        no_retries = botocore.config.Config(retries={"max_attempts": 1})
-        ecs = boto3.client("ecs", config=no_retries)
+        ecs = api_support.client(None, "AKIAE2EAPI", secret=API_SECRET, region=None)
         assert ecs.list_clusters()["clusterArns"] == []
         made = ecs.create_cluster(clusterName="e2e_Cluster")["cluster"]
         assert made["clusterArn"] == f"arn:aws:ecs:eu-central-1:{ACCOUNT}:cluster/e2e_Cluster"
@@ -457,15 +440,11 @@ def test_helm_install_with_the_ecs_api_and_boto3_through_its_service(chart_clust
         seen = kubectl("get", "taskdefinitions", "-n", team, "-o", "jsonpath={.items[*].status.revision}").split()
         assert seen == ["1"], seen
 
-        nobody = boto3.client(
-            "ecs", aws_access_key_id="AKIAE2ENOBODY", aws_secret_access_key=API_SECRET, config=no_retries
-        )
+        nobody = api_support.client(None, "AKIAE2ENOBODY", secret=API_SECRET, region=None)
         with pytest.raises(botocore.exceptions.ClientError) as denied:
             nobody.list_clusters()
         assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
-        wrong = boto3.client(
-            "ecs", aws_access_key_id="AKIAE2EAPI", aws_secret_access_key="not-the-secret", config=no_retries
-        )
+        wrong = api_support.client(None, "AKIAE2EAPI", secret="not-the-secret", region=None)
         with pytest.raises(botocore.exceptions.ClientError) as refused:
             wrong.list_clusters()
         assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
