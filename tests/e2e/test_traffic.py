@@ -15,7 +15,13 @@ about time is asserted, only the order of the answers.
 from __future__ import annotations
 
 import collections
+import json
+import os
 
+import pytest
+from ecs_operator import constants
+
+from ..cluster_fixtures import make_namespace, run_operator
 from ..integration.kube import wait_for
 from ..integration.test_ecsservice import svc
 from ..integration.test_ecstask import taskdef
@@ -64,7 +70,7 @@ def set_page(custom, namespace: str, family: str, page: str) -> None:
     )
 
 
-def start_service(custom, namespace: str, name: str, page: str, desired: int, **deployment) -> None:
+def create_service(custom, namespace: str, name: str, page: str, desired: int, **deployment) -> None:
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", taskdef(name, web_container(page)))
     wait_ready(custom, namespace, "taskdefinitions", name)
     custom.create_namespaced_custom_object(
@@ -80,6 +86,10 @@ def start_service(custom, namespace: str, name: str, page: str, desired: int, **
             deploymentConfiguration=deployment,
         ),
     )
+
+
+def start_service(custom, namespace: str, name: str, page: str, desired: int, **deployment) -> None:
+    create_service(custom, namespace, name, page, desired, **deployment)
     wait_ready(custom, namespace, "ecsservices", name, timeout=180)
     st = get(custom, namespace, "ecsservices", name)["status"]
     assert st["runningCount"] == desired, st
@@ -87,13 +97,14 @@ def start_service(custom, namespace: str, name: str, page: str, desired: int, **
 
 def start_client(custom, core, namespace: str, service: str, target: str, name: str = "client") -> None:
     """The client task: GET / on the Service's ClusterIP, one request after another, each
-    answer (or ERR) on its own line, until ``target`` answered STREAK times in a row."""
+    answer (or ERR) on its own line, until ``target`` answered STREAK times in a row after
+    another page (not an error) had answered."""
     ip = core.read_namespaced_service(service, namespace).spec.cluster_ip
     script = (
-        f"n=0; i=0; while [ $i -lt {MAX_REQUESTS} ]; do "
+        f"n=0; i=0; other=0; while [ $i -lt {MAX_REQUESTS} ]; do "
         f'a=$(timeout 3 wget -qO- http://{ip}/ 2>/dev/null) || a={ERROR}; echo "$a"; '
-        f'if [ "$a" = "$TARGET" ]; then n=$((n+1)); else n=0; fi; '
-        f"[ $n -ge {STREAK} ] && exit 0; i=$((i+1)); done; exit 1"
+        f'if [ "$a" = "$TARGET" ]; then n=$((n+1)); else n=0; [ "$a" = {ERROR} ] || other=1; fi; '
+        f"[ $other = 1 ] && [ $n -ge {STREAK} ] && exit 0; i=$((i+1)); done; exit 1"
     )
     run_task(
         custom,
@@ -180,3 +191,151 @@ def test_rolling_traffic_moves_from_the_old_revision_to_the_new_one(custom, core
         return st if st.get("taskDefinition") == "web:2" and st.get("rolloutState") == "COMPLETED" else None
 
     wait_for(steady, timeout=120, desc="the service steady on web:2")
+
+
+# -- BLUE_GREEN and CANARY ---------------------------------------------------------------------
+# These run their own operator with ECS_OPERATOR_MINUTE_SECONDS=1 (an ECS minute lasts a second),
+# serving only the namespaces ``tr-*``. The deployments stop where the test looks at the traffic
+# (a PAUSE hook, a long canary bake time), so no wait depends on a duration.
+
+PREFIX = "tr-"
+
+
+@pytest.fixture(scope="module")
+def strategy_operator(kubeconfig, crds, ecs_scheduler, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("traffic-operator") / "operator.log"
+    saved = os.environ.get("ECS_OPERATOR_MINUTE_SECONDS")
+    os.environ["ECS_OPERATOR_MINUTE_SECONDS"] = "1"
+    try:
+        with run_operator(
+            kubeconfig,
+            log_path,
+            namespaces=(f"{PREFIX}*",),
+            scheduler_name=ecs_scheduler.name if ecs_scheduler is not None else "",
+        ) as proc:
+            yield proc, log_path
+    finally:
+        if saved is None:
+            os.environ.pop("ECS_OPERATOR_MINUTE_SECONDS", None)
+        else:
+            os.environ["ECS_OPERATOR_MINUTE_SECONDS"] = saved
+
+
+@pytest.fixture
+def tr_namespace(core, request, strategy_operator):
+    assert strategy_operator[0].poll() is None, "the strategies' operator exited"
+    yield from make_namespace(core, request, PREFIX)
+
+
+def record_for(custom, namespace: str, task_definition: str) -> dict | None:
+    for r in custom.list_namespaced_custom_object(G, V, namespace, "servicedeployments")["items"]:
+        if ((r.get("status") or {}).get("targetServiceRevision") or {}).get("taskDefinition") == task_definition:
+            return r
+    return None
+
+
+def wait_record(custom, namespace: str, task_definition: str, desc: str, check, timeout: float = 240) -> dict:
+    return wait_for(
+        lambda: (r := record_for(custom, namespace, task_definition)) and check(r["status"]) and r,
+        timeout=timeout,
+        desc=f"ServiceDeployment of {task_definition}: {desc}",
+    )
+
+
+def patch_record(kubectl, namespace: str, record: dict, spec: dict) -> None:
+    """A request on the ServiceDeployment, the documented kubectl way."""
+    kubectl("-n", namespace, "patch", "servicedeployment", record["metadata"]["name"], "--type", "merge",
+            "-p", json.dumps({"spec": spec}))  # fmt: skip
+
+
+def window(kubectl, namespace: str, count: int) -> list[str]:
+    """The next ``count`` answers the client logs from now on."""
+    start = len(answers(kubectl, namespace))
+    return wait_answers(kubectl, namespace, start + count)[start : start + count]
+
+
+def revision_pages(custom, core, kubectl, namespace: str, service: str) -> dict[str, set[str]]:
+    """Each revision Service (``<service>-<revision>``, translate/service_traffic.py) asked 20
+    times by a task: the pages it answered."""
+    services = core.list_namespaced_service(
+        namespace, label_selector=f"{constants.SERVICE}={service},{constants.SERVICE_REVISION}"
+    ).items
+    ips = {s.metadata.name: s.spec.cluster_ip for s in services}
+    loop = "; ".join(
+        f'for i in $(seq 20); do echo "{name} $(timeout 3 wget -qO- http://{ip}/ 2>/dev/null || echo {ERROR})"; done'
+        for name, ip in ips.items()
+    )
+    run_task(custom, namespace, "probe", {"name": "client", "image": BUSYBOX, "essential": True, "command": sh(loop)})
+    wait_status(custom, namespace, "probe", "STOPPED", timeout=180)
+    pages: dict[str, set[str]] = {name: set() for name in ips}
+    for line in answers(kubectl, namespace, "probe"):
+        name, _, page = line.partition(" ")
+        pages[name].add(page)
+    return pages
+
+
+def test_blue_green_both_revisions_answer_until_cleanup_then_only_green(
+    custom, core, kubectl, tr_namespace, strategy_operator
+):
+    """BLUE_GREEN, held by a PAUSE hook after the production traffic shift: green runs at full
+    size beside blue, each revision's own Service answers only its page, the HTTPRoute sends
+    production traffic to green, and without a router the service's Service gets answers from
+    both; after the hook is continued, CLEAN_UP removes blue and only green answers."""
+    ns = tr_namespace
+    hook = {"targetType": "PAUSE", "lifecycleStages": ["POST_PRODUCTION_TRAFFIC_SHIFT"]}
+    create_service(custom, ns, "web", "blue", 2, strategy="BLUE_GREEN", bakeTimeInMinutes=0, lifecycleHooks=[hook])
+    first = wait_record(custom, ns, "web:1", "paused", lambda st: st.get("awaitingHookId"))
+    patch_record(kubectl, ns, first, {"continue": [{"hookId": first["status"]["awaitingHookId"]}]})
+    wait_record(custom, ns, "web:1", "SUCCESSFUL", lambda st: st.get("status") == "SUCCESSFUL")
+    start_client(custom, core, ns, "web", "green")
+    wait_answers(kubectl, ns, BEFORE)
+    set_page(custom, ns, "web", "green")
+
+    paused = wait_record(custom, ns, "web:2", "paused after the production shift", lambda st: st.get("awaitingHookId"))
+    assert paused["status"]["lifecycleStage"] == "POST_PRODUCTION_TRAFFIC_SHIFT"
+    both = window(kubectl, ns, 200)
+    print(f"\nBLUE_GREEN paused with both revisions running: {collections.Counter(both)}")
+    assert {"blue", "green"} <= set(both), "without a router both revisions answer while both run"
+    pages = revision_pages(custom, core, kubectl, ns, "web")
+    print(f"revision Services: {pages}")
+    assert sorted(map(sorted, pages.values())) == [["blue"], ["green"]], pages
+    route = json.loads(kubectl("-n", ns, "get", "httproute", "web", "-o", "json").stdout)
+    production = next(r for r in route["spec"]["rules"] if r["name"] == "production")
+    green_service = next(n for n, p in pages.items() if p == {"green"})
+    assert {b["name"]: b["weight"] for b in production["backendRefs"]}[green_service] == 100
+
+    patch_record(kubectl, ns, paused, {"continue": [{"hookId": paused["status"]["awaitingHookId"]}]})
+    got = finished_answers(custom, kubectl, ns)
+    report("BLUE_GREEN", got, "blue", "green")
+    assert_shift(got, "blue", "green", BEFORE)
+    wait_record(custom, ns, "web:2", "SUCCESSFUL", lambda st: st.get("status") == "SUCCESSFUL")
+
+
+def test_canary_rollback_returns_traffic_to_blue_only(custom, core, kubectl, tr_namespace, strategy_operator):
+    """CANARY 10 % with a long canary bake time: both revisions answer during the canary (no
+    router: by task counts, green at full size); StopServiceDeployment ROLLBACK (kubectl patch of
+    the ServiceDeployment) removes green, and only blue answers again."""
+    ns = tr_namespace
+    canary = {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 600}
+    create_service(custom, ns, "web", "blue", 2, strategy="CANARY", bakeTimeInMinutes=0, canaryConfiguration=canary)
+    wait_record(custom, ns, "web:1", "SUCCESSFUL", lambda st: st.get("status") == "SUCCESSFUL")
+    start_client(custom, core, ns, "web", "blue")
+    wait_answers(kubectl, ns, BEFORE)
+    set_page(custom, ns, "web", "green")
+
+    rec = wait_record(
+        custom, ns, "web:2", "canary phase", lambda st: st.get("lifecycleStage") == "PRODUCTION_TRAFFIC_SHIFT"
+    )
+    assert rec["status"]["targetServiceRevision"]["requestedProductionTrafficWeight"] == 10.0
+    both = window(kubectl, ns, 200)
+    print(f"\nCANARY with both revisions running: {collections.Counter(both)}")
+    assert {"blue", "green"} <= set(both), "without a router both revisions answer while both run"
+
+    patch_record(kubectl, ns, rec, {"stop": {"stopType": "ROLLBACK"}})
+    got = finished_answers(custom, kubectl, ns)
+    report("CANARY rollback", got, "green", "blue")
+    assert set(got) <= {"blue", "green", ERROR}, collections.Counter(got)
+    assert set(got[:BEFORE]) == {"blue"}
+    assert "green" in got, "green answered during the canary"
+    assert set(got[-STREAK:]) == {"blue"}, "after the rollback only blue answers"
+    wait_record(custom, ns, "web:2", "ROLLBACK_SUCCESSFUL", lambda st: st.get("status") == "ROLLBACK_SUCCESSFUL")
