@@ -55,3 +55,29 @@ def test_a_pod_past_its_grace_is_released_on_its_event(monkeypatch):
     handler.lost_task_pod.__wrapped__(body=body, type="DELETED", logger=logging.getLogger("t"))
     assert fake.calls == [("release", "a", "u", plan.FINALIZER)]
     assert handler._holds_finalizer(body) and not handler._holds_finalizer({"metadata": {}})
+
+
+def _lost_node(zone: str) -> dict:
+    since = (datetime.now(UTC) - timedelta(seconds=60)).isoformat()
+    return {
+        "metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": zone}},
+        "status": {"conditions": [{"type": "Ready", "status": "Unknown", "lastTransitionTime": since}]},
+    }
+
+
+def test_a_lost_node_stops_its_tasks_unless_its_whole_zone_is_down(monkeypatch):
+    from ecs_operator.state import nodes as node_state
+
+    fake = FakePods()
+    monkeypatch.setattr(handler, "k8s_pods", fake)
+    pod = {"metadata": {"namespace": "ns", "name": "a", "uid": "u", "labels": {"ecs.seed.dev/service": "web"}}}
+    monkeypatch.setattr(node_state, "pods_bound_to", lambda name: [pod])
+    readiness = node_state.NodeReadiness()
+    monkeypatch.setattr(node_state, "readiness", readiness)
+    readiness.update("n1", "z1", False)
+    readiness.update("n2", "z1", False)
+    handler.lost_node.__wrapped__(body=_lost_node("z1"), logger=logging.getLogger("t"))
+    assert fake.calls == []  # the whole zone is down: the control plane lost sight, hosts did not stop
+    readiness.update("n2", "z1", True)
+    handler.lost_node.__wrapped__(body=_lost_node("z1"), logger=logging.getLogger("t"))
+    assert [c[:2] for c in fake.calls] == [("stop", "a")]

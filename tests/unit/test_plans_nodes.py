@@ -110,3 +110,20 @@ def test_release_in(case, finalizers, deleting, left):
     p = pod("a", deleting=deleting)
     p["metadata"]["finalizers"] = finalizers
     assert plan.release_in(p, NOW) == (pytest.approx(left) if left is not None else None), case
+
+
+@pytest.mark.parametrize(
+    ("case", "readiness", "disrupted"),
+    [
+        ("another node of the zone is Ready", {"a": ("z1", False), "b": ("z1", True)}, False),
+        ("every node of the zone is down", {"a": ("z1", False), "b": ("z1", False), "c": ("z2", True)}, True),
+        ("only the node itself is known", {"a": ("z1", False)}, True),
+    ],
+)
+def test_zone_disrupted(case, readiness, disrupted):
+    assert plan.zone_disrupted("z1", readiness) == disrupted, case
+
+
+def test_zone_of():
+    assert plan.zone_of({"metadata": {"labels": {"topology.kubernetes.io/zone": "us-east-1a"}}}) == "us-east-1a"
+    assert plan.zone_of({"metadata": {}}) == ""

@@ -42,6 +42,11 @@ def node_event(body, event, logger, **_):
     cordoned = not gone and bool((body.get("spec") or {}).get("unschedulable"))
     changed = node_state.draining.update(name, cordoned)
     if gone:
+        node_state.readiness.forget(name)
+    else:
+        node = dict(body)
+        node_state.readiness.update(name, plan.zone_of(node), plan.not_ready_since(node, datetime.now(UTC)) is None)
+    if gone:
         now = datetime.now(UTC)
         todo = plan.plan_node(None, node_state.pods_bound_to(name), now, gone_instance=plan.instance_id(dict(body)))
         _apply(name, todo, now, logger)
@@ -68,6 +73,10 @@ def lost_node(body, logger, **_):
     since = plan.not_ready_since(node, now)
     if since is None or (now - since).total_seconds() < plan.LOST_AFTER_SECONDS:
         return  # not lost yet: no API call
+    zone = plan.zone_of(node)
+    if plan.zone_disrupted(zone, node_state.readiness.snapshot()):
+        logger.warning(f"every node of zone {zone!r} is not Ready: no task is stopped (the nodes may be unreachable)")
+        return
     todo = plan.plan_node(node, node_state.pods_bound_to(node["metadata"]["name"]), now)
     _apply(node["metadata"]["name"], todo, now, logger)
 

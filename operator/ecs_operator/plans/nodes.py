@@ -20,6 +20,10 @@ Ready for :data:`LOST_AFTER_SECONDS`, or a deleted node, is a lost container ins
    ``kubectl delete --force`` would: no kubelet confirms) and the finalizer removed. ECS shows
    the task STOPPED.
 
+As Kubernetes' node lifecycle controller does (a zone's "full disruption"), nothing is stopped
+while every node of the lost node's zone is not Ready: that is the control plane losing sight of
+the nodes (an API server or network outage), not hosts stopping (:func:`zone_disrupted`).
+
 A node back to Ready before :data:`LOST_AFTER_SECONDS` loses nothing: as with an ECS agent that
 reconnects, its tasks ran on. Kubernetes alone would evict after 300 s (the default
 ``node.kubernetes.io/unreachable`` NoExecute toleration); ECS replaces a terminated instance's
@@ -28,7 +32,7 @@ tasks as soon as it learns of it, so the operator acts earlier. See docs/failure
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +52,18 @@ FINALIZER = constants.LOST_INSTANCE_FINALIZER
 def stopped_reason(instance_id: str) -> str:
     """ECS's stopped reason for the tasks of a stopped or terminated host."""
     return f"Host EC2 (instance {instance_id}) stopped/terminated"
+
+
+LABEL_ZONE = "topology.kubernetes.io/zone"
+
+
+def zone_of(node: dict[str, Any]) -> str:
+    return str(((node.get("metadata") or {}).get("labels") or {}).get(LABEL_ZONE) or "")
+
+
+def zone_disrupted(zone: str, readiness: Mapping[str, tuple[str, bool]]) -> bool:
+    """Every known node of ``zone`` (``readiness``: node name -> (zone, Ready)) is not Ready."""
+    return not any(ready for z, ready in readiness.values() if z == zone)
 
 
 def instance_id(node: dict[str, Any]) -> str:

@@ -33,6 +33,30 @@ class DrainingNodes:
 draining = DrainingNodes()
 
 
+class NodeReadiness:
+    """Each node's zone and whether it is Ready, as the node watch last saw it (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, tuple[str, bool]] = {}
+        self._lock = threading.Lock()
+
+    def update(self, name: str, zone: str, ready: bool) -> None:
+        with self._lock:
+            self._nodes[name] = (zone, ready)
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._nodes.pop(name, None)
+
+    def snapshot(self) -> dict[str, tuple[str, bool]]:
+        with self._lock:
+            return dict(self._nodes)
+
+
+#: The operator process's view (fed by handlers.nodes): lost-instance decisions look at the zone.
+readiness = NodeReadiness()
+
+
 def services_on(node: str) -> set[tuple[str, str]]:
     """(namespace, service name) of the service tasks that run on ``node``."""
     pods = k8s.list_("v1", "Pod", None, label_selector=constants.SERVICE, field_selector=f"spec.nodeName={node}")
