@@ -67,7 +67,7 @@ def _refusal(e: kubernetes.client.ApiException) -> tuple[str, list[dict]]:
 def _names_spec_field(cause: dict) -> bool:
     """A refusal's cause names a spec field (the API server's "some validation rules were not
     checked" note names none, field ``<nil>``, and needs none)."""
-    field = str(cause.get("field") or "")
+    field = str(cause.get("field") or "").lstrip(".")  # a CEL accessor error names ".spec.x"
     return field.startswith("spec") or field in ("", "<nil>") or "not checked" in json.dumps(cause)
 
 
