@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 import kopf
 
-from .. import constants, k8s, metrics
+from .. import config, constants, k8s, metrics
 from ..domain.instances import DRAINING
 from ..k8s import pods as k8s_pods
 from ..plans import nodes as plan
@@ -67,17 +67,19 @@ def _not_ready(body, **_) -> bool:
 @kopf.timer("", "v1", "nodes", interval=LOST_CHECK_SECONDS, when=_not_ready)
 @metrics.reconciled("Node")
 def lost_node(body, logger, **_):
-    """A node that is not Ready: once it has been so for plan.LOST_AFTER_SECONDS, its tasks stop."""
+    """A node that is not Ready: once it has been so for ECS_OPERATOR_LOST_INSTANCE_SECONDS (30), its
+    tasks stop."""
     node = dict(body)
     now = datetime.now(UTC)
     since = plan.not_ready_since(node, now)
-    if since is None or (now - since).total_seconds() < plan.LOST_AFTER_SECONDS:
+    lost_after = config.get().lost_instance_after
+    if since is None or (now - since).total_seconds() < lost_after:
         return  # not lost yet: no API call
     zone = plan.zone_of(node)
     if plan.zone_disrupted(zone, node_state.readiness.snapshot()):
         logger.warning(f"every node of zone {zone!r} is not Ready: no task is stopped (the nodes may be unreachable)")
         return
-    todo = plan.plan_node(node, node_state.pods_bound_to(node["metadata"]["name"]), now)
+    todo = plan.plan_node(node, node_state.pods_bound_to(node["metadata"]["name"]), now, lost_after=lost_after)
     _apply(node["metadata"]["name"], todo, now, logger)
 
 
