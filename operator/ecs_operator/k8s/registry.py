@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import ssl
 import threading
 import time
 import urllib.error
@@ -84,7 +85,9 @@ class RegistryClient:
         self._lock = threading.Lock()
         self._digests: dict[tuple[str, str, str], tuple[float, str]] = {}
         self._failed_hosts: dict[str, tuple[float, str]] = {}
-        self._opener = urllib.request.build_opener()
+        # one TLS context for every request: building one per connection (urllib's default) loads the
+        # CA bundle each time, which showed as 7.5% of the operator's CPU in a profile
+        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
 
     def resolve(self, image: str) -> Resolved:
         """The digest ``image``'s tag names now (an image already pinned by digest: that digest)."""
