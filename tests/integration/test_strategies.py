@@ -254,3 +254,55 @@ def test_rolling_deployments_have_records_too(custom, ns):
     rec = wait_record(custom, ns, "roll:1", "SUCCESSFUL")
     assert (rec["status"]["strategy"], rec["spec"]["service"]) == ("ROLLING", "roll")
     assert [r["spec"]["taskDefinition"] for r in records(custom, ns, "servicerevisions")] == ["roll:1"]
+
+
+def test_continue_and_stop_through_the_ecs_api(kubeconfig, kubectl, custom, apps, ns, tmp_path):
+    """ContinueServiceDeployment and StopServiceDeployment with boto3, on the records."""
+    from ..api_support import client, create_key, grant, key_id_for, serve
+
+    user = f"ecs-strategies-{ns}"
+    key_id = key_id_for("AKIASTR", ns)
+    grant(kubectl, ns, user)
+    create_key(kubeconfig, key_id=key_id, namespace=ns, user=user)
+    with serve(kubeconfig, ns, tmp_path / "api.log") as url:
+        ecs = client(url, key_id)
+        ecs.create_cluster(clusterName="default")
+        image = {"name": "main", "image": "nginx:1.27", "memory": 64}
+        ecs.register_task_definition(family="web", containerDefinitions=[image])
+        hook = {"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"]}
+        dc = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0, "lifecycleHooks": [hook]}
+        ecs.create_service(serviceName="web", taskDefinition="web", desiredCount=2, deploymentConfiguration=dc)
+
+        def paused(td_suffix):
+            for r in records(custom, ns):
+                st = r.get("status") or {}
+                if st.get("targetServiceRevision", {}).get("taskDefinition", "").endswith(td_suffix):
+                    return r if st.get("awaitingHookId") else None
+            return None
+
+        first = wait_for(lambda: paused(":1"), timeout=90, desc="first deployment paused")
+        arn = next(
+            d["serviceDeploymentArn"]
+            for d in ecs.list_service_deployments(service="web")["serviceDeployments"]
+            if d["serviceDeploymentArn"].endswith("/" + first["status"]["id"].split("/")[1])
+        )
+        ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=first["status"]["awaitingHookId"])
+        td1 = first["status"]["targetServiceRevision"]["taskDefinition"]
+        wait_record(custom, ns, td1, "SUCCESSFUL")
+
+        ecs.register_task_definition(family="web", containerDefinitions=[{**image, "image": "nginx:1.28"}])
+        ecs.update_service(service="web", taskDefinition="web:2")
+        second = wait_for(lambda: paused(":2"), timeout=90, desc="second deployment paused")
+        arn2 = arn.rsplit("/", 1)[0] + "/" + second["status"]["id"].split("/")[1]
+        assert (
+            ecs.stop_service_deployment(serviceDeploymentArn=arn2, stopType="ROLLBACK")["serviceDeploymentArn"] == arn2
+        )
+        td2 = second["status"]["targetServiceRevision"]["taskDefinition"]
+        wait_record(custom, ns, td2, "ROLLBACK_SUCCESSFUL")
+        wait_for(lambda: len(deployments(apps, ns, "web")) == 1, timeout=60, desc="green removed")
+        err = None
+        try:
+            ecs.stop_service_deployment(serviceDeploymentArn=arn2)
+        except ecs.exceptions.ClientError as e:
+            err = e.response["Error"]["Code"]
+        assert err == "ConflictException"  # it has finished
