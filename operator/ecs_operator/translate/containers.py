@@ -231,12 +231,6 @@ def container_warnings(ctx: TaskContext, cd: ContainerDefinition, role: str) -> 
         )
     if cd.startTimeout is not None:
         ctx.warn(p(cd, "startTimeout"), f"{cd.startTimeout}s: Kubernetes has no container start timeout")
-    if cd.versionConsistency == "enabled":
-        ctx.warn(
-            p(cd, "versionConsistency"),
-            "Kubernetes does not resolve the image tag to a digest; "
-            "pin a digest in the image to get the same behaviour",
-        )
     if cd.disableNetworking:
         ctx.warn(p(cd, "disableNetworking"), "a container cannot be cut off from its pod's network")
     _ulimit_warning(ctx, cd)

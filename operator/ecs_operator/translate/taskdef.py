@@ -99,6 +99,8 @@ DESCRIBE_ONLY_KEYS = (
 # --------------------------------------------------------------------------------------------
 
 TRANSLATED: dict[str, str] = {
+    "ContainerDefinition.restartPolicy": "the container's own restartPolicy (Always) / restartPolicyRules (Never + Restart NotIn ignoredExitCodes); restartAttemptPeriod warned",
+    "ContainerDefinition.versionConsistency": "services: each tag resolved to a digest once per service revision (ServiceRevision containerImages), tasks run image@digest; 'disabled' runs the tag",
     # RegisterTaskDefinitionRequest
     "RegisterTaskDefinitionRequest.family": "label ecs.seed.dev/family, annotation ecs.seed.dev/task-definition",
     "RegisterTaskDefinitionRequest.taskRoleArn": "serviceAccountName ecs-task-<role> + ServiceAccount (IRSA annotation)",
@@ -182,9 +184,7 @@ WARNED: dict[str, str] = {
     "RegisterTaskDefinitionRequest.inferenceAccelerators": "Elastic Inference has no Kubernetes equivalent",
     "RegisterTaskDefinitionRequest.enableFaultInjection": "ECS fault-injection endpoints are not provided (warned when true)",
     "RegisterTaskDefinitionRequest.trustedExecutionConfiguration": "isolation mode is not expressible in a pod (use a RuntimeClass)",
-    "ContainerDefinition.restartPolicy": "Kubernetes restarts containers per the pod restartPolicy; ignoredExitCodes/restartAttemptPeriod are not expressible",
     "ContainerDefinition.startTimeout": "no per-container start timeout in Kubernetes",
-    "ContainerDefinition.versionConsistency": "Kubernetes does not pin image tags to digests (warned when 'enabled')",
     "ContainerDefinition.disableNetworking": "containers of a pod share its network (warned when true)",
     "ContainerDefinition.ulimits": "nofile with an entryPoint: set by a /bin/sh wrapper around it; the rest: "
     "Kubernetes has no ulimit field (the runtime's defaults apply)",
