@@ -438,6 +438,8 @@ def test_security_policy_denies_privileged_tasks_until_the_cluster_allows_them(c
     priv = td("priv")
     priv["spec"]["containerDefinitions"][0]["privileged"] = True
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", priv)
+    # registered first: a service created before its revision is TaskDefinitionNotFound until then
+    wait_ready(custom, namespace, "taskdefinitions", "priv")
     custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("priv", "priv", 1))
     c = wait_ready(custom, namespace, "ecsservices", "priv", status="False")
     assert c["reason"] == "SecurityPolicyViolation"
