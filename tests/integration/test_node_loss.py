@@ -93,7 +93,7 @@ def job_tasks(custom, namespace: str) -> list[dict]:
 def task_stopped_as_lost(custom, namespace: str, instance: str) -> dict | None:
     reason = f"Host EC2 (instance {instance}) stopped/terminated"
     for t in job_tasks(custom, namespace):
-        if t.get("lastStatus") == "STOPPED" and reason in (t.get("stoppedReason") or ""):
+        if t.get("lastStatus") == "STOPPED" and t.get("stoppedReason") == reason:  # ECS's own words
             return t
     return None
 
