@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -270,7 +271,7 @@ class Access:
                 "create",
                 "POST",
                 url,
-                body=json.dumps(obj, sort_keys=True, separators=(",", ":")),
+                body=_yaml_safe_json(json.dumps(obj, sort_keys=True, separators=(",", ":"))),
                 query=[("fieldManager", self.field_manager)],
                 content_type="application/yaml",
             )
@@ -344,6 +345,22 @@ _OPERATOR = Access()
 def apply(obj: dict, *, force: bool = True, subresource: str | None = None) -> dict:
     """Server-side apply ``obj`` (a full manifest with apiVersion/kind/metadata)."""
     return _OPERATOR.apply(obj, force=force, subresource=subresource)
+
+
+# A character beyond U+FFFF that json.dumps escaped as a UTF-16 surrogate pair ("\\ud852\\udfd9"),
+# not preceded by an escaping backslash: the API server's YAML decoder refuses surrogate escapes.
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def _yaml_safe_json(text: str) -> str:
+    """JSON text the API server's YAML decoder reads as the same value: an escaped surrogate pair
+    becomes YAML's 8-digit escape of its code point (JSON being YAML, everything else stays)."""
+
+    def one(m: re.Match[str]) -> str:
+        code = 0x10000 + ((int(m[2], 16) - 0xD800) << 10) + (int(m[3], 16) - 0xDC00)
+        return f"{m[1]}\\U{code:08x}"
+
+    return _SURROGATE_PAIR.sub(one, text)
 
 
 def get(api_version: str, kind: str, namespace: str | None, name: str) -> dict | None:
