@@ -25,3 +25,14 @@ def test_characters_beyond_the_bmp_become_yaml_escapes_and_read_back_the_same(va
     assert text == sent
     assert yaml.safe_load(text) == value
     assert "\\ud8" not in text.replace("\\\\", "")
+
+
+def test_an_empty_name_gets_nothing_without_asking_the_api_server(monkeypatch):
+    # an ECSCluster's capacityProviders [""] once read the whole CapacityProvider list here (fuzz)
+    from ecs_operator import k8s
+
+    def never(*a, **kw):
+        raise AssertionError("no request for an empty name")
+
+    monkeypatch.setattr(k8s._OPERATOR, "_call", never)
+    assert k8s.get("ecs.seed.dev/v1alpha1", "CapacityProvider", "ns", "") is None

@@ -207,6 +207,8 @@ class Access:
         return self._call("apply", "PATCH", url, body=obj, query=query, content_type="application/apply-patch+yaml")
 
     def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict | None:
+        if not name:  # names nothing (an empty path segment would read the whole collection)
+            return None
         try:
             return self._call("get", "GET", path(api_version, kind, namespace, name))
         except ApiError as e:
