@@ -439,3 +439,24 @@ def test_status_task_definition_follows_the_primary_while_the_index_lags():
     )
     out = p.plan_status(snap, service(), p.Desired(), started=[], stopped=[], now="t")
     assert out.status["taskDefinition"] == out.status["deployments"][0]["taskDefinition"] == "web:2"
+
+
+@pytest.mark.parametrize(
+    ("replicas", "listed", "kind", "drifted"),
+    [
+        ([2], ["Deployment/web"], "REPLICA", False),
+        ([7], ["Deployment/web"], "REPLICA", True),  # another writer resized it
+        ([7], [], "REPLICA", False),  # no status yet: the reconcile is coming anyway
+        ([7], ["Deployment/other"], "REPLICA", False),  # a Deployment the service no longer wants
+        ([7], ["Deployment/web"], "DAEMON", False),
+    ],
+    ids=["same", "resized", "no-status", "stale", "daemon"],
+)
+def test_replicas_drifted(replicas, listed, kind, drifted):
+    snap = snapshot(status={"workloads": listed}, workloads=[deployment(replicas=r) for r in replicas])
+    svc_ = (
+        service()
+        if kind == "REPLICA"
+        else CreateServiceRequest.model_validate({"taskDefinition": "web", "schedulingStrategy": "DAEMON"})
+    )
+    assert p.replicas_drifted(snap, svc_) is drifted

@@ -452,8 +452,10 @@ def _drain(key: str, namespace: str, name: str, logger) -> None:
                     svc = CreateServiceRequest.model_validate(dict(body.get("spec") or {}))
                 except ValidationError:
                     return
-                if svc_tr.deployment_strategy(svc) != svc_tr.ROLLING:
-                    _reconcile(body, logger)  # the deployment's state machine moves with its tasks
+                if svc_tr.deployment_strategy(svc) != svc_tr.ROLLING or plan.replicas_drifted(state.read(body), svc):
+                    # the deployment's state machine moves with its tasks; a Deployment another
+                    # writer resized is set back
+                    _reconcile(body, logger)
                     continue
                 _write_status(body, svc, plan.Desired(), now_iso(), logger)
 

@@ -300,6 +300,19 @@ def _workloads(
     return owned, [w for w in owned if ref(w) in wanted]
 
 
+def replicas_drifted(snapshot: ServiceView, svc: CreateServiceRequest) -> bool:
+    """Another writer changed the size of a REPLICA service's Deployments: together the ones its
+    status lists run another count than desiredCount (a status refresh then reconciles, so the
+    operator's spec wins again; a drain's temporary extra task also reconciles, harmlessly)."""
+    if workload_kind(svc) != "Deployment":
+        return False
+    wanted = set((snapshot.body.get("status") or {}).get("workloads") or [])
+    current = [w for w in snapshot.workloads if ref(w) in wanted]
+    if not current:
+        return False
+    return sum(int((w.get("spec") or {}).get("replicas", 0) or 0) for w in current) != (svc.desiredCount or 0)
+
+
 def unmark_pods(pods: list[Obj], draining: frozenset[str]) -> tuple[str, ...]:
     """Tasks marked for draining whose node was uncordoned: ordinary tasks again."""
     return tuple(
