@@ -459,3 +459,66 @@ def test_availability_zone_rebalancing_shows_createservices_default(ctx):
     assert made["service"]["availabilityZoneRebalancing"] == "DISABLED"
     got = op("DescribeServices", ctx, services=["web", "api"])["services"]
     assert [s["availabilityZoneRebalancing"] for s in got] == ["ENABLED", "DISABLED"]
+
+
+def test_service_deployments_come_from_the_operator_records_where_there_are_some(ctx, kube):
+    """A ServiceDeployment record (what the operator keeps of a deployment) gives the state, the
+    lifecycle stage, hooks, rollback and traffic weights; a deployment only its record remembers
+    is listed and described too."""
+    op("CreateService", ctx, serviceName="web", taskDefinition="web", desiredCount=2)
+    report(kube, "default", "web", running=2)
+    obj_name = services.object_name("default", "web")
+
+    def record(number, **status):
+        kube.create(
+            {
+                "apiVersion": API_VERSION,
+                "kind": "ServiceDeployment",
+                "metadata": {
+                    "name": f"{obj_name}-{number}",
+                    "namespace": NS,
+                    "labels": {"ecs.seed.dev/service": obj_name, "ecs.seed.dev/service-revision": number},
+                },
+                "spec": {"service": obj_name},
+                "status": {"id": f"ecs-svc/{number}", **status},
+            }
+        )
+
+    record(
+        "1",
+        status="IN_PROGRESS",
+        lifecycleStage="POST_SCALE_UP",
+        createdAt="2025-03-01T12:00:00Z",
+        lifecycleHookDetails=[{"hookId": "post-scale-up-0", "targetType": "PAUSE", "status": "AWAITING_ACTION"}],
+        targetServiceRevision={"arn": "ecs-svc/1", "requestedTaskCount": 2, "requestedProductionTrafficWeight": 0.0},
+        sourceServiceRevisions=[
+            {"arn": "ecs-svc/5", "requestedTaskCount": 2, "requestedProductionTrafficWeight": 100.0}
+        ],
+    )
+    record(
+        "5",
+        status="ROLLBACK_SUCCESSFUL",
+        statusReason="rolled back",
+        lifecycleStage="CLEAN_UP",
+        createdAt="2025-02-01T12:00:00Z",
+        rollback={"reason": "rolled back", "startedAt": "2025-02-01T12:10:00Z"},
+        sourceServiceRevisions=[{"arn": "ecs-svc/4"}],
+    )
+    listed = op("ListServiceDeployments", ctx, service="web")["serviceDeployments"]
+    assert [(b["serviceDeploymentArn"].rsplit("/", 1)[1], b["status"]) for b in listed] == [
+        ("1", "IN_PROGRESS"),
+        ("5", "ROLLBACK_SUCCESSFUL"),
+    ]
+    out = op("DescribeServiceDeployments", ctx, serviceDeploymentArns=[b["serviceDeploymentArn"] for b in listed])
+    current, old = out["serviceDeployments"]
+    assert current["lifecycleStage"] == "POST_SCALE_UP"
+    assert current["lifecycleHookDetails"][0]["status"] == "AWAITING_ACTION"
+    assert current["targetServiceRevision"]["arn"].endswith(":service-revision/default/web/1")
+    assert [r["requestedProductionTrafficWeight"] for r in current["sourceServiceRevisions"]] == [100.0]
+    assert (old["status"], old["lifecycleStage"], old["statusReason"]) == (
+        "ROLLBACK_SUCCESSFUL",
+        "CLEAN_UP",
+        "rolled back",
+    )
+    assert old["rollback"]["serviceRevisionArn"].endswith(":service-revision/default/web/4")
+    assert out["failures"] == []

@@ -29,9 +29,10 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from ... import API_VERSION, GROUP
+from ... import API_VERSION, GROUP, constants
 from ...domain import revisions
 from ...k8s import ApiError
+from ...k8s import records as _records_kinds  # noqa: F401 - registers the records' kinds
 from ...models.generated import CreateServiceRequest
 from ...status import now_iso
 from ...translate import service as svc_tr
@@ -634,6 +635,48 @@ def _brief(ctx: RequestContext, svc: dict[str, Any], d: dict[str, Any]) -> dict[
     }
 
 
+def _records(ctx: RequestContext, obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The status of the operator's ServiceDeployment records of a service, by deployment number
+    (empty where the records' CRD is not installed): what ECS keeps of each deployment."""
+    try:
+        items = ctx.kube.list_(
+            API_VERSION, "ServiceDeployment", ctx.namespace, labels={constants.SERVICE: obj["metadata"]["name"]}
+        )
+    except ApiError as e:
+        if e.status == 404:
+            return {}
+        raise
+    out = {}
+    for r in items:
+        st = r.get("status") or {}
+        number = _number(str(st.get("id") or "")) or (r["metadata"].get("labels") or {}).get(constants.SERVICE_REVISION)
+        if st and number:
+            out[number] = st
+    return out
+
+
+_RECORD_BRIEF = ("status", "statusReason", "createdAt", "startedAt", "finishedAt")
+
+
+def _with_record(brief: dict[str, Any], record: dict[str, Any] | None) -> dict[str, Any]:
+    """A brief whose state comes from the deployment's record when there is one."""
+    if not record:
+        return brief
+    return {**brief, **{k: record[k] for k in _RECORD_BRIEF if record.get(k) not in (None, "")}}
+
+
+def _record_brief(ctx: RequestContext, svc: dict[str, Any], number: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The brief of a deployment only its record remembers (superseded, its workloads gone)."""
+    cluster, name = arns.name_of(svc["clusterArn"], "cluster"), svc["serviceName"]
+    brief = {
+        "serviceDeploymentArn": deployment_arn(ctx, cluster, name, number),
+        "serviceArn": svc["serviceArn"],
+        "clusterArn": svc["clusterArn"],
+        "targetServiceRevisionArn": revision_arn(ctx, cluster, name, number),
+    }
+    return _with_record(brief, record)
+
+
 def _in_window(created: Any, window: dict[str, Any] | None) -> bool:
     if not window:
         return True
@@ -650,11 +693,19 @@ def list_service_deployments(ctx: RequestContext, params: dict[str, Any]) -> dic
     if obj is None:
         raise _not_found()
     svc = view(ctx, obj)
+    records = _records(ctx, obj)
     wanted = set(params.get("status") or ())
+    shown = {_number(d["id"]) for d in svc["deployments"]}
+    all_briefs = [_with_record(_brief(ctx, svc, d), records.get(_number(d["id"]))) for d in svc["deployments"]]
+    all_briefs += [
+        _record_brief(ctx, svc, n, r)
+        for n, r in sorted(records.items(), key=lambda x: str(x[1].get("createdAt") or ""), reverse=True)
+        if n not in shown
+    ]
     briefs = [
         b
-        for b in (_brief(ctx, svc, d) for d in svc["deployments"])
-        if (not wanted or b["status"] in wanted) and _in_window(b["createdAt"], params.get("createdAt"))
+        for b in all_briefs
+        if (not wanted or b.get("status") in wanted) and _in_window(b.get("createdAt"), params.get("createdAt"))
     ]
     page, token = paginate(briefs, lambda b: b["serviceDeploymentArn"], params, default_max=20)
     return {"serviceDeployments": page, "nextToken": token}
@@ -692,26 +743,86 @@ def _circuit_breaker(svc: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
 def describe_service_deployments(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     found, failures = [], []
     for arn in params["serviceDeploymentArns"]:
-        hit = _lookup(ctx, arn, "service-deployment")
+        hit = _lookup_with_record(ctx, arn)
         if hit is None:
             failures.append({"arn": arn, "reason": "MISSING"})
             continue
-        svc, d = hit
+        svc, d, record = hit
         cluster, name = arns.name_of(svc["clusterArn"], "cluster"), svc["serviceName"]
-        brief = _brief(ctx, svc, d)
+        if d is None:  # only the record remembers it
+            found.append(_described_record(ctx, svc, record or {}))
+            continue
+        brief = _with_record(_brief(ctx, svc, d), record)
         sources = [x for x in svc["deployments"] if x["id"] != d["id"]] if d["status"] == "PRIMARY" else []
-        found.append(
-            {
-                **{k: v for k, v in brief.items() if k != "targetServiceRevisionArn"},
-                "updatedAt": d.get("updatedAt"),
-                "stoppedAt": brief["finishedAt"] if brief["status"] == "STOPPED" else None,
-                "sourceServiceRevisions": [_revision_summary(ctx, cluster, name, x) for x in sources],
-                "targetServiceRevision": _revision_summary(ctx, cluster, name, d),
-                "deploymentConfiguration": svc["deploymentConfiguration"],
-                "deploymentCircuitBreaker": _circuit_breaker(svc, d),
-            }
-        )
+        described = {
+            **{k: v for k, v in brief.items() if k != "targetServiceRevisionArn"},
+            "updatedAt": d.get("updatedAt"),
+            "stoppedAt": brief.get("finishedAt") if brief.get("status") == "STOPPED" else None,
+            "sourceServiceRevisions": [_revision_summary(ctx, cluster, name, x) for x in sources],
+            "targetServiceRevision": _revision_summary(ctx, cluster, name, d),
+            "deploymentConfiguration": svc["deploymentConfiguration"],
+            "deploymentCircuitBreaker": _circuit_breaker(svc, d),
+        }
+        found.append(_record_details(ctx, cluster, name, described, record))
     return {"serviceDeployments": found, "failures": failures}
+
+
+def _lookup_with_record(
+    ctx: RequestContext, arn: str
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None] | None:
+    """(service view, its deployment or None, the deployment's record or None) a
+    service-deployment ARN names; None when neither the service's status nor a record has it."""
+    parsed = arns.parse(arn)
+    if parsed is None or parsed.kind != "service-deployment" or len(parsed.path) != 3:
+        return None
+    cluster, name, number = parsed.path
+    if clusters.find(ctx, cluster) is None:
+        return None
+    obj = find(ctx, cluster, name)
+    if obj is None:
+        return None
+    svc = view(ctx, obj)
+    d = next((d for d in svc["deployments"] if _number(d["id"]) == number), None)
+    record = _records(ctx, obj).get(number)
+    return (svc, d, record) if d is not None or record is not None else None
+
+
+def _revision_ref(ctx: RequestContext, cluster: str, name: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """A record's revision summary (``arn``: ``ecs-svc/<n>``) in ECS's shape."""
+    return {**summary, "arn": revision_arn(ctx, cluster, name, str(summary.get("arn") or ""))}
+
+
+def _record_details(
+    ctx: RequestContext, cluster: str, name: str, described: dict[str, Any], record: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What only the record knows: the lifecycle stage, hooks, rollback, traffic weights."""
+    if not record:
+        return described
+    out = {**described}
+    for k in ("lifecycleStage", "updatedAt", "stoppedAt", "lifecycleHookDetails", "deploymentCircuitBreaker"):
+        if record.get(k) not in (None, "", []):
+            out[k] = record[k]
+    if record.get("rollback"):
+        out["rollback"] = {**record["rollback"]}
+        sources = record.get("sourceServiceRevisions") or []
+        if sources:
+            out["rollback"]["serviceRevisionArn"] = _revision_ref(ctx, cluster, name, sources[0])["arn"]
+    if record.get("targetServiceRevision"):
+        out["targetServiceRevision"] = _revision_ref(ctx, cluster, name, record["targetServiceRevision"])
+    if record.get("sourceServiceRevisions") is not None:
+        out["sourceServiceRevisions"] = [_revision_ref(ctx, cluster, name, x) for x in record["sourceServiceRevisions"]]
+    return out
+
+
+def _described_record(ctx: RequestContext, svc: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    cluster, name = arns.name_of(svc["clusterArn"], "cluster"), svc["serviceName"]
+    number = _number(str(record.get("id") or ""))
+    brief = _record_brief(ctx, svc, number, record)
+    described = {
+        **{k: v for k, v in brief.items() if k != "targetServiceRevisionArn"},
+        "deploymentConfiguration": record.get("deploymentConfiguration") or svc["deploymentConfiguration"],
+    }
+    return _record_details(ctx, cluster, name, described, record)
 
 
 def _container_images(ctx: RequestContext, td: str) -> list[dict[str, Any]]:
