@@ -522,3 +522,22 @@ def test_service_deployments_come_from_the_operator_records_where_there_are_some
     )
     assert old["rollback"]["serviceRevisionArn"].endswith(":service-revision/default/web/4")
     assert out["failures"] == []
+
+
+def test_a_service_revision_shows_the_digests_its_record_holds(ctx, kube):
+    op("CreateService", ctx, serviceName="web", taskDefinition="web", desiredCount=1)
+    report(kube, "default", "web", running=1)
+    obj_name = services.object_name("default", "web")
+    pinned = [{"containerName": "web", "image": "nginx:1", "imageDigest": "sha256:" + "a" * 64}]
+    kube.create(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "ServiceRevision",
+            "metadata": {"name": f"{obj_name}-1", "namespace": NS},
+            "spec": {"service": obj_name, "containerImages": pinned},
+        }
+    )
+    (d,) = op("ListServiceDeployments", ctx, service="web")["serviceDeployments"]
+    arn = d["targetServiceRevisionArn"]
+    (r,) = op("DescribeServiceRevisions", ctx, serviceRevisionArns=[arn])["serviceRevisions"]
+    assert r["containerImages"] == pinned

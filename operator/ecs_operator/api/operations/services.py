@@ -34,6 +34,7 @@ from ...domain import revisions
 from ...k8s import ApiError
 from ...k8s import records as _records_kinds  # noqa: F401 - registers the records' kinds
 from ...models.generated import CreateServiceRequest
+from ...plans.deployment import record_name
 from ...status import now_iso
 from ...translate import service as svc_tr
 from ...translate.names import digest
@@ -834,6 +835,27 @@ def _container_images(ctx: RequestContext, td: str) -> list[dict[str, Any]]:
     ]
 
 
+def _recorded_images(ctx: RequestContext, arn: str) -> list[dict[str, Any]]:
+    """The containerImages the revision's ServiceRevision record holds: the digests resolved for
+    versionConsistency (empty: no record, or none recorded)."""
+    parsed = arns.parse(arn)
+    if parsed is None or len(parsed.path) != 3:
+        return []
+    cluster, name, number = parsed.path
+    obj = find(ctx, cluster, name)
+    if obj is None:
+        return []
+    try:
+        record = ctx.kube.get(
+            API_VERSION, "ServiceRevision", ctx.namespace, record_name(obj["metadata"]["name"], number)
+        )
+    except ApiError as e:
+        if e.status == 404:
+            return []
+        raise
+    return list(((record or {}).get("spec") or {}).get("containerImages") or [])
+
+
 @operation("DescribeServiceRevisions")
 def describe_service_revisions(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     found, failures = [], []
@@ -851,7 +873,7 @@ def describe_service_revisions(ctx: RequestContext, params: dict[str, Any]) -> d
                 "taskDefinition": d["taskDefinition"],
                 "launchType": d.get("launchType"),
                 "capacityProviderStrategy": d.get("capacityProviderStrategy"),
-                "containerImages": _container_images(ctx, d["taskDefinition"]),
+                "containerImages": _recorded_images(ctx, arn) or _container_images(ctx, d["taskDefinition"]),
                 "guardDutyEnabled": False,
                 "createdAt": d.get("createdAt"),
             }
