@@ -423,3 +423,19 @@ def test_disruption_budgets_keep_ecs_minimum_healthy_share_of_each_deployment():
     daemon = CreateServiceRequest.model_validate({"taskDefinition": "web", "schedulingStrategy": "DAEMON"})
     ds = s.workload(daemon, name="agent", namespace="ns", owner=OWNER, template=TEMPLATE, task_definition="web:1")
     assert s.disruption_budgets(daemon, ds.manifests, OWNER) == []
+
+
+@pytest.mark.parametrize(
+    ("own_policy", "failed"),
+    [
+        (None, 3),  # restarted by the pod's restartPolicy Always: each restart is a task ECS would have replaced
+        ("Always", 0),  # an ECS restartPolicy: restarted in place by design, no failed task
+        ("Never", 0),  # an ECS restartPolicy with ignoredExitCodes (Never + restart rules)
+    ],
+)
+def test_restarts_in_place_of_an_ecs_restart_policy_are_no_failed_tasks(own_policy, failed):
+    pod = {
+        "spec": {"containers": [{"name": "web", **({"restartPolicy": own_policy} if own_policy else {})}]},
+        "status": {"phase": "Running", "containerStatuses": [{"name": "web", "restartCount": 3}]},
+    }
+    assert service_status._failed_tasks([pod]) == failed

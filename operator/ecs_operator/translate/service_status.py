@@ -59,7 +59,12 @@ def _failed_tasks(pods: list[Obj]) -> int:
         if st.get("phase") == "Failed":
             n += 1
             continue
+        # a main container with a restart policy of its own (an ECS restartPolicy) is restarted in
+        # place by design: ECS counts no failed task for it
+        own = {c.get("name") for c in (p.get("spec") or {}).get("containers") or [] if c.get("restartPolicy")}
         for cs in (st.get("containerStatuses") or []) + (st.get("initContainerStatuses") or []):
+            if cs.get("name") in own:
+                continue
             n += cs.get("restartCount", 0) or 0
     return n
 
