@@ -39,6 +39,8 @@ ERROR = "ERR"
 #: replacing another serves only then, so a rollout's steps last long enough for kube-proxy
 #: to route to both revisions.
 START_SECONDS = 4
+#: Microseconds the client waits between requests (about 100 requests/s at most).
+PAUSE_US = 10000
 
 
 def web_container(page: str) -> dict:
@@ -102,7 +104,7 @@ def start_client(custom, core, namespace: str, service: str, target: str, name: 
     ip = core.read_namespaced_service(service, namespace).spec.cluster_ip
     script = (
         f"n=0; i=0; other=0; while [ $i -lt {MAX_REQUESTS} ]; do "
-        f'a=$(timeout 3 wget -qO- http://{ip}/ 2>/dev/null) || a={ERROR}; echo "$a"; '
+        f'a=$(timeout 3 wget -qO- http://{ip}/ 2>/dev/null) || a={ERROR}; echo "$a"; usleep {PAUSE_US}; '
         f'if [ "$a" = "$TARGET" ]; then n=$((n+1)); else n=0; [ "$a" = {ERROR} ] || other=1; fi; '
         f"[ $other = 1 ] && [ $n -ge {STREAK} ] && exit 0; i=$((i+1)); done; exit 1"
     )
@@ -114,6 +116,8 @@ def start_client(custom, core, namespace: str, service: str, target: str, name: 
             "name": "client",
             "image": BUSYBOX,
             "essential": True,
+            # hundreds of short-lived processes a second: 64 MiB got the client OOM-killed in CI
+            "memory": 256,
             "environment": [{"name": "TARGET", "value": target}],
             "command": sh(script),
         },
@@ -213,6 +217,13 @@ def strategy_operator(kubeconfig, crds, ecs_scheduler, tmp_path_factory):
             namespaces=(f"{PREFIX}*",),
             scheduler_name=ecs_scheduler.name if ecs_scheduler is not None else "",
         ) as proc:
+            # its watches are live once it handled the nodes (a fresh operator's first lists
+            # once took 60 s in CI, and the first test's wait for its task definition timed out)
+            wait_for(
+                lambda: "Handler 'node_event' succeeded" in log_path.read_text(errors="replace"),
+                timeout=240,
+                desc="the strategies' operator watching",
+            )
             yield proc, log_path
     finally:
         if saved is None:
