@@ -712,8 +712,8 @@ def list_service_deployments(ctx: RequestContext, params: dict[str, Any]) -> dic
     return {"serviceDeployments": page, "nextToken": token}
 
 
-def _lookup(ctx: RequestContext, arn: str, kind: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(service view, deployment) a service-deployment or service-revision ARN names."""
+def _named(ctx: RequestContext, arn: str, kind: str) -> tuple[dict[str, Any], str] | None:
+    """(the ECSService, the deployment number) a service-deployment or service-revision ARN names."""
     parsed = arns.parse(arn)
     if parsed is None or parsed.kind != kind or len(parsed.path) != 3:
         return None
@@ -721,10 +721,20 @@ def _lookup(ctx: RequestContext, arn: str, kind: str) -> tuple[dict[str, Any], d
     if clusters.find(ctx, cluster) is None:
         return None
     obj = find(ctx, cluster, name)
-    if obj is None:
+    return (obj, number) if obj is not None else None
+
+
+def _deployment_numbered(svc: dict[str, Any], number: str) -> dict[str, Any] | None:
+    return next((d for d in svc["deployments"] if _number(d["id"]) == number), None)
+
+
+def _lookup(ctx: RequestContext, arn: str, kind: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(service view, deployment) a service-deployment or service-revision ARN names."""
+    named = _named(ctx, arn, kind)
+    if named is None:
         return None
-    svc = view(ctx, obj)
-    d = next((d for d in svc["deployments"] if _number(d["id"]) == number), None)
+    svc = view(ctx, named[0])
+    d = _deployment_numbered(svc, named[1])
     return (svc, d) if d is not None else None
 
 
@@ -773,17 +783,12 @@ def _lookup_with_record(
 ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None] | None:
     """(service view, its deployment or None, the deployment's record or None) a
     service-deployment ARN names; None when neither the service's status nor a record has it."""
-    parsed = arns.parse(arn)
-    if parsed is None or parsed.kind != "service-deployment" or len(parsed.path) != 3:
+    named = _named(ctx, arn, "service-deployment")
+    if named is None:
         return None
-    cluster, name, number = parsed.path
-    if clusters.find(ctx, cluster) is None:
-        return None
-    obj = find(ctx, cluster, name)
-    if obj is None:
-        return None
+    obj, number = named
     svc = view(ctx, obj)
-    d = next((d for d in svc["deployments"] if _number(d["id"]) == number), None)
+    d = _deployment_numbered(svc, number)
     record = _records(ctx, obj).get(number)
     return (svc, d, record) if d is not None or record is not None else None
 
