@@ -74,7 +74,10 @@ def set_page(custom, namespace: str, family: str, page: str) -> None:
 
 def create_service(custom, namespace: str, name: str, page: str, desired: int, **deployment) -> None:
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", taskdef(name, web_container(page)))
-    wait_ready(custom, namespace, "taskdefinitions", name)
+    # generous: a kopf operator restricted to a namespace glob (the strategies' operator, tr-*)
+    # started before any matching namespace existed served the first new one only ~60 s later
+    # in CI (its namespace watch's relist), and serves nothing at all while none exists
+    wait_ready(custom, namespace, "taskdefinitions", name, timeout=240)
     custom.create_namespaced_custom_object(
         G,
         V,
@@ -217,13 +220,6 @@ def strategy_operator(kubeconfig, crds, ecs_scheduler, tmp_path_factory):
             namespaces=(f"{PREFIX}*",),
             scheduler_name=ecs_scheduler.name if ecs_scheduler is not None else "",
         ) as proc:
-            # its watches are live once it handled the nodes (a fresh operator's first lists
-            # once took 60 s in CI, and the first test's wait for its task definition timed out)
-            wait_for(
-                lambda: "Handler 'node_event' succeeded" in log_path.read_text(errors="replace"),
-                timeout=240,
-                desc="the strategies' operator watching",
-            )
             yield proc, log_path
     finally:
         if saved is None:
