@@ -51,7 +51,8 @@ USER_RULES: list[dict[str, Any]] = [
         "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
     },
     # Stop/ContinueServiceDeployment write into the operator's ServiceDeployment records
-    {"apiGroups": ["ecs.seed.dev"], "resources": ["servicedeployments"], "verbs": ["get", "patch"]},
+    {"apiGroups": ["ecs.seed.dev"], "resources": ["servicedeployments"], "verbs": ["get", "list", "patch"]},
+    {"apiGroups": ["ecs.seed.dev"], "resources": ["servicerevisions"], "verbs": ["get", "list"]},
     {"apiGroups": ["apps"], "resources": ["controllerrevisions"], "verbs": ["get", "list", "patch"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "daemonsets"], "verbs": ["get", "list", "patch"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "delete"]},
