@@ -205,14 +205,21 @@ def run_operator(
     namespaces: tuple[str, ...] = (),
     timeout: float = 60.0,
     metrics_port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
     """ecs-operator as its own process, exactly as `ecs-operator run` would, with ``kubeconfig``'s
     identity; its pods name ``scheduler_name`` (ECS_OPERATOR_SCHEDULER_NAME; empty: the default
     scheduler); ``namespaces``: `-n` patterns (empty: all namespaces); ``metrics_port``: serve
-    /metrics on 127.0.0.1 at that port (``--metrics-port``). Running (kopf's liveness endpoint
-    answers) when the block starts."""
+    /metrics on 127.0.0.1 at that port (``--metrics-port``); ``env``: more settings of its
+    environment. Running (kopf's liveness endpoint answers) when the block starts."""
     port = _free_port()
-    env = dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONUNBUFFERED="1", ECS_OPERATOR_SCHEDULER_NAME=scheduler_name)
+    env = dict(
+        os.environ,
+        KUBECONFIG=str(kubeconfig),
+        PYTHONUNBUFFERED="1",
+        ECS_OPERATOR_SCHEDULER_NAME=scheduler_name,
+        **(env or {}),
+    )
     cmd = [sys.executable, "-m", "ecs_operator.cli", "run", "--liveness", f"http://127.0.0.1:{port}/healthz"]
     for pattern in namespaces:
         cmd += ["-n", pattern]
@@ -225,6 +232,23 @@ def run_operator(
         log_path=log_path,
         timeout=timeout,
         healthy=lambda: http_ok(f"http://127.0.0.1:{port}/healthz"),
+    ) as proc:
+        yield proc
+
+
+@contextlib.contextmanager
+def minute_scaled_operator(
+    kubeconfig: str | Path, ecs_scheduler, log_path: Path, prefix: str
+) -> Iterator[subprocess.Popen]:
+    """An operator of its own for the namespaces ``<prefix>*`` in which an ECS minute lasts a
+    second (ECS_OPERATOR_MINUTE_SECONDS=1): deployment bake times and hook timeouts run without
+    waiting minutes."""
+    with run_operator(
+        kubeconfig,
+        log_path,
+        namespaces=(f"{prefix}*",),
+        scheduler_name=ecs_scheduler.name if ecs_scheduler is not None else "",
+        env={"ECS_OPERATOR_MINUTE_SECONDS": "1"},
     ) as proc:
         yield proc
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 
 import pytest
 from ecs_operator import constants
 
-from ..cluster_fixtures import make_namespace, run_operator
+from ..cluster_fixtures import make_namespace, minute_scaled_operator
 from ..integration.kube import wait_for
 from ..integration.test_ecsservice import svc
 from ..integration.test_ecstask import taskdef
@@ -211,21 +210,8 @@ PREFIX = "tr-"
 @pytest.fixture(scope="module")
 def strategy_operator(kubeconfig, crds, ecs_scheduler, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("traffic-operator") / "operator.log"
-    saved = os.environ.get("ECS_OPERATOR_MINUTE_SECONDS")
-    os.environ["ECS_OPERATOR_MINUTE_SECONDS"] = "1"
-    try:
-        with run_operator(
-            kubeconfig,
-            log_path,
-            namespaces=(f"{PREFIX}*",),
-            scheduler_name=ecs_scheduler.name if ecs_scheduler is not None else "",
-        ) as proc:
-            yield proc, log_path
-    finally:
-        if saved is None:
-            os.environ.pop("ECS_OPERATOR_MINUTE_SECONDS", None)
-        else:
-            os.environ["ECS_OPERATOR_MINUTE_SECONDS"] = saved
+    with minute_scaled_operator(kubeconfig, ecs_scheduler, log_path, PREFIX) as proc:
+        yield proc, log_path
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ second), serving only namespaces ``s-*`` so the session's operator never acts on
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from ..cluster_fixtures import make_namespace, run_operator
+from ..cluster_fixtures import make_namespace, minute_scaled_operator
 from .kube import wait_for
 from .test_taskdefinition import G, V, get, td
 
@@ -22,21 +21,8 @@ PREFIX = "s-"
 @pytest.fixture(scope="module")
 def strategy_operator(kubeconfig, crds, ecs_scheduler, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("strategy-operator") / "operator.log"
-    saved = os.environ.get("ECS_OPERATOR_MINUTE_SECONDS")
-    os.environ["ECS_OPERATOR_MINUTE_SECONDS"] = "1"
-    try:
-        with run_operator(
-            kubeconfig,
-            log_path,
-            namespaces=(f"{PREFIX}*",),
-            scheduler_name=ecs_scheduler.name if ecs_scheduler is not None else "",
-        ) as proc:
-            yield proc, log_path
-    finally:
-        if saved is None:
-            os.environ.pop("ECS_OPERATOR_MINUTE_SECONDS", None)
-        else:
-            os.environ["ECS_OPERATOR_MINUTE_SECONDS"] = saved
+    with minute_scaled_operator(kubeconfig, ecs_scheduler, log_path, PREFIX) as proc:
+        yield proc, log_path
 
 
 @pytest.fixture
