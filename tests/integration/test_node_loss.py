@@ -113,7 +113,9 @@ def test_a_lost_node_has_its_tasks_stopped_and_replaced_then_leaves_the_cluster(
     with container_instances(cluster, core, ecs_cluster, f"ip-10-0-11-{namespace[-4:]}", "us-east-1a") as nodes:
         setup(custom, namespace, ecs_cluster, 4)
         lost, kept = nodes
-        on_lost = {p.metadata.name for p in running_pods(core, namespace, "web") if p.spec.node_name == lost}
+        on_lost = {
+            p.metadata.name: p.metadata.uid for p in running_pods(core, namespace, "web") if p.spec.node_name == lost
+        }
         assert on_lost, "spread by instance put service tasks on both nodes"
         job_pods = core.list_namespaced_pod(namespace, label_selector="ecs.seed.dev/task").items
         assert {p.spec.node_name for p in job_pods} == set(nodes)
@@ -135,14 +137,20 @@ def test_a_lost_node_has_its_tasks_stopped_and_replaced_then_leaves_the_cluster(
         # the other standalone task runs on
         assert sorted(t["lastStatus"] for t in job_tasks(custom, namespace)) == ["RUNNING", "STOPPED"]
         wait_ready(custom, namespace, "ecsservices", "web", timeout=60)
-        wait_for(
-            lambda: (
-                any(f"has stopped {len(on_lost)} running tasks" in m for m in service_events(custom, namespace))
-                and any("has started" in m for m in service_events(custom, namespace))
-            ),
-            timeout=30,
-            desc="ECS's 'has stopped N running tasks' and 'has started N tasks' events",
-        )
+        lost_ids = {uid.replace("-", "") for uid in on_lost.values()}  # a service task's id is its pod's uid
+
+        def announced() -> bool:
+            messages = service_events(custom, namespace)
+            stopped = {i for m in messages if "running tasks:" in m for i in lost_ids if f"(task {i})" in m}
+            # the tasks may stop in one batch or several (one event per status write, as ECS)
+            return stopped == lost_ids and any("has started" in m for m in messages)
+
+        try:
+            wait_for(announced, timeout=30, desc="ECS's 'has stopped N running tasks' / 'has started' events")
+        except AssertionError as e:
+            raise AssertionError(
+                f"{e}; lost tasks {sorted(lost_ids)}; events {service_events(custom, namespace)}"
+            ) from e
 
         def disconnected():
             cis = {

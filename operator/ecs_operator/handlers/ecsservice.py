@@ -379,18 +379,23 @@ def _write_status(body: dict, svc: CreateServiceRequest, desired: plan.Desired, 
     md = body["metadata"]
     name, namespace = md["name"], md["namespace"]
     snapshot = state.read(body)
-    started, stopped = _runtime.take_announcements(_key(namespace, name))
-    todo = plan.plan_status(snapshot, svc, desired, started=started, stopped=stopped, now=now)
-    for pod in todo.unmark:  # its node was uncordoned: an ordinary task again
-        k8s.merge_patch("v1", "Pod", namespace, pod, {"metadata": {"annotations": {DELETION_COST: None}}})
-    for kind, wl_name in todo.delete:  # the new Deployments run every task: the former ones stop
-        k8s.delete("apps/v1", kind, namespace, wl_name)
-    for event in todo.events:
-        (kopf.warn if event.warning else kopf.info)(body, reason=event.reason, message=event.message)
-    if todo.write:  # nothing new: no write
-        k8s.merge_patch(API, "ECSService", namespace, name, {"status": todo.status}, subresource="status")
-        if svc_tr.deployment_strategy(svc) == svc_tr.ROLLING:
-            _write_rolling_records(body, todo.status, body.get("status") or {})
+    key = _key(namespace, name)
+    started, stopped = _runtime.take_announcements(key)
+    try:
+        todo = plan.plan_status(snapshot, svc, desired, started=started, stopped=stopped, now=now)
+        for pod in todo.unmark:  # its node was uncordoned: an ordinary task again
+            k8s.merge_patch("v1", "Pod", namespace, pod, {"metadata": {"annotations": {DELETION_COST: None}}})
+        for kind, wl_name in todo.delete:  # the new Deployments run every task: the former ones stop
+            k8s.delete("apps/v1", kind, namespace, wl_name)
+        for event in todo.events:
+            (kopf.warn if event.warning else kopf.info)(body, reason=event.reason, message=event.message)
+        if todo.write:  # nothing new: no write
+            k8s.merge_patch(API, "ECSService", namespace, name, {"status": todo.status}, subresource="status")
+    except BaseException:  # not written: the next status names these tasks
+        _runtime.give_back(key, started, stopped)
+        raise
+    if todo.write and svc_tr.deployment_strategy(svc) == svc_tr.ROLLING:
+        _write_rolling_records(body, todo.status, body.get("status") or {})
     if todo.follow_up:  # a rollback starts, or tasks on draining nodes wait for their replacements
         reconcile(body, logger)
 

@@ -148,6 +148,15 @@ class ServiceRuntime:
         with self._lock:
             return self._started.pop(key, []), self._stopped.pop(key, [])
 
+    def give_back(self, key: Hashable, started: list[str], stopped: list[str]) -> None:
+        """Announcements a status write took but could not write wait for the next one (before
+        any announced since, so events keep their order)."""
+        with self._lock:
+            for ids, store in ((started, self._started), (stopped, self._stopped)):
+                if ids:
+                    merged = store[key] = ids + store.get(key, [])
+                    del merged[:-MAX_ANNOUNCED]
+
     def mark_dirty(self, key: Hashable) -> None:
         with self._lock:
             self._dirty[key] = True
