@@ -89,6 +89,39 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def control_plane_pids(cluster: LocalCluster) -> dict[str, int]:
+    """The cluster's processes (kwokctl's binary runtime: each runs a binary from the cluster's
+    own bin/ folder), by program name."""
+    marker = f"/clusters/{cluster.name}/bin/"
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode()
+        except OSError:
+            continue
+        if marker in argv0:
+            out[argv0.rsplit("/", 1)[1]] = int(entry.name)
+    return out
+
+
+def cpu_by_process(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def cpu_report(label: str, before: dict[str, float], after: dict[str, float], wall: float) -> float:
+    """Print the CPU seconds each process used over a phase; returns their sum."""
+    used = {k: after[k] - before[k] for k in after if k in before}
+    total = sum(used.values())
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]))
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU seconds, {label}: {total:.1f} in {wall:.1f}s wall = {total / max(wall, 1e-3):.2f} of {cores} cores ({parts})"
+    )
+    return total
+
+
 _API_LINE = re.compile(r"^ecs_operator_api_requests_total\{([^}]*)\}\s+([0-9.e+]+)$", re.M)
 
 
@@ -419,7 +452,12 @@ def main() -> int:
                 core.create_namespace({"metadata": {"name": ns}})
                 while not core.list_namespaced_service_account(ns).items:
                     time.sleep(0.1)
+            pids = control_plane_pids(cluster)
+            cpu_b0 = cpu_by_process(pids)
             base, base_wall, base_poller = run_baseline(apps, ns_b, n, args.desired)
+            cpu_b1 = cpu_by_process(pids)
+            pids["operator"] = operator.pid
+            cpu_o0 = cpu_by_process(pids)
             calls0, cpu0 = api_calls(port), cpu_seconds(operator.pid)
             spy = None
             if args.py_spy:
@@ -438,7 +476,13 @@ def main() -> int:
             calls = api_calls(port)
             calls.subtract(calls0)
             cpu = cpu_seconds(operator.pid) - cpu0
+            cpu_o1 = cpu_by_process(pids)
             results[n] = report(n, args.desired, base, base_wall, dep, steady, wall, +calls, cpu)
+            # the ratio's bound on this machine: both phases are CPU-bound on the same cores
+            base_cpu = cpu_report("plain Deployments", cpu_b0, cpu_b1, base_wall)
+            op_cpu = cpu_report("through the operator", cpu_o0, cpu_o1, wall)
+            print(f"CPU ratio (operator phase / baseline phase, every process): {op_cpu / max(base_cpu, 1e-3):.2f}")
+            results[n].update(baseline_cpu_s=round(base_cpu, 1), operator_phase_cpu_s=round(op_cpu, 1))
             for label, pl in (("Deployment (baseline)", base_poller), ("ECSService", poller)):
                 window = pl.created_all - min(pl.created.values())
                 print(

@@ -1,4 +1,6 @@
+import pytest
 from ecs_operator.domain import membership as c
+from ecs_operator.state.clusters import is_implicit_default
 
 
 def node(labels):
@@ -44,3 +46,25 @@ def test_restriction_is_anded_with_existing_affinity():
     assert plain["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == [
         {"matchExpressions": [{"key": "ecs.seed.dev/cluster", "operator": "In", "values": ["prod"]}]}
     ]
+
+
+IMPLICIT = {
+    "metadata": {"name": "default", "labels": {"app.kubernetes.io/managed-by": "ecs-operator"}},
+    "spec": {"clusterName": "default"},
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "implicit"),
+    [
+        pytest.param(IMPLICIT, True, id="as-the-operator-creates-it"),
+        pytest.param({**IMPLICIT, "metadata": {"name": "default"}}, False, id="created-by-a-user"),
+        pytest.param(
+            {**IMPLICIT, "spec": {"clusterName": "default", "capacityProviders": ["FARGATE"]}}, False, id="spec"
+        ),
+        pytest.param({**IMPLICIT, "metadata": {**IMPLICIT["metadata"], "name": "prod"}}, False, id="another-name"),
+        pytest.param({**IMPLICIT, "spec": {}}, False, id="empty-spec"),
+    ],
+)
+def test_implicit_default_cluster_wakes_nobody(body, implicit):
+    assert is_implicit_default(body) is implicit

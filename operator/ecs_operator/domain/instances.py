@@ -398,11 +398,11 @@ def _slim_container(c: dict[str, Any]) -> dict[str, Any]:
 
 def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     """The fields of a pod that placement reads from the pods on a node: identity, labels,
-    the ``ecs.seed.dev/*`` annotations, container/init container resources (and restart
+    deletion timestamp, the ``ecs.seed.dev/*`` annotations, container/init container resources (and restart
     policy: sidecars), overhead, the node it is bound to, its phase."""
     md = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
-    out_md = _pick(md, ("name", "namespace", "uid", "resourceVersion", "labels"))
+    out_md = _pick(md, ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp"))
     ann = md.get("annotations")
     if ann:
         mine = {k: v for k, v in ann.items() if k.startswith(_GROUP_PREFIX)}

@@ -9,6 +9,7 @@ import kopf
 from pydantic import ValidationError
 
 from .. import API_VERSION, k8s
+from ..constants import MANAGED_BY, MANAGED_BY_LABEL
 from ..domain.capacity import FARGATE_PROVIDERS
 from ..errors import NotReady
 from ..models.generated import CapacityProviderStrategyItem
@@ -49,6 +50,22 @@ def find_provider(namespace: str, name: str) -> dict | None:
     return next((o for o in k8s.list_(API_VERSION, "CapacityProvider", namespace) if provider_name(o) == name), None)
 
 
+#: The spec of the ``default`` ECSCluster the operator creates on first use.
+IMPLICIT_DEFAULT_SPEC = {"clusterName": DEFAULT}
+
+
+def is_implicit_default(body: dict) -> bool:
+    """``body`` is the ``default`` cluster as the operator created it on a service's or task's
+    first use (no capacity providers, no settings): whoever used it first created it, so its
+    creation changes nothing for anyone."""
+    md = body.get("metadata") or {}
+    return (
+        md.get("name") == DEFAULT
+        and (md.get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+        and dict(body.get("spec") or {}) == IMPLICIT_DEFAULT_SPEC
+    )
+
+
 def ensure_default_cluster(namespace: str, cluster: str) -> None:
     """ECS's default cluster exists without anyone creating it."""
     if cluster != DEFAULT or k8s.get(API_VERSION, "ECSCluster", namespace, DEFAULT) is not None:
@@ -58,12 +75,8 @@ def ensure_default_cluster(namespace: str, cluster: str) -> None:
             {
                 "apiVersion": API_VERSION,
                 "kind": "ECSCluster",
-                "metadata": {
-                    "name": DEFAULT,
-                    "namespace": namespace,
-                    "labels": {"app.kubernetes.io/managed-by": "ecs-operator"},
-                },
-                "spec": {"clusterName": DEFAULT},
+                "metadata": {"name": DEFAULT, "namespace": namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY}},
+                "spec": dict(IMPLICIT_DEFAULT_SPEC),
             }
         )
     except kopf.TemporaryError:  # created concurrently (409)
