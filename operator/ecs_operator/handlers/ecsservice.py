@@ -75,6 +75,14 @@ for _group, _plural, _index_name in (
     kopf.index(_group, "v1", _plural, id=_index_name, labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})(_by_service)
 
 
+@kopf.index(GROUP, VERSION, "ecsservices")
+def service_versions(namespace, name, meta, **_):
+    """Each version of a service the watch delivers (a status refresh needs no GET while the
+    latest is the one this process last read or wrote; see ``state.services.KnownBodies``).
+    Indexes nothing itself: an index function runs for every event without a log line."""
+    state.known.watched(namespace, name, meta.get("resourceVersion") or "")
+
+
 def task_id(pod: dict) -> str:
     """A service task's id, as ECS shows one (32 hex digits): its pod's uid."""
     return pod["metadata"].get("uid", "").replace("-", "")
@@ -244,7 +252,7 @@ def _reconcile(body: dict, logger) -> None:
             kopf.warn(body, reason=e.reason, message=e.message)
             body = state.fetch(namespace, name) or body
             status = plan.failure_status(body.get("status") or {}, generation, e.reason, e.message, now)
-            k8s.merge_patch(API, "ECSService", namespace, name, {"status": status}, subresource="status")
+            state.write_status(namespace, name, status)
 
 
 # ------------------------------------------------------------------------------------------
@@ -390,7 +398,7 @@ def _write_status(body: dict, svc: CreateServiceRequest, desired: plan.Desired, 
         for event in todo.events:
             (kopf.warn if event.warning else kopf.info)(body, reason=event.reason, message=event.message)
         if todo.write:  # nothing new: no write
-            k8s.merge_patch(API, "ECSService", namespace, name, {"status": todo.status}, subresource="status")
+            state.write_status(namespace, name, todo.status)
     except BaseException:  # not written: the next status names these tasks
         _runtime.give_back(key, started, stopped)
         raise
@@ -506,6 +514,7 @@ def service_deleted(body, logger, **_):
     if remaining:
         raise kopf.TemporaryError(f"draining: {len(remaining)} tasks still stopping", delay=2)
     _runtime.forget(_key(namespace, name))  # nothing is kept for a service that is gone
+    state.known.forget(namespace, name)
     logger.info(f"service {name} drained")
 
 
