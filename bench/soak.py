@@ -33,18 +33,21 @@ Ready, its pods) and the rest is gone.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,7 +57,7 @@ sys.path.insert(0, str(REPO))
 import kubernetes  # noqa: E402
 from ecs_operator.dev.cluster import ZONES, LocalCluster, NodeSpec, default_nodes  # noqa: E402
 
-from tests.cluster_fixtures import _free_port, run_operator  # noqa: E402
+from tests.cluster_fixtures import _free_port, http_ok, local_process, run_operator  # noqa: E402
 
 G, V = "ecs.seed.dev", "v1alpha1"
 NAMESPACE = "soak"
@@ -627,14 +630,98 @@ def report(args, warmup_s: float, end_s: float, samples: list[Sample], churn: Ch
     return summary
 
 
-def churn_loop(churn: Churn, operator, minutes: float, interval: float) -> float:
-    """Churn until ``minutes`` have passed (or the operator died); the seconds it ran."""
+# Diagnosis: the operator exactly as `ecs-operator run`, started from a wrapper that starts tracing
+# its allocations on the first SIGUSR1 (the end of the warm-up: startup under tracemalloc takes
+# minutes) and writes a tracemalloc snapshot on the second (after the settle; renamed into place
+# when complete): what it holds then was allocated during the churn and not freed.
+_TRACEMALLOC_WRAPPER = """
+import os, signal, sys, tracemalloc
+frames, out = int(sys.argv.pop(1)), sys.argv.pop(1)
+def on_usr1(*_):
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(frames)
+        return
+    tracemalloc.take_snapshot().dump(out + ".tmp")
+    os.rename(out + ".tmp", out)
+signal.signal(signal.SIGUSR1, on_usr1)
+from ecs_operator.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@contextlib.contextmanager
+def operator_process(args, cluster: LocalCluster, work: Path, port: int) -> Iterator[subprocess.Popen]:
+    """The operator (``ecs-operator run`` with /metrics on ``port``), under tracemalloc if asked."""
+    log = work / "operator.log"
+    if not args.tracemalloc:
+        with run_operator(cluster.kubeconfig, log, metrics_port=port) as proc:
+            yield proc
+        return
+    live = _free_port()
+    cmd = [sys.executable, "-c", _TRACEMALLOC_WRAPPER, str(args.tracemalloc), str(work / "snapshot")]
+    cmd += ["run", "--liveness", f"http://127.0.0.1:{live}/healthz"]
+    cmd += ["--metrics-port", str(port), "--metrics-address", "127.0.0.1"]
+    env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), PYTHONUNBUFFERED="1", ECS_OPERATOR_SCHEDULER_NAME="")
+    healthy = lambda: http_ok(f"http://127.0.0.1:{live}/healthz")  # noqa: E731
+    with local_process("operator (tracemalloc)", cmd, env=env, log_path=log, healthy=healthy, timeout=120) as proc:
+        proc.snapshots = work / "snapshot"  # type: ignore[attr-defined]
+        yield proc
+
+
+class Traced:
+    """The operator's allocations during the churn (``--tracemalloc``): tracing starts at the end
+    of the warm-up; the snapshot after the settle (every short-lived object deleted, the exact
+    state reached, no backlog) holds what was allocated since and is still held."""
+
+    def __init__(self, operator):
+        self.operator, self.started = operator, False
+
+    def snapshot(self) -> None:
+        """Start tracing (first call), or take the snapshot (second)."""
+        self.operator.send_signal(signal.SIGUSR1)
+        if not self.started:
+            self.started = True
+            return
+        deadline = time.monotonic() + 300
+        while not self.operator.snapshots.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    def report(self, top: int = 25) -> None:
+        import tracemalloc
+
+        path: Path = self.operator.snapshots
+        if not path.exists():
+            print(f"tracemalloc: no snapshot at {path}")
+            return
+        snap = tracemalloc.Snapshot.load(str(path)).filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        total = sum(s.size for s in snap.statistics("filename"))
+        print(
+            f"\ntracemalloc: {total / 2**20:.2f} MiB allocated since the end of the warm-up and still held after the settle; by line:"
+        )
+        for stat in snap.statistics("lineno")[:top]:
+            frame = stat.traceback[0]
+            print(f"  {stat.size / 1024:9.1f} KiB {stat.count:7d} blocks  {frame.filename}:{frame.lineno}")
+        print("by traceback (the most recent frames first, the standard library's left out):")
+        for stat in snap.statistics("traceback")[:10]:
+            frames = [
+                f for f in reversed(stat.traceback) if "site-packages" in f.filename or "/lib/python3" not in f.filename
+            ]
+            where = " <- ".join(f"{'/'.join(f.filename.split('/')[-2:])}:{f.lineno}" for f in frames[:8])
+            print(f"  {stat.size / 1024:9.1f} KiB {stat.count:7d} blocks  {where or stat.traceback[-1]}")
+
+
+def churn_loop(churn: Churn, operator, minutes: float, interval: float, at_warmup=None, warmup_s: float = 0) -> float:
+    """Churn until ``minutes`` have passed (or the operator died); the seconds it ran.
+    ``at_warmup``: called once when ``warmup_s`` seconds have passed."""
     t0 = time.monotonic()
     end = t0 + minutes * 60
     while time.monotonic() < end:
         if operator.poll() is not None:
             print(f"the operator exited with {operator.returncode}", file=sys.stderr)
             break
+        if at_warmup is not None and time.monotonic() - t0 >= warmup_s:
+            at_warmup()
+            at_warmup = None
         churn.step()
         time.sleep(max(0.0, min(interval, end - time.monotonic())))
     return time.monotonic() - t0
@@ -656,6 +743,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--nodes-per-zone", type=int, default=3)
+    p.add_argument("--cluster", default="ecs-soak", help="the local cluster's name (recreated, removed after)")
+    p.add_argument(
+        "--tracemalloc",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="diagnosis, not the figure (tracing slows the operator and costs memory): trace the operator's "
+        "allocations (FRAMES frames each) from the end of the warm-up and print what was allocated since "
+        "and is still held after the settle, by line and by traceback",
+    )
     args = p.parse_args(argv)
     if args.warmup is None:
         args.warmup = args.minutes / 10
@@ -666,7 +763,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    cluster = LocalCluster(name="ecs-soak")
+    cluster = LocalCluster(name=args.cluster)
     cluster.down(log=lambda m: None)
     work = Path(tempfile.mkdtemp(prefix="soak-"))
     t = time.monotonic()
@@ -680,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         apply_crds(cluster)
         port = _free_port()
-        with run_operator(cluster.kubeconfig, work / "operator.log", metrics_port=port) as operator:
+        with operator_process(args, cluster, work, port) as operator:
             return run(args, cluster, operator, port, work / "operator.log")
     finally:
         if not os.environ.get("ECS_OPERATOR_KEEP_CLUSTER"):
@@ -709,12 +806,18 @@ def run(args, cluster: LocalCluster, operator, port: int, log: Path) -> int:
     sampler = Sampler(operator.pid, port, args.sample, churn.total, pods)
     sampler.take()
     sampler.start()
-    ran = churn_loop(churn, operator, args.minutes, args.interval)
+    traced = Traced(operator) if args.tracemalloc else None
+    ran = churn_loop(
+        churn, operator, args.minutes, args.interval, traced.snapshot if traced else None, args.warmup * 60
+    )
     sampler.take()
     sampler.stop()
     end_s = sampler.samples[-1].t
     churn.clean_up()
     settle = wait_exact(churn, custom, core, apps, timeout=600)
+    if traced is not None:  # after the settle: no backlog of events held in queues
+        traced.snapshot()
+        traced.report()
     after = sampler.take()
     print(
         f"churn ran {ran / 60:.1f} min; after the settle RSS {after.rss_mib:.1f} MiB, fds {after.fds}, threads {after.threads}"
