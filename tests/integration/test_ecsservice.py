@@ -396,7 +396,7 @@ def test_clusters_isolate_their_tasks_on_their_own_container_instances(custom, c
     custom.create_namespaced_custom_object(G, V, namespace, "taskdefinitions", td("iso"))
     # a service in a cluster that does not exist is refused, as ECS refuses it
     custom.create_namespaced_custom_object(G, V, namespace, "ecsservices", svc("prodsvc", "iso", 2, cluster="prod"))
-    c = wait_ready(custom, namespace, "ecsservices", "prodsvc", status="False")
+    c = wait_ready(custom, namespace, "ecsservices", "prodsvc", status="False", reason="ClusterNotFoundException")
     assert c["reason"] == "ClusterNotFoundException" and c["message"].startswith("cluster:")
     # a container instance registered to cluster prod (node label), then the cluster itself
     node = f"ip-10-0-8-{namespace[-4:]}"

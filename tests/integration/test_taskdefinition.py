@@ -41,18 +41,22 @@ def ready(obj) -> dict | None:
     return None
 
 
-def wait_ready(custom, ns, plural, name, status="True", timeout=60):
+def wait_ready(custom, ns, plural, name, status="True", timeout=60, reason=None):
+    """The Ready condition once it has ``status`` for the current generation (and ``reason``,
+    when given: a service created with its task definition may first wait for the revision)."""
+
     def check():
         c = ready(get(custom, ns, plural, name))
         return (
             c
             if c
             and c["status"] == status
+            and (reason is None or c.get("reason") == reason)
             and c.get("observedGeneration") == get(custom, ns, plural, name)["metadata"]["generation"]
             else None
         )
 
-    return wait_for(check, timeout=timeout, desc=f"{plural}/{name} Ready={status}")
+    return wait_for(check, timeout=timeout, desc=f"{plural}/{name} Ready={status}" + (f" ({reason})" if reason else ""))
 
 
 def revisions_of(apps, ns, family):

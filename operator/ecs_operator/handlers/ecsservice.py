@@ -383,7 +383,25 @@ _timers = Coalescer(_wake, delay=1.0, workers=2, name="ecsservice-deployment-tim
 
 def _write_status(body: dict, svc: CreateServiceRequest, desired: plan.Desired, now: str, logger) -> None:
     """Write the status computed from ``body`` (which the caller, holding the service's lock, has
-    just read: concurrent refreshes never write back an older status)."""
+    just read: concurrent refreshes never write back an older status). The write names the
+    version it was computed from; when the service changed since, it is read again and the
+    status computed anew (a few times; then kopf or the next refresh retries)."""
+    for attempt in range(STATUS_ATTEMPTS):
+        try:
+            _write_status_once(body, svc, desired, now, logger)
+            return
+        except k8s.Conflict:
+            fresh = state.fetch(body["metadata"]["namespace"], body["metadata"]["name"])
+            if attempt == STATUS_ATTEMPTS - 1 or fresh is None:
+                raise
+            body = fresh
+
+
+#: Status writes of one refresh before a conflict is left to kopf's retry (or the next refresh).
+STATUS_ATTEMPTS = 3
+
+
+def _write_status_once(body: dict, svc: CreateServiceRequest, desired: plan.Desired, now: str, logger) -> None:
     md = body["metadata"]
     name, namespace = md["name"], md["namespace"]
     snapshot = state.read(body)
@@ -398,7 +416,7 @@ def _write_status(body: dict, svc: CreateServiceRequest, desired: plan.Desired, 
         for event in todo.events:
             (kopf.warn if event.warning else kopf.info)(body, reason=event.reason, message=event.message)
         if todo.write:  # nothing new: no write
-            state.write_status(namespace, name, todo.status)
+            state.write_status(namespace, name, todo.status, based_on=md.get("resourceVersion"))
     except BaseException:  # not written: the next status names these tasks
         _runtime.give_back(key, started, stopped)
         raise

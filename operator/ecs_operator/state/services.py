@@ -132,10 +132,19 @@ def fetch(namespace: str, name: str) -> dict | None:
     return body
 
 
-def write_status(namespace: str, name: str, status: Obj) -> Obj:
+def write_status(namespace: str, name: str, status: Obj, *, based_on: str | None = None) -> Obj:
     """Merge ``status`` into the ECSService's status; the answer (the service as it is now) is
-    the next refresh's starting point."""
-    body = k8s.merge_patch(API_VERSION, "ECSService", namespace, name, {"status": status}, subresource="status")
+    the next refresh's starting point. ``based_on``: the resourceVersion the status was computed
+    from; a service changed since is not written (:class:`k8s.Conflict`, and the next read is a
+    GET), so a status never overwrites what another writer added (AZ rebalancing's events)."""
+    patch: Obj = {"status": status}
+    if based_on:
+        patch["metadata"] = {"resourceVersion": based_on}
+    try:
+        body = k8s.merge_patch(API_VERSION, "ECSService", namespace, name, patch, subresource="status")
+    except k8s.Conflict:
+        known.forget(namespace, name)
+        raise
     if isinstance(body, dict):
         known.remember(copy.deepcopy(body))
     return body
