@@ -9,7 +9,8 @@ and the plans read (:mod:`ecs_operator.state.services`, :mod:`ecs_operator.plans
 
 - every kind: dict keys and short strings interned (shared by every entry), ``metadata`` without ``managedFields`` (the API server's field ownership, often
   the largest part of an object, read by nobody here), and the rest of the object as it is;
-- a pod: ``spec`` reduced to :data:`POD_SPEC_KEYS`, each container to :data:`CONTAINER_KEYS`
+- a pod: ``spec`` reduced to :data:`POD_SPEC_KEYS` (placement: AZ rebalancing reads where a
+  task could go), each container to :data:`CONTAINER_KEYS`
   (no env, probes, mounts, resources); ``status`` whole;
 - a ReplicaSet, Deployment or DaemonSet: ``spec.template.spec`` dropped (the plans compare what
   they render, never the applied pod spec); ``spec.template.metadata`` (the task definition
@@ -21,6 +22,7 @@ What is dropped is never read through the indexes; a reader that needs more adds
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +36,8 @@ POD_SPEC_KEYS = (
     "nodeSelector",
     "priority",
     "readinessGates",
+    "affinity",
+    "tolerations",
     "containers",
     "initContainers",
 )
@@ -111,9 +115,33 @@ def slim(body: Mapping[str, Any], kind: str | None = None) -> Obj:
         out["metadata"] = _metadata(md)
     spec = body.get("spec")
     kind = kind or _kind(body, spec)
+    placement: Obj = {}
     if isinstance(spec, Mapping):
         if kind == "Pod":
             out["spec"] = _pod_spec(spec)
+            placement = {k: out["spec"].pop(k) for k in SHARED_POD_SPEC_KEYS if k in out["spec"]}
         elif kind in WORKLOAD_KINDS:
             out["spec"] = _workload_spec(spec)
-    return compact(out)
+    entry = compact(out)
+    if placement:
+        entry["spec"].update((k, shared(v)) for k, v in placement.items())
+    return entry
+
+
+#: Pod spec keys whose values repeat across a service's tasks: entries share one copy.
+SHARED_POD_SPEC_KEYS = ("nodeSelector", "affinity", "tolerations")
+#: At most this many distinct shared values are kept (then the table starts anew).
+SHARED_MAX = 20_000
+_shared: dict[str, Any] = {}
+
+
+def shared(value: Any) -> Any:
+    """One interned copy of a JSON value for every entry that has an equal one (readers never
+    change entries): a service's 10 tasks hold one affinity and one toleration list, not 10."""
+    key = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    found = _shared.get(key)
+    if found is None:
+        if len(_shared) >= SHARED_MAX:
+            _shared.clear()
+        found = _shared[key] = compact(value)
+    return found
