@@ -305,7 +305,7 @@ def free_port() -> int:
 
 
 def operator_log(cluster: LocalCluster) -> Path:
-    return cluster.workdir / "ecs-bench-operator.log"
+    return cluster.workdir / f"{cluster.name}-operator.log"
 
 
 _CALL = re.compile(r'"(GET|POST|PUT|PATCH|DELETE) (/[^ ?"]*)[^"]*" (\d{3})')
@@ -419,10 +419,11 @@ def main() -> int:
         action="store_true",
         help="log the operator's API requests (urllib3) and print them per service by path shape",
     )
+    p.add_argument("--cluster", default="ecs-bench", help="the local cluster's name (two runs side by side)")
     args = p.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
 
-    cluster = LocalCluster(name="ecs-bench")
+    cluster = LocalCluster(name=args.cluster)
     cluster.down(log=lambda m: None)
     t = time.monotonic()
     cluster.up(nodes=bench_nodes(args.nodes), log=lambda m: print(m, file=sys.stderr), timeout=600)
@@ -456,12 +457,18 @@ def main() -> int:
             cpu_b0 = cpu_by_process(pids)
             base, base_wall, base_poller = run_baseline(apps, ns_b, n, args.desired)
             cpu_b1 = cpu_by_process(pids)
+            # the operator watches every pod of the cluster (kopf filters labels client-side):
+            # what the baseline's pods, none of them ECS tasks, cost it
+            print(
+                f"operator RSS after the baseline's {n * args.desired} pods: {proc_status(operator.pid, 'VmRSS'):.0f} MiB "
+                f"(peak {proc_status(operator.pid, 'VmHWM'):.0f} MiB)"
+            )
             pids["operator"] = operator.pid
             cpu_o0 = cpu_by_process(pids)
             calls0, cpu0 = api_calls(port), cpu_seconds(operator.pid)
             spy = None
             if args.py_spy:
-                out = cluster.workdir / f"ecs-bench-operator.{n}.pyspy.txt"
+                out = cluster.workdir / f"{cluster.name}-operator.{n}.pyspy.txt"
                 spy = subprocess.Popen(
                     [args.py_spy, "record", "--nonblocking", "--format", "raw", "-r", "50", "-o", str(out)]
                     + ["--pid", str(operator.pid)],
