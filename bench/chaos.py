@@ -14,9 +14,11 @@ running as a ServiceAccount of its own (tests/integration/test_chaos.py: ``chaos
   restarted on 410 and seconds to the exact state;
 - conflict: a second writer fights over one Deployment's replicas and its service's status for
   ``--fight`` seconds; writes of each side, and the operator's writes in the 30 s after;
-- throttle: APF rejects every request of the operator's identity for ``--throttle`` seconds while
-  services are created; the operator's request rate while throttled, seconds to the exact state
-  after the limit is lifted;
+- throttle: APF gives the operator's identity 0 seats and rejects (one request at a time passes,
+  every concurrent one is answered 429) for ``--throttle`` seconds while ``--services`` services
+  are created, then all scaled every 10 s and once more at the end; 429s as the API server counted them
+  (``apiserver_flowcontrol_rejected_requests_total``) and as the operator saw them, its request
+  rate while throttled, seconds to the exact state after the limit is lifted;
 - failover: two `run --leader-elect` candidates; the leader is SIGKILLed ``--failovers`` times;
   seconds from the kill until a change made right after it is reconciled (p50, max).
 
@@ -160,26 +162,53 @@ def conflict(chaos: tc.Chaos, args) -> None:
 
 def throttle(chaos: tc.Chaos, args) -> None:
     ns = chaos.namespace()
+    names = [f"t{i}" for i in range(args.services)]
+    log_from = len(chaos.log.read_text())
+    ours0, _ = tc._operator_429s(chaos, log_from)
+    count, changes = 2, 0
     tc._throttle(chaos)
     try:
-        time.sleep(2)
-        # APF dispatches one request of a zero-seat level when none of it runs: the identity is
-        # slowed down to one request at a time, not stopped (docs/ha.md)
-        print(f"throttle: a request as the operator's identity answered 429: {tc._rejected(chaos)}")
-        w0, log0 = chaos.writes(), chaos.log.read_text().count("429")
-        names = [f"t{i}" for i in range(args.services)]
+        wait_for(lambda: "seats" in tc._apf(chaos), timeout=60, desc="APF has the chaos-throttle priority level")
+        apf0, throttled = tc._apf(chaos), time.monotonic()
+        # APF lets one request of a zero-seat level through when none of it runs: the identity is
+        # slowed to one request at a time, and every concurrent request is answered 429 (docs/ha.md)
         for name in names:
-            chaos.start_service(ns, name, 2)
-        time.sleep(args.throttle)
-        w1, log1 = chaos.writes(), chaos.log.read_text().count("429")
+            chaos.start_service(ns, name, count)
+        changes += len(names)
+        while (left := args.throttle - (time.monotonic() - throttled)) > 0:
+            time.sleep(min(10.0, left))
+            if args.throttle - (time.monotonic() - throttled) > 5:  # no change in the last seconds
+                count = 3 if count == 2 else 2
+                for name in names:
+                    chaos.custom.patch_namespaced_custom_object(
+                        G, V, ns, "ecsservices", name, {"spec": {"desiredCount": count}}
+                    )
+                changes += len(names)
+        # the last change: a count no round used (kopf skips a spec equal to the last one it
+        # handled, so a reverted change whose handler waited for a retry is never reconciled;
+        # docs/ha.md)
+        count = 4
+        for name in names:
+            chaos.custom.patch_namespaced_custom_object(
+                G, V, ns, "ecsservices", name, {"spec": {"desiredCount": count}}
+            )
+        changes += len(names)
+        apf1, elapsed = tc._apf(chaos), time.monotonic() - throttled
     finally:
         tc._lift(chaos)
     lifted = time.monotonic()
-    all_exact(chaos, ns, names, 2, 1, "nginx:1.27")
-    sent = sum(v - w0.get(k, 0) for k, v in w1.items() if ":" not in k)
+    all_exact(chaos, ns, names, count, 1, "nginx:1.27")
+    converged = time.monotonic() - lifted
+    rejected = apf1.get("rejected", 0) - apf0.get("rejected", 0)
+    dispatched = apf1.get("dispatched", 0) - apf0.get("dispatched", 0)
+    ours, kopfs = tc._operator_429s(chaos, log_from)
+    tracebacks = chaos.log.read_text()[log_from:].count("Traceback")
     print(
-        f"throttle {args.throttle} s: the operator's code sent {sent:.0f} requests ({sent / args.throttle:.2f}/s),"
-        f" kopf logged {log1 - log0} 429s; {len(names)} services exact {time.monotonic() - lifted:.1f} s after the lift"
+        f"throttle {elapsed:.0f} s ({len(names)} services created, then every 10 s all scaled; {changes} changes):"
+        f" the API server answered the operator's identity 429 {rejected:.0f} times and let {dispatched:.0f}"
+        f" through ({(rejected + dispatched) / elapsed:.2f} requests/s); the operator saw {ours - ours0:.0f} 429s"
+        f" on its own requests, kopf {kopfs} on its own; {len(names)} services exact {converged:.1f} s after the"
+        f" lift; {tracebacks} tracebacks in its log"
     )
 
 

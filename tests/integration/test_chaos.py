@@ -386,16 +386,6 @@ def _throttle(chaos: Chaos) -> None:
     )
 
 
-def _rejected(chaos: Chaos) -> bool:
-    """A request as the operator's identity is answered 429 (APF has the schema now)."""
-    api = kubernetes.config.new_client_from_config(config_file=str(chaos.operator_kubeconfig))
-    try:
-        kubernetes.client.CoreV1Api(api).list_namespace(limit=1)
-    except kubernetes.client.ApiException as e:
-        return e.status == 429
-    return False
-
-
 def _lift(chaos: Chaos) -> None:
     for delete in (chaos.flow.delete_flow_schema, chaos.flow.delete_priority_level_configuration):
         try:
@@ -403,3 +393,137 @@ def _lift(chaos: Chaos) -> None:
         except kubernetes.client.ApiException as e:
             if e.status != 404:
                 raise
+
+
+THROTTLED = "chaos-throttle"  # the FlowSchema and the PriorityLevel of _throttle
+
+
+def _apf(chaos: Chaos) -> dict[str, float]:
+    """What the API server itself counted for the operator's identity under ``_throttle``, read as
+    admin from kube-apiserver's /metrics: ``rejected`` (answered 429 by API Priority and Fairness,
+    any reason), ``dispatched`` (let through) and ``seats`` (the priority level's current limit;
+    absent until APF has taken the configuration in)."""
+    text = chaos.cluster.kubectl("get", "--raw", "/metrics").stdout
+    out: dict[str, float] = {}
+    names = {
+        "apiserver_flowcontrol_rejected_requests_total": ("rejected", f'flow_schema="{THROTTLED}"'),
+        "apiserver_flowcontrol_dispatched_requests_total": ("dispatched", f'flow_schema="{THROTTLED}"'),
+        "apiserver_flowcontrol_current_limit_seats": ("seats", f'priority_level="{THROTTLED}"'),
+    }
+    for line in text.splitlines():
+        name = line.split("{", 1)[0]
+        if name in names and names[name][1] in line:
+            key = names[name][0]
+            out[key] = out.get(key, 0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def _operator_429s(chaos: Chaos, log_from: int) -> tuple[float, int]:
+    """429s the operator itself saw: its own requests (k8s/, ``ecs_operator_api_requests_total``
+    with code 429; each becomes a kopf.TemporaryError, logged "failed temporarily: API 429"), and
+    kopf's (its watches and its patches of the object, logged as ``APITooManyRequestsError`` at
+    every attempt it retries) since ``log_from`` (an offset into the log)."""
+    ours = sum(v for k, v in chaos.writes().items() if k.endswith(":429"))
+    return ours, chaos.log.read_text()[log_from:].count("APITooManyRequestsError")
+
+
+THROTTLE_SERVICES = 6
+THROTTLE_PROOF_SECONDS = 120  # functional bound: rounds of load until the server has rejected the operator
+THROTTLE_QUIET_SECONDS = 10
+
+
+def test_throttled_operator_backs_off_and_converges_once_the_limit_is_lifted(chaos):
+    """APF throttles the operator's identity (a priority level of 0 seats that rejects: one
+    request at a time is let through, every concurrent one is answered 429). Load comes in rounds
+    (every service changes its desiredCount at once: kopf runs their handlers concurrently) until
+    the API server's own counter shows 429s sent to the operator's identity and the operator
+    shows it saw them. While still throttled and with nothing to do, it does not loop on 429s
+    (a request count over a window, generously bounded). A change made while throttled is
+    reconciled once the limit is lifted: every service exact, the operator alive, no traceback.
+
+    That last change sets a desiredCount no round used: kopf runs an update handler only for a
+    spec that differs from the last one it handled, so a round's change whose handler waits for
+    its retry and is then changed back is never reconciled (observedGeneration stays behind;
+    docs/ha.md, open defect, handed off)."""
+    ns = chaos.namespace()
+    names = [f"th{i}" for i in range(THROTTLE_SERVICES)]
+    for name in names:
+        chaos.start_service(ns, name, 1)
+    for name in names:
+        chaos.wait_exact(ns, name, 1)
+    log_from = len(chaos.log.read_text())
+    ours0, _ = _operator_429s(chaos, log_from)
+    count, changes = 1, 0
+    _throttle(chaos)
+    try:
+        wait_for(lambda: "seats" in _apf(chaos), timeout=60, desc="APF has the chaos-throttle priority level")
+        throttled = time.monotonic()
+        apf0 = _apf(chaos)
+        seen: dict[str, float] = {}
+        rounds = 0
+        while True:
+            rounds += 1
+            count = 2 if count == 1 else 1
+            for name in names:
+                chaos.custom.patch_namespaced_custom_object(
+                    G, V, ns, "ecsservices", name, {"spec": {"desiredCount": count}}
+                )
+            changes += len(names)
+            time.sleep(3)
+            apf = _apf(chaos)
+            ours, kopfs = _operator_429s(chaos, log_from)
+            seen = {
+                "rejected": apf.get("rejected", 0) - apf0.get("rejected", 0),
+                "dispatched": apf.get("dispatched", 0) - apf0.get("dispatched", 0),
+                "operator 429s": ours - ours0,
+                "kopf 429s": kopfs,
+            }
+            if seen["rejected"] > 0 and seen["operator 429s"] + seen["kopf 429s"] > 0:
+                break
+            assert time.monotonic() - throttled < THROTTLE_PROOF_SECONDS, (
+                f"after {rounds} rounds of load in {THROTTLE_PROOF_SECONDS} s, no proof of 429s to the operator: {seen}"
+            )
+        loaded = time.monotonic() - throttled
+        # throttled, nothing to do: its requests over a window (a loop on 429s would be thousands)
+        quiet0 = _apf(chaos)
+        time.sleep(THROTTLE_QUIET_SECONDS)
+        quiet1 = _apf(chaos)
+        quiet = sum(quiet1.get(k, 0) - quiet0.get(k, 0) for k in ("rejected", "dispatched"))
+        quiet_rejected = quiet1.get("rejected", 0) - quiet0.get("rejected", 0)
+        # a change made while throttled, to be finished once the limit is lifted (a count the
+        # rounds never used, so kopf sees a change from whatever it last handled)
+        count = 3
+        for name in names:
+            chaos.custom.patch_namespaced_custom_object(
+                G, V, ns, "ecsservices", name, {"spec": {"desiredCount": count}}
+            )
+        changes += len(names)
+        time.sleep(2)
+        apf1 = _apf(chaos)  # the whole throttled time
+    finally:
+        _lift(chaos)
+    lifted = time.monotonic()
+    for name in names:
+        chaos.wait_exact(ns, name, count, timeout=120)
+    converged = time.monotonic() - lifted
+    total = sum(apf1.get(k, 0) - apf0.get(k, 0) for k in ("rejected", "dispatched"))
+    rejected = apf1.get("rejected", 0) - apf0.get("rejected", 0)
+    ours, kopfs = _operator_429s(chaos, log_from)
+    print(
+        f"\nthrottling: the API server answered the operator's identity 429 {rejected:.0f} times"
+        f" ({seen['rejected']:.0f} within {rounds} round(s) of load, {loaded:.1f} s) and let {total - rejected:.0f}"
+        f" through, for {changes} desiredCount changes of {len(names)} services; the operator saw"
+        f" {ours - ours0:.0f} 429s on its own requests and kopf {kopfs} on its own; {quiet:.0f} requests"
+        f" ({quiet / THROTTLE_QUIET_SECONDS:.1f}/s, {quiet_rejected:.0f} of them 429) in {THROTTLE_QUIET_SECONDS} s"
+        f" throttled with nothing to do;"
+        f" every service exact {converged:.1f} s after the lift"
+    )
+    assert quiet <= 15 * THROTTLE_QUIET_SECONDS, (
+        f"{quiet:.0f} requests in {THROTTLE_QUIET_SECONDS} s throttled and idle: a hot loop"
+    )
+    assert total <= 60 * changes + 300, f"{total:.0f} requests for {changes} changes: a hot loop"
+    chaos.alive()
+    tail = chaos.log.read_text()[log_from:]
+    assert "Traceback" not in tail, (
+        f"a traceback in the operator's log:\n{tail[max(0, tail.index('Traceback') - 2000) :][:6000]}"
+    )
