@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ecs_operator.state.services import MAX_ANNOUNCED, KnownBodies, ServiceRuntime
+from ecs_operator.state.services import MAX_ANNOUNCED, ServiceRuntime
 
 
 @pytest.mark.parametrize(
@@ -33,32 +33,3 @@ def test_give_back_keeps_order_and_bound(taken, since, expected) -> None:
     rt.give_back("k", started, stopped)
     assert rt.take_announcements("k") == expected
     assert len(rt) == 0
-
-
-def body(rv: str, events: int = 0) -> dict:
-    return {"metadata": {"namespace": "ns", "name": "web", "resourceVersion": rv}, "status": {"events": [0] * events}}
-
-
-@pytest.mark.parametrize(
-    ("remembered", "watched", "current"),
-    [
-        pytest.param(None, "5", None, id="never-read"),
-        pytest.param("5", None, None, id="watch-not-there-yet"),
-        pytest.param("5", "5", "5", id="nobody-changed-it"),
-        pytest.param("5", "4", None, id="watch-behind-our-write"),
-        pytest.param("5", "6", None, id="someone-wrote-since"),
-    ],
-)
-def test_known_body_serves_only_the_watched_version(remembered, watched, current) -> None:
-    known = KnownBodies()
-    if remembered:
-        known.remember(body(remembered, events=1))
-    if watched:
-        known.watched("ns", "web", watched)
-    got = known.current("ns", "web")
-    assert (got and got["metadata"]["resourceVersion"]) == current
-    if got:
-        got["status"]["events"].append(1)  # a copy: the caller may change it
-        assert known.current("ns", "web")["status"]["events"] == [0]
-    known.forget("ns", "web")
-    assert known.current("ns", "web") is None and len(known) == 0

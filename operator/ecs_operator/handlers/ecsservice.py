@@ -75,14 +75,6 @@ for _group, _plural, _index_name in (
     kopf.index(_group, "v1", _plural, id=_index_name, labels={svc_tr.LABEL_SERVICE: kopf.PRESENT})(_by_service)
 
 
-@kopf.index(GROUP, VERSION, "ecsservices")
-def service_versions(namespace, name, meta, **_):
-    """Each version of a service the watch delivers (a status refresh needs no GET while the
-    latest is the one this process last read or wrote; see ``state.services.KnownBodies``).
-    Indexes nothing itself: an index function runs for every event without a log line."""
-    state.known.watched(namespace, name, meta.get("resourceVersion") or "")
-
-
 def task_id(pod: dict) -> str:
     """A service task's id, as ECS shows one (32 hex digits): its pod's uid."""
     return pod["metadata"].get("uid", "").replace("-", "")
@@ -252,7 +244,7 @@ def _reconcile(body: dict, logger) -> None:
             kopf.warn(body, reason=e.reason, message=e.message)
             body = state.fetch(namespace, name) or body
             status = plan.failure_status(body.get("status") or {}, generation, e.reason, e.message, now)
-            state.write_status(namespace, name, status)
+            k8s.merge_patch(API, "ECSService", namespace, name, {"status": status}, subresource="status")
 
 
 # ------------------------------------------------------------------------------------------
@@ -383,25 +375,7 @@ _timers = Coalescer(_wake, delay=1.0, workers=2, name="ecsservice-deployment-tim
 
 def _write_status(body: dict, svc: CreateServiceRequest, desired: plan.Desired, now: str, logger) -> None:
     """Write the status computed from ``body`` (which the caller, holding the service's lock, has
-    just read: concurrent refreshes never write back an older status). The write names the
-    version it was computed from; when the service changed since, it is read again and the
-    status computed anew (a few times; then kopf or the next refresh retries)."""
-    for attempt in range(STATUS_ATTEMPTS):
-        try:
-            _write_status_once(body, svc, desired, now, logger)
-            return
-        except k8s.Conflict:
-            fresh = state.fetch(body["metadata"]["namespace"], body["metadata"]["name"])
-            if attempt == STATUS_ATTEMPTS - 1 or fresh is None:
-                raise
-            body = fresh
-
-
-#: Status writes of one refresh before a conflict is left to kopf's retry (or the next refresh).
-STATUS_ATTEMPTS = 3
-
-
-def _write_status_once(body: dict, svc: CreateServiceRequest, desired: plan.Desired, now: str, logger) -> None:
+    just read: concurrent refreshes never write back an older status)."""
     md = body["metadata"]
     name, namespace = md["name"], md["namespace"]
     snapshot = state.read(body)
@@ -416,7 +390,7 @@ def _write_status_once(body: dict, svc: CreateServiceRequest, desired: plan.Desi
         for event in todo.events:
             (kopf.warn if event.warning else kopf.info)(body, reason=event.reason, message=event.message)
         if todo.write:  # nothing new: no write
-            state.write_status(namespace, name, todo.status, based_on=md.get("resourceVersion"))
+            k8s.merge_patch(API, "ECSService", namespace, name, {"status": todo.status}, subresource="status")
     except BaseException:  # not written: the next status names these tasks
         _runtime.give_back(key, started, stopped)
         raise
@@ -532,7 +506,6 @@ def service_deleted(body, logger, **_):
     if remaining:
         raise kopf.TemporaryError(f"draining: {len(remaining)} tasks still stopping", delay=2)
     _runtime.forget(_key(namespace, name))  # nothing is kept for a service that is gone
-    state.known.forget(namespace, name)
     logger.info(f"service {name} drained")
 
 

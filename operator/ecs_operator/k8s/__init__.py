@@ -64,11 +64,6 @@ class ApiError(RuntimeError):
         self.message = message
 
 
-class Conflict(kopf.TemporaryError):
-    """409 for the operator's own identity: the object changed since the version a write named
-    (kopf retries it like any other temporary error; a caller may read again at once)."""
-
-
 #: Items per page of a paged list (:meth:`Access.list_` with ``page_size`` or ``project``).
 LIST_PAGE_SIZE = 500
 
@@ -339,10 +334,9 @@ def _translate_error(e: ApiException, retryable: bool = True) -> Exception:
         payload = {}
     message = payload.get("message") or e.reason or ""
     reason = payload.get("reason") or e.reason or ""
-    if retryable and e.status == 409:
-        return Conflict(f"API {e.status} {reason}: {message}", delay=1)
-    if retryable and (e.status == 429 or (e.status or 0) >= 500):
-        return kopf.TemporaryError(f"API {e.status} {reason}: {message}", delay=5)
+    if retryable and (e.status in (409, 429) or (e.status or 0) >= 500):
+        delay = 1 if e.status == 409 else 5
+        return kopf.TemporaryError(f"API {e.status} {reason}: {message}", delay=delay)
     return ApiError(e.status or 0, reason, message)
 
 

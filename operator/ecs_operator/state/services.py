@@ -10,7 +10,6 @@ listed.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -72,82 +71,9 @@ def owned_workloads(namespace: str, name: str, uid: str) -> list[Obj]:
     return [obj for kind in WORKLOAD_KINDS for obj in indexes.objects(kind, namespace, name) if owned_by(obj, uid)]
 
 
-class KnownBodies:
-    """The last ECSService body this process read or wrote, per service, and the last
-    resourceVersion its watch delivered (thread-safe).
-
-    A status refresh must start from the service as it is now (its previous status: events,
-    deployments). While the watch's latest version of the service is the very version this
-    process last read or wrote, nobody changed it since: that body is the service as it is now,
-    and no GET is needed (at 100 services created at once that was ~5 GETs per service). Any
-    other version (a writer's change, or the watch not there yet) reads it anew."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._bodies: dict[tuple[str, str], Obj] = {}
-        self._watched: dict[tuple[str, str], str] = {}
-
-    def watched(self, namespace: str, name: str, resource_version: str) -> None:
-        with self._lock:
-            self._watched[(namespace, name)] = resource_version
-
-    def remember(self, body: Obj) -> None:
-        md = body.get("metadata") or {}
-        if md.get("name") and md.get("namespace") and md.get("resourceVersion"):
-            with self._lock:
-                self._bodies[(md["namespace"], md["name"])] = body
-
-    def current(self, namespace: str, name: str) -> Obj | None:
-        """A copy of the known body, if the watch's latest version is its version."""
-        key = (namespace, name)
-        with self._lock:
-            body = self._bodies.get(key)
-            if body is None or self._watched.get(key) != body["metadata"]["resourceVersion"]:
-                return None
-        return copy.deepcopy(body)
-
-    def forget(self, namespace: str, name: str) -> None:
-        with self._lock:
-            self._bodies.pop((namespace, name), None)
-            self._watched.pop((namespace, name), None)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(set(self._bodies) | set(self._watched))
-
-
-#: The operator process's known ECSService bodies (fed by the service handlers).
-known = KnownBodies()
-
-
 def fetch(namespace: str, name: str) -> dict | None:
-    """The ECSService as it is now (None: gone): the body this process last read or wrote while
-    the watch shows nobody changed it since, else a GET."""
-    body = known.current(namespace, name)
-    if body is not None:
-        return body
-    body = k8s.get(API_VERSION, "ECSService", namespace, name)
-    if body is not None:
-        known.remember(copy.deepcopy(body))
-    return body
-
-
-def write_status(namespace: str, name: str, status: Obj, *, based_on: str | None = None) -> Obj:
-    """Merge ``status`` into the ECSService's status; the answer (the service as it is now) is
-    the next refresh's starting point. ``based_on``: the resourceVersion the status was computed
-    from; a service changed since is not written (:class:`k8s.Conflict`, and the next read is a
-    GET), so a status never overwrites what another writer added (AZ rebalancing's events)."""
-    patch: Obj = {"status": status}
-    if based_on:
-        patch["metadata"] = {"resourceVersion": based_on}
-    try:
-        body = k8s.merge_patch(API_VERSION, "ECSService", namespace, name, patch, subresource="status")
-    except k8s.Conflict:
-        known.forget(namespace, name)
-        raise
-    if isinstance(body, dict):
-        known.remember(copy.deepcopy(body))
-    return body
+    """The ECSService as it is now (None: gone)."""
+    return k8s.get(API_VERSION, "ECSService", namespace, name)
 
 
 @dataclass(frozen=True)
