@@ -81,3 +81,28 @@ def test_a_lost_node_stops_its_tasks_unless_its_whole_zone_is_down(monkeypatch):
     readiness.update("n2", "z1", True)
     handler.lost_node.__wrapped__(body=_lost_node("z1"), logger=logging.getLogger("t"))
     assert [c[:2] for c in fake.calls] == [("stop", "a")]
+
+
+def test_one_pods_refusal_does_not_stop_the_others(monkeypatch):
+    fake = FakePods()
+
+    def refuse_a(namespace, name, uid, condition, finalizer, grace_seconds):
+        if name == "a":
+            raise handler.k8s.ApiError(500, "InternalError", "boom")
+        FakePods.stop(fake, namespace, name, uid, condition, finalizer, grace_seconds)
+
+    monkeypatch.setattr(handler, "k8s_pods", fake)
+    monkeypatch.setattr(fake, "stop", refuse_a)
+    todo = plan.NodePlan(
+        lost=True,
+        reason="Host EC2 (instance i-1) stopped/terminated",
+        stop=[plan.PodRef("ns", "a", "u-a"), plan.PodRef("ns", "b", "u-b")],
+        remove=[plan.PodRef("ns", "c", "u-c")],
+    )
+    try:
+        handler._apply("n1", todo, datetime.now(UTC), logging.getLogger("t"))
+    except handler.kopf.TemporaryError as e:  # the timer looks again
+        assert "a" in str(e)
+    else:
+        raise AssertionError("a refusal is retried")
+    assert [c[:2] for c in fake.calls] == [("stop", "b"), ("release", "c")]

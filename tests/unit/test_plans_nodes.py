@@ -62,6 +62,8 @@ REASON = "Host EC2 (instance ip-10-0-1-1) stopped/terminated"
         ("deleting, grace over: removed", node("False", 60), [pod("a", deleting=-0.1)], True, [], ["a"], None),
         ("lost, nothing left", node("False", 600), [], True, [], [], None),
         ("deleted node: every task stops", None, [pod("a"), pod("b", deleting=-1)], True, ["a"], ["b"], 2.0),
+        # a deleted node is never looked at again: a pod already stopping goes at once, whatever its grace
+        ("deleted node: a stopping pod goes now", None, [pod("a", deleting=25)], True, [], ["a"], None),
     ],
 )
 def test_plan_node(case, the_node, pods, lost, stop, remove, recheck):

@@ -460,3 +460,18 @@ def test_replicas_drifted(replicas, listed, kind, drifted):
         else CreateServiceRequest.model_validate({"taskDefinition": "web", "schedulingStrategy": "DAEMON"})
     )
     assert p.replicas_drifted(snap, svc_) is drifted
+
+
+@pytest.mark.parametrize(
+    ("metadata", "status", "behind"),
+    [
+        pytest.param({"generation": 3}, {"observedGeneration": 1}, True, id="changed-back-while-retrying"),
+        pytest.param({"generation": 3}, {"observedGeneration": 3}, False, id="up-to-date"),
+        pytest.param({"generation": 1}, {}, False, id="never-reconciled-yet"),
+        pytest.param({"generation": 1}, None, False, id="no-status"),
+        pytest.param({"generation": 3, "deletionTimestamp": "t"}, {"observedGeneration": 1}, False, id="deleting"),
+    ],
+)
+def test_status_behind_spec(metadata, status, behind):
+    body = {"metadata": metadata} | ({"status": status} if status is not None else {})
+    assert p.behind_spec(body) is behind

@@ -409,6 +409,25 @@ def service_changed(body, logger, **kwargs):
     reconcile(dict(body), logger)
 
 
+#: Seconds a service whose status is behind its spec stays unchanged before it is reconciled again.
+BEHIND_SECONDS = 10.0
+
+
+def _behind(body, **_) -> bool:
+    return plan.behind_spec(body)
+
+
+@kopf.timer(GROUP, VERSION, "ecsservices", interval=BEHIND_SECONDS, idle=BEHIND_SECONDS, when=_behind)
+@metrics.reconciled("ECSService", handler="behind_spec")
+def status_behind_spec(body, logger, **kwargs):
+    """kopf runs service_changed only for a spec that differs from the last one it handled: a change
+    whose handler failed for a while and that was changed back before kopf's retry is never handled
+    (see ``plans.service.behind_spec``). Such a service, unchanged for BEHIND_SECONDS (``idle``:
+    not while kopf itself still retries), is reconciled: level-based, under the service's lock."""
+    remember_indexes(kwargs)
+    reconcile(dict(body), logger)
+
+
 #: Seconds a status refresh waits for more changes of the same service before it runs.
 REFRESH_DELAY = config.get().refresh_delay
 _log = logging.getLogger(__name__)

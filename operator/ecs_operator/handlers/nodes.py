@@ -85,13 +85,24 @@ def lost_node(body, logger, **_):
 
 def _apply(name: str, todo: plan.NodePlan, now: datetime, logger) -> None:
     """Mark and delete (short grace) the pods to stop, then remove those whose grace passed."""
+    failed: list[str] = []
+
+    def each(step, ref: plan.PodRef, *args) -> None:  # one pod's refusal never stops the others
+        try:
+            step(ref.namespace, ref.name, ref.uid, *args)
+        except k8s.ApiError as e:
+            failed.append(ref.name)
+            logger.warning(f"container instance {name}: task pod {ref.namespace}/{ref.name} not stopped yet: {e}")
+
     if todo.stop and todo.reason:
         condition = plan.disruption_condition(todo.reason, now)
         for ref in todo.stop:
-            k8s_pods.stop(ref.namespace, ref.name, ref.uid, condition, plan.FINALIZER, plan.POD_GRACE_SECONDS)
+            each(k8s_pods.stop, ref, condition, plan.FINALIZER, plan.POD_GRACE_SECONDS)
         logger.info(f"container instance {name} is lost ({todo.reason}): {len(todo.stop)} tasks stopped")
     for ref in todo.remove:
-        k8s_pods.release(ref.namespace, ref.name, ref.uid, plan.FINALIZER)
+        each(k8s_pods.release, ref, plan.FINALIZER)
+    if failed:  # the timer looks again (a deleted node's pods: the pod garbage collector)
+        raise kopf.TemporaryError(f"{len(failed)} task pods not stopped yet: {', '.join(failed[:5])}", delay=5)
 
 
 def _holds_finalizer(body, **_) -> bool:

@@ -193,9 +193,15 @@ def taskdefinition_changed(body, logger, **_):
     md = body["metadata"]
     with _locks.hold(f"{md['namespace']}/{md['name']}"):
         status = reconcile(dict(body), logger)
-        k8s.merge_patch(
-            API_VERSION, "TaskDefinition", md["namespace"], md["name"], {"status": status}, subresource="status"
-        )
+        try:
+            k8s.merge_patch(
+                API_VERSION, "TaskDefinition", md["namespace"], md["name"], {"status": status}, subresource="status"
+            )
+        except k8s.ApiError as e:
+            if e.status == 404:  # deleted while its handler ran: nothing to report, nobody to wake
+                logger.debug(f"task definition {md['name']} is gone")
+                return
+            raise
     # A new revision of a family that services follow starts a new deployment of each of them
     # (reconciled here, in this process, rather than by writing to the services' objects).
     wakeups.changed("TaskDefinition", {"metadata": md, "status": status}, logger)

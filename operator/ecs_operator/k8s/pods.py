@@ -50,7 +50,15 @@ def stop(namespace: str, name: str, uid: str, condition: dict[str, Any], finaliz
     md: dict[str, Any] = {"uid": uid} if uid else {}
     if not _gone_is_fine(_patch, namespace, name, {"metadata": md, "status": {"conditions": [condition]}}, "status"):
         return
-    if not _gone_is_fine(_patch, namespace, name, {"metadata": {**md, "finalizers": [finalizer]}}):
+    try:
+        if not _gone_is_fine(_patch, namespace, name, {"metadata": {**md, "finalizers": [finalizer]}}):
+            return
+    except ApiError as e:
+        if e.status != 422:
+            raise
+        # "no new finalizers can be added if the object is being deleted": the pod is already
+        # stopping (deleted between our read and now); a lost node never confirms it: it goes now
+        _gone_is_fine(_delete, namespace, name, uid, 0)
         return
     _gone_is_fine(_delete, namespace, name, uid, grace_seconds)
 

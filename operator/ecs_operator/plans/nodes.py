@@ -151,10 +151,11 @@ def plan_node(
             continue
         if not (pod.get("metadata") or {}).get("deletionTimestamp"):
             stop.append(_ref(pod))
-        elif _grace_over(pod, now):
+        elif node is None or _grace_over(pod, now):
+            # a deleted node is never looked at again: a pod already stopping goes now
             remove.append(_ref(pod))
     waiting = bool(stop) or any(
-        (pod.get("metadata") or {}).get("deletionTimestamp") and not _grace_over(pod, now)
+        (pod.get("metadata") or {}).get("deletionTimestamp") and not _grace_over(pod, now) and node is not None
         for pod in pods
         if is_ecs_task(pod) and not is_terminated(pod)
     )

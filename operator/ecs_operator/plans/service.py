@@ -403,3 +403,14 @@ def plan_status(
         events=tuple(events),
         follow_up=rollback.start or drain_pending,
     )
+
+
+def behind_spec(body: Obj) -> bool:
+    """The service's status names an older generation than its spec (a change kopf will not run
+    the change handler for again: its handler failed for a while -- 429, 409, 5xx, kopf retries
+    later -- and the spec went back to the last handled one meanwhile, so kopf sees no diff; the
+    failed attempt may have applied part of it). Not a service never reconciled yet (no
+    observedGeneration: kopf's create handler and its retries own that), nor one being deleted."""
+    md, status = body.get("metadata") or {}, body.get("status") or {}
+    observed = status.get("observedGeneration")
+    return not md.get("deletionTimestamp") and observed is not None and observed != md.get("generation")
