@@ -184,9 +184,9 @@ def throttle(chaos: tc.Chaos, args) -> None:
                         G, V, ns, "ecsservices", name, {"spec": {"desiredCount": count}}
                     )
                 changes += len(names)
-        # the last change: a count no round used (kopf skips a spec equal to the last one it
-        # handled, so a reverted change whose handler waited for a retry is never reconciled;
-        # docs/ha.md)
+        # the last change: a count no round used, so kopf handles it at once whatever it last
+        # handled (a change back to the last handled spec is left to the operator's behind-spec
+        # timer, 10 s idle, which would add to the seconds after the lift; docs/ha.md)
         count = 4
         for name in names:
             chaos.custom.patch_namespaced_custom_object(
