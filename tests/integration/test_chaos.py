@@ -280,11 +280,11 @@ FIGHT_SECONDS = 10
 
 def test_conflicting_writer_is_overruled_at_the_next_reconcile_without_a_hot_loop(chaos):
     """A second writer replaces the Deployment (replicas 7; 409 whenever the operator moved it
-    first) and overwrites the service's status, for 10 s. Today the operator puts both back at
-    its next reconcile of the service (here: a desiredCount change), not on the writer's own
-    change: a ROLLING service's workload events refresh the status from the snapshot but never
-    re-apply the Deployment, and the overwritten status stays until the next change (docs/ha.md,
-    handoff). Bounded: it never loops on the other writer's changes."""
+    first) and overwrites the service's status, for 10 s. The operator sets the Deployment back
+    on each of the writer's changes (a refresh that finds the replicas drifted reconciles), and
+    the next desiredCount change ends in the exact state. Bounded: once the other writer stops,
+    the operator stops writing (no loop), and during the fight it writes at most a few times per
+    write of the other writer."""
     ns = chaos.namespace()
     chaos.start_service(ns, "fought", 2)
     chaos.wait_exact(ns, "fought", 2)
