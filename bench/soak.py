@@ -58,8 +58,9 @@ import kubernetes  # noqa: E402
 from ecs_operator.dev.cluster import ZONES, LocalCluster, NodeSpec, default_nodes  # noqa: E402
 
 from tests.cluster_fixtures import _free_port, http_ok, local_process, run_operator  # noqa: E402
+from tests.integration.test_ecsservice import svc  # noqa: E402
+from tests.integration.test_taskdefinition import G, V, td  # noqa: E402
 
-G, V = "ecs.seed.dev", "v1alpha1"
 NAMESPACE = "soak"
 GOAL_GROWTH_PCT = 10.0
 IMAGES = ("nginx:1.27", "nginx:1.28")  # a roll alternates them: each is a new revision
@@ -339,29 +340,6 @@ class Sampler:
 # ------------------------------------------------------------------------------------------
 
 
-def taskdef(name: str, image: str) -> dict:
-    return {
-        "apiVersion": f"{G}/{V}",
-        "kind": "TaskDefinition",
-        "metadata": {"name": name},
-        "spec": {
-            "family": name,
-            "containerDefinitions": [
-                {"name": "web", "image": image, "memory": 128, "portMappings": [{"containerPort": 80}]}
-            ],
-        },
-    }
-
-
-def service(name: str, count: int) -> dict:
-    return {
-        "apiVersion": f"{G}/{V}",
-        "kind": "ECSService",
-        "metadata": {"name": name},
-        "spec": {"taskDefinition": name, "desiredCount": count},
-    }
-
-
 @dataclass
 class Alive:
     """A short-lived object the churn made: its name, when, and how far it got."""
@@ -405,7 +383,7 @@ class Churn:
         name = self.rng.choice(sorted(self.want))
         w = self.want[name]
         image = IMAGES[(IMAGES.index(w.image) + 1) % len(IMAGES)]
-        self.custom.patch_namespaced_custom_object(G, V, NAMESPACE, "taskdefinitions", name, taskdef(name, image))
+        self.custom.patch_namespaced_custom_object(G, V, NAMESPACE, "taskdefinitions", name, td(name, image))
         self.want[name] = Want(w.count, image)
 
     def _scale(self) -> None:
@@ -445,8 +423,8 @@ class Churn:
         if self._retire_oldest("service"):
             return
         name = self._next("c")
-        self.custom.create_namespaced_custom_object(G, V, NAMESPACE, "taskdefinitions", taskdef(name, IMAGES[0]))
-        self.custom.create_namespaced_custom_object(G, V, NAMESPACE, "ecsservices", service(name, 2))
+        self.custom.create_namespaced_custom_object(G, V, NAMESPACE, "taskdefinitions", td(name, IMAGES[0]))
+        self.custom.create_namespaced_custom_object(G, V, NAMESPACE, "ecsservices", svc(name, name, 2))
         self.alive["service"].append(Alive(name, time.monotonic()))
 
     def _task(self) -> None:
@@ -553,15 +531,15 @@ def setup(custom, core, services: int, tasks: int) -> dict[str, Want]:
     core.create_namespace({"metadata": {"name": NAMESPACE}})
     while not core.list_namespaced_service_account(NAMESPACE).items:
         time.sleep(0.2)
-    custom.create_namespaced_custom_object(G, V, NAMESPACE, "taskdefinitions", taskdef("job", IMAGES[0]))
-    once = taskdef("once", "kwok.local/exit:0")
+    custom.create_namespaced_custom_object(G, V, NAMESPACE, "taskdefinitions", td("job", IMAGES[0]))
+    once = td("once", "kwok.local/exit:0")
     once["spec"]["containerDefinitions"][0].pop("portMappings")
     custom.create_namespaced_custom_object(G, V, NAMESPACE, "taskdefinitions", once)
     want = {}
     for i in range(services):
         name = f"s{i}"
-        custom.create_namespaced_custom_object(G, V, NAMESPACE, "taskdefinitions", taskdef(name, IMAGES[0]))
-        custom.create_namespaced_custom_object(G, V, NAMESPACE, "ecsservices", service(name, tasks))
+        custom.create_namespaced_custom_object(G, V, NAMESPACE, "taskdefinitions", td(name, IMAGES[0]))
+        custom.create_namespaced_custom_object(G, V, NAMESPACE, "ecsservices", svc(name, name, tasks))
         want[name] = Want(tasks, IMAGES[0])
     return want
 
