@@ -371,8 +371,9 @@ def _pick(d: dict[str, Any] | None, keys: Iterable[str]) -> dict[str, Any]:
 
 
 def slim_node(node: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a node that :func:`build_instance` reads (no images, no managed
-    fields, no heartbeat times)."""
+    """The fields of a node that :func:`build_instance` and AZ rebalancing's node fit read
+    (labels, allocatable, Ready, unschedulable, taints; no images, no managed fields, no
+    heartbeat times)."""
     md = node.get("metadata") or {}
     spec = node.get("spec") or {}
     status = node.get("status") or {}
@@ -387,7 +388,7 @@ def slim_node(node: dict[str, Any]) -> dict[str, Any]:
         out_status["nodeInfo"] = {"kubeletVersion": kubelet}
     return {
         "metadata": _pick(md, ("name", "uid", "resourceVersion", "creationTimestamp", "labels")),
-        "spec": _pick(spec, ("unschedulable",)),
+        "spec": _pick(spec, ("unschedulable", "taints")),
         "status": out_status,
     }
 

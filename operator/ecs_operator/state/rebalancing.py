@@ -4,13 +4,10 @@ zones a task of the service could be placed in now, and the tasks still starting
 from __future__ import annotations
 
 import json
-import threading
-import time
 from dataclasses import dataclass
 
-from .. import k8s
 from ..domain.rebalancing import ZONE_LABEL, Task, available_zones
-from . import services
+from . import fleet, services
 
 
 @dataclass(frozen=True)
@@ -28,21 +25,6 @@ def _ready(pod: dict) -> bool:
     )
 
 
-#: seconds a node list serves every service's rebalancing step (one LIST, not one per service)
-NODES_TTL = 5.0
-_nodes_lock = threading.Lock()
-_nodes: tuple[float, list[dict]] = (float("-inf"), [])
-
-
-def _list_nodes() -> list[dict]:
-    global _nodes
-    with _nodes_lock:
-        if time.monotonic() - _nodes[0] < NODES_TTL:
-            return _nodes[1]
-        _nodes = (time.monotonic(), k8s.list_("v1", "Node", None))
-        return _nodes[1]
-
-
 def _placement(pod: dict) -> str:
     spec = pod.get("spec") or {}
     return json.dumps([spec.get(k) for k in ("nodeSelector", "affinity", "tolerations")], sort_keys=True)
@@ -54,7 +36,7 @@ def read(namespace: str, service: str) -> RebalanceSnapshot:
     pods = [
         p for p in services.indexes.objects("Pod", namespace, service) if not p["metadata"].get("deletionTimestamp")
     ]
-    nodes = _list_nodes()
+    nodes = fleet.nodes()  # one slim node list every 5 s serves every service
     zone_of = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(ZONE_LABEL) for n in nodes}
     tasks, starting = [], 0
     for p in pods:
