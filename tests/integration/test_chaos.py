@@ -459,17 +459,22 @@ def test_throttled_operator_backs_off_and_converges_once_the_limit_is_lifted(cha
     try:
         wait_for(lambda: "seats" in _apf(chaos), timeout=60, desc="APF has the chaos-throttle priority level")
         throttled = time.monotonic()
+
+        def scale_all(count: int) -> int:
+            """Every service's desiredCount set to ``count`` at once; the number of changes."""
+            for name in names:
+                chaos.custom.patch_namespaced_custom_object(
+                    G, V, ns, "ecsservices", name, {"spec": {"desiredCount": count}}
+                )
+            return len(names)
+
         apf0 = _apf(chaos)
         seen: dict[str, float] = {}
         rounds = 0
         while True:
             rounds += 1
             count = 2 if count == 1 else 1
-            for name in names:
-                chaos.custom.patch_namespaced_custom_object(
-                    G, V, ns, "ecsservices", name, {"spec": {"desiredCount": count}}
-                )
-            changes += len(names)
+            changes += scale_all(count)
             time.sleep(3)
             apf = _apf(chaos)
             ours, kopfs = _operator_429s(chaos, log_from)
@@ -493,11 +498,7 @@ def test_throttled_operator_backs_off_and_converges_once_the_limit_is_lifted(cha
         quiet_rejected = quiet1.get("rejected", 0) - quiet0.get("rejected", 0)
         # a change made while throttled, to be finished once the limit is lifted
         count = 2 if count == 1 else 1
-        for name in names:
-            chaos.custom.patch_namespaced_custom_object(
-                G, V, ns, "ecsservices", name, {"spec": {"desiredCount": count}}
-            )
-        changes += len(names)
+        changes += scale_all(count)
         time.sleep(2)
         apf1 = _apf(chaos)  # the whole throttled time
     finally:
