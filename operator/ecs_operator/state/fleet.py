@@ -46,7 +46,7 @@ _pods = _Memo(lambda: k8s.list_("v1", "Pod", None, field_selector="spec.nodeName
 
 
 def nodes(max_age: float = TTL) -> list[dict]:
-    """Every node (slim: labels, allocatable, Ready, unschedulable), at most ``max_age`` s old
+    """Every node (slim: labels, allocatable, Ready, unschedulable, taints), at most ``max_age`` s old
     (0: read now; a change handler reads what it was told changed)."""
     return _nodes.get(max_age)
 
