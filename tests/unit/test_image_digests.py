@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from ecs_operator.k8s import registry as registry_module
 from ecs_operator.k8s.registry import ACCEPT, RegistryClient
 from ecs_operator.models.generated import RegisterTaskDefinitionRequest
 from ecs_operator.state.images import resolve_images
@@ -293,6 +294,25 @@ def test_digests_are_cached_and_asked_again_later(fake_registry: _Registry) -> N
     assert c.resolve(ref).digest == first and len(fake_registry.requests) == 1
     clock.now = 11
     assert c.resolve(ref).digest == new and len(fake_registry.requests) == 2
+
+
+def test_expired_digests_are_forgotten_and_the_cache_is_bounded(
+    fake_registry: _Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry_module, "MAX_DIGESTS", 20)
+    clock = _Clock()
+    c = RegistryClient(clock=clock, digest_ttl=10)
+    for i in range(5):
+        fake_registry.put("app", f"old{i}", b"old%d" % i)
+        c.resolve(f"127.0.0.1:{fake_registry.port}/app:old{i}")
+    clock.now = 11  # every one of them expired: the next store drops them
+    fake_registry.put("app", "new", b"new")
+    c.resolve(f"127.0.0.1:{fake_registry.port}/app:new")
+    assert [k[2] for k in c._digests] == ["new"]
+    for i in range(25):  # live ones past the bound: all dropped, then the new one kept
+        fake_registry.put("app", f"live{i}", b"live%d" % i)
+        c.resolve(f"127.0.0.1:{fake_registry.port}/app:live{i}")
+    assert len(c._digests) <= 20
 
 
 def test_an_unreachable_registry_is_not_asked_again_for_a_while() -> None:

@@ -94,6 +94,8 @@ def _write_deployment(record: dict, status: dict, *, exists: bool | None) -> Non
     )
 
 
+#: how many ServiceRevisions each of the two maps below remembers at most
+_BOUND = 10_000
 _known: set[tuple[str, str]] = set()
 #: the containerImages of the ServiceRevisions seen (they never change)
 _images: dict[tuple[str, str], list[dict]] = {}
@@ -113,11 +115,15 @@ def revision_images(namespace: str, name: str) -> list[dict] | None:
     if found is None:
         return None
     images = list((found.get("spec") or {}).get("containerImages") or [])
+    _remember_images(key, images)
+    return images
+
+
+def _remember_images(key: tuple[str, str], images: list[dict]) -> None:
     with _lock:
-        if len(_images) > 10_000:
+        if len(_images) >= _BOUND:  # a bound: forgetting only costs a read
             _images.clear()
         _images[key] = images
-    return images
 
 
 def ensure_revision(record: dict) -> None:
@@ -130,13 +136,12 @@ def ensure_revision(record: dict) -> None:
             return
     try:
         _PLAIN.create(record)
-        with _lock:
-            _images[key] = list(record["spec"].get("containerImages") or [])
+        _remember_images(key, list(record["spec"].get("containerImages") or []))
     except ApiError as e:  # a record never stops the service's own reconcile
         if e.status != 409:
             _log.warning(f"ServiceRevision {md['name']} not written: {e}")
             return
     with _lock:
-        if len(_known) > 10_000:  # a bound: forgetting only costs a request
+        if len(_known) >= _BOUND:  # a bound: forgetting only costs a request
             _known.clear()
         _known.add(key)

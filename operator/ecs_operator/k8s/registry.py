@@ -40,6 +40,7 @@ ACCEPT = ", ".join(
 )
 DEFAULT_TIMEOUT = 5.0
 DIGEST_TTL = 300.0  # a tag's digest is asked again after this many seconds
+MAX_DIGESTS = 10_000  # tags remembered at most (expired ones are dropped first)
 FAILURE_TTL = 30.0  # a registry that did not answer is not asked again for this long
 MAX_MANIFEST = 4 << 20
 _CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
@@ -115,9 +116,21 @@ class RegistryClient:
                 self._failed_hosts[host] = (self.clock() + self.failure_ttl, reason)
             return Resolved(None, reason)
         with self._lock:
+            self._forget_expired()
             self._digests[key] = (self.clock() + self.digest_ttl, digest)
             self._failed_hosts.pop(host, None)
         return Resolved(digest)
+
+    def _forget_expired(self) -> None:
+        """Drop the digests that would be asked again anyway (called under the lock, before a store):
+        a tag asked once is not kept for ever. Past ``MAX_DIGESTS`` live ones, all are dropped."""
+        if len(self._digests) < MAX_DIGESTS // 10:
+            return
+        now = self.clock()
+        for key in [k for k, (expires, _) in self._digests.items() if expires <= now]:
+            del self._digests[key]
+        if len(self._digests) >= MAX_DIGESTS:
+            self._digests.clear()
 
     # -- the protocol -----------------------------------------------------------------------
 
