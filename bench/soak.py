@@ -614,11 +614,15 @@ def report(args, warmup_s: float, end_s: float, samples: list[Sample], churn: Ch
 # when complete): what it holds then was allocated during the churn and not freed.
 _TRACEMALLOC_WRAPPER = """
 import os, signal, sys, tracemalloc
-frames, out = int(sys.argv.pop(1)), sys.argv.pop(1)
+frames, out, bench = int(sys.argv.pop(1)), sys.argv.pop(1), sys.argv.pop(1)
+sys.path.insert(0, bench)
+import heldobjects
 def on_usr1(*_):
     if not tracemalloc.is_tracing():
+        heldobjects.note()
         tracemalloc.start(frames)
         return
+    heldobjects.dump(out + ".held.json")
     tracemalloc.take_snapshot().dump(out + ".tmp")
     os.rename(out + ".tmp", out)
 signal.signal(signal.SIGUSR1, on_usr1)
@@ -637,6 +641,7 @@ def operator_process(args, cluster: LocalCluster, work: Path, port: int) -> Iter
         return
     live = _free_port()
     cmd = [sys.executable, "-c", _TRACEMALLOC_WRAPPER, str(args.tracemalloc), str(work / "snapshot")]
+    cmd.append(str(Path(__file__).resolve().parent))
     cmd += ["run", "--liveness", f"http://127.0.0.1:{live}/healthz"]
     cmd += ["--metrics-port", str(port), "--metrics-address", "127.0.0.1"]
     env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), PYTHONUNBUFFERED="1", ECS_OPERATOR_SCHEDULER_NAME="")
@@ -671,6 +676,10 @@ class Traced:
         if not path.exists():
             print(f"tracemalloc: no snapshot at {path}")
             return
+        held = path.with_name(path.name + ".held.json")
+        if held.exists():
+            print("\nthe operator's objects and heap, end of the warm-up -> after the settle (bench/heldobjects.py):")
+            print(held.read_text()[:12000])
         snap = tracemalloc.Snapshot.load(str(path)).filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
         total = sum(s.size for s in snap.statistics("filename"))
         print(
