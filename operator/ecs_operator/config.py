@@ -21,12 +21,14 @@ EXTENDER_INFLIGHT_TIMEOUT_ENV = "ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"
 MINUTE_SECONDS_ENV = "ECS_OPERATOR_MINUTE_SECONDS"
 LOST_INSTANCE_ENV = "ECS_OPERATOR_LOST_INSTANCE_SECONDS"
 INSECURE_REGISTRIES_ENV = "ECS_OPERATOR_INSECURE_REGISTRIES"
+HEAP_TRIM_ENV = "ECS_OPERATOR_HEAP_TRIM_SECONDS"
 
 DEFAULT_REFRESH_DELAY = 0.25
 DEFAULT_STOPPED_TASK_TTL = 3600.0
 DEFAULT_EXTENDER_INFLIGHT_TIMEOUT = 1.0
 DEFAULT_MINUTE_SECONDS = 60.0
 DEFAULT_LOST_INSTANCE = 30.0
+DEFAULT_HEAP_TRIM = 60.0
 
 
 class ConfigError(ValueError):
@@ -52,11 +54,14 @@ class Config:
     #: registries (host:port) spoken to over plain HTTP when resolving image digests
     #: (versionConsistency), like Docker's insecure-registries
     insecure_registries: tuple[str, ...] = ()
+    #: seconds between two returns of the heap's free memory to the system (heap.py; None: never)
+    heap_trim: float | None = DEFAULT_HEAP_TRIM
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
         inflight = _seconds(env, EXTENDER_INFLIGHT_TIMEOUT_ENV, DEFAULT_EXTENDER_INFLIGHT_TIMEOUT, allow_zero=True)
+        trim = _seconds(env, HEAP_TRIM_ENV, DEFAULT_HEAP_TRIM, allow_zero=True)
         return cls(
             scheduler_name=(env.get(SCHEDULER_NAME_ENV) or "").strip() or None,
             refresh_delay=_seconds(env, REFRESH_DELAY_ENV, DEFAULT_REFRESH_DELAY, allow_zero=True),
@@ -65,6 +70,7 @@ class Config:
             minute_seconds=_seconds(env, MINUTE_SECONDS_ENV, DEFAULT_MINUTE_SECONDS, allow_zero=False),
             lost_instance_after=_seconds(env, LOST_INSTANCE_ENV, DEFAULT_LOST_INSTANCE, allow_zero=False),
             insecure_registries=_hosts(env, INSECURE_REGISTRIES_ENV),
+            heap_trim=trim if trim > 0 else None,
         )
 
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import kopf
 
-from . import config, metrics
+from . import config, heap, metrics
 from .plans.leadership import Timing
 
 logger = logging.getLogger("ecs_operator.leader")
@@ -73,7 +73,7 @@ def run_operator(
     """``metrics_port``: serve ``/metrics`` (Prometheus text, docs/metrics.md) on that port for the
     operator's life (None: no metrics endpoint; 0: any free port). ``leader_election``: reconcile
     only while holding that Lease (None: always; one process)."""
-    config.load()  # validated before anything starts: a bad value stops here, naming the variable
+    settings = config.load()  # validated before anything starts: a bad value stops here, naming the variable
     # kopf's own logging setup prefixes each object's messages with [namespace/name].
     kopf.configure(verbose=verbose, log_prefix=True)
     from . import handlers  # noqa: F401  (registers the handlers)
@@ -84,6 +84,8 @@ def run_operator(
         )
 
     with contextlib.ExitStack() as stack:
+        if settings.heap_trim is not None:
+            stack.enter_context(heap.HeapTrimmer(settings.heap_trim))
         if metrics_port is not None:
             # Bound before kopf starts (a port in use stops the operator here), closed when it ends.
             stack.enter_context(metrics.MetricsServer(metrics_port, metrics_address))

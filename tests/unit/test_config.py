@@ -20,6 +20,9 @@ from ecs_operator import config
         ({"ECS_OPERATOR_MINUTE_SECONDS": "1"}, "minute_seconds", 1.0),
         ({}, "lost_instance_after", 30.0),
         ({"ECS_OPERATOR_LOST_INSTANCE_SECONDS": "5"}, "lost_instance_after", 5.0),
+        ({}, "heap_trim", 60.0),
+        ({"ECS_OPERATOR_HEAP_TRIM_SECONDS": "15"}, "heap_trim", 15.0),
+        ({"ECS_OPERATOR_HEAP_TRIM_SECONDS": "0"}, "heap_trim", None),
         ({}, "insecure_registries", ()),
         (
             {"ECS_OPERATOR_INSECURE_REGISTRIES": "172.31.0.1:5000, localhost:5000,"},
@@ -41,6 +44,7 @@ def test_settings_from_the_environment(env, field, want):
         ({"ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT": "nan"}, "ECS_OPERATOR_EXTENDER_INFLIGHT_TIMEOUT"),
         ({"ECS_OPERATOR_MINUTE_SECONDS": "0"}, "ECS_OPERATOR_MINUTE_SECONDS"),
         ({"ECS_OPERATOR_LOST_INSTANCE_SECONDS": "0"}, "ECS_OPERATOR_LOST_INSTANCE_SECONDS"),
+        ({"ECS_OPERATOR_HEAP_TRIM_SECONDS": "-5"}, "ECS_OPERATOR_HEAP_TRIM_SECONDS"),
         ({"ECS_OPERATOR_INSECURE_REGISTRIES": "http://reg:5000/x"}, "ECS_OPERATOR_INSECURE_REGISTRIES"),
     ],
 )
