@@ -83,6 +83,7 @@ def run_operator(
             clusterwide=all_namespaces, namespaces=namespaces, liveness_endpoint=liveness, standalone=True
         )
 
+    heap.configure()  # before kopf and the metrics server start their threads
     with contextlib.ExitStack() as stack:
         if settings.heap_trim is not None:
             stack.enter_context(heap.HeapTrimmer(settings.heap_trim))

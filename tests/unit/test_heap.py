@@ -1,5 +1,6 @@
 import threading
 
+import pytest
 from ecs_operator import heap
 
 
@@ -31,3 +32,16 @@ def test_a_failing_release_never_stops_the_trimmer():
 
     with heap.HeapTrimmer(0.01, release):
         assert calls.acquire(timeout=5) and calls.acquire(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("env", "want"),
+    [
+        ({}, {"MALLOC_ARENA_MAX": 2, "MALLOC_MMAP_THRESHOLD_": 131072}),
+        ({"MALLOC_ARENA_MAX": "4"}, {"MALLOC_MMAP_THRESHOLD_": 131072}),
+        ({"MALLOC_ARENA_MAX": "4", "MALLOC_MMAP_THRESHOLD_": "65536"}, {}),
+        ({"MALLOC_ARENA_MAX": ""}, {"MALLOC_ARENA_MAX": 2, "MALLOC_MMAP_THRESHOLD_": 131072}),
+    ],
+)
+def test_configure_sets_what_the_environment_does_not(env, want):
+    assert heap.configure(env) == want
