@@ -11,11 +11,15 @@ from .test_taskdefinition import G, V, get, td, wait_ready
 
 
 def nodes_ready(core, names: list[str]) -> bool:
-    """The new container instances are registered and their agent is connected (node Ready)."""
+    """The new container instances are registered and their agent is connected: the node is
+    Ready, and kube-controller-manager has taken off the ``not-ready`` taint it puts on every new
+    node (until then the scheduler places nothing there; under load that lags the condition)."""
+    lifecycle_taints = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
     ready = {
         n.metadata.name
         for n in core.list_node().items
         if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
+        and not any(t.key in lifecycle_taints for t in n.spec.taints or [])
     }
     return set(names) <= ready
 
