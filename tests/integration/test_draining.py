@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 
+import kubernetes
+
 from .kube import wait_for
 from .test_ecsservice import running_pods, svc
 from .test_taskdefinition import G, V, get, td, wait_ready
@@ -26,7 +28,8 @@ def nodes_ready(core, names: list[str]) -> bool:
 
 @contextlib.contextmanager
 def container_instances(cluster, core, ecs_cluster: str, prefix: str, zone: str):
-    """Two KWOK nodes registered to ``ecs_cluster`` (Ready when the block starts), removed after."""
+    """Two KWOK nodes registered to ``ecs_cluster`` (Ready when the block starts), removed after
+    (the test may have deleted them)."""
     from ecs_operator.dev.cluster import NodeSpec
 
     nodes = [f"{prefix}-{i}" for i in (1, 2)]
@@ -36,7 +39,11 @@ def container_instances(cluster, core, ecs_cluster: str, prefix: str, zone: str)
         yield nodes
     finally:
         for n in nodes:
-            core.delete_node(n)
+            try:
+                core.delete_node(n)
+            except kubernetes.client.ApiException as e:
+                if e.status != 404:
+                    raise
 
 
 def test_a_cordoned_node_drains_service_and_daemon_tasks(custom, core, namespace, operator, cluster):

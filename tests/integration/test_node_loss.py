@@ -8,40 +8,17 @@ it after missing the heartbeats."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from datetime import UTC, datetime
 
-import kubernetes
-
 from .kube import wait_for
-from .test_draining import nodes_ready
+from .test_draining import container_instances
 from .test_ecsservice import running_pods, svc
 from .test_ecstask import ecstask
 from .test_taskdefinition import G, V, get, td, wait_ready
 
 SPREAD = [{"type": "spread", "field": "instanceId"}]
-
-
-@contextlib.contextmanager
-def container_instances(cluster, core, ecs_cluster: str, prefix: str, zone: str):
-    """Two KWOK nodes registered to ``ecs_cluster`` (Ready when the block starts), removed after
-    (the test may have deleted them)."""
-    from ecs_operator.dev.cluster import NodeSpec
-
-    nodes = [f"{prefix}-{i}" for i in (1, 2)]
-    cluster.apply_nodes([NodeSpec(name=n, zone=zone, labels={"ecs.seed.dev/cluster": ecs_cluster}) for n in nodes])
-    try:
-        wait_for(lambda: nodes_ready(core, nodes), timeout=30, desc="new nodes Ready")
-        yield nodes
-    finally:
-        for n in nodes:
-            try:
-                core.delete_node(n)
-            except kubernetes.client.ApiException as e:
-                if e.status != 404:
-                    raise
 
 
 def lose(core, node: str) -> None:
