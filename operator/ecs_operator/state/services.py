@@ -11,7 +11,7 @@ listed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +54,21 @@ class ServiceIndexes:
             for obj in found:
                 obj.setdefault("kind", kind)
             return found
-        return [dict(obj, kind=kind) for obj in index.get((namespace, name), [])]
+        return [dict(obj, kind=kind) for obj in snapshot(index.get((namespace, name), []))]
+
+
+def snapshot(store: Iterable[Obj], attempts: int = 5) -> list[Obj]:
+    """The entries of one of kopf's index stores, copied at once. Handlers and the status refresh
+    run in threads while kopf's event loop updates the stores; iterating one entry at a time let
+    the loop change the store in between ("dictionary changed size during iteration", seen in the
+    soak). ``list()`` over the store's C-level iterator runs no Python code between entries, so no
+    other thread runs; a garbage collection in the middle still could, hence the retries."""
+    for _ in range(attempts - 1):
+        try:
+            return list(store)
+        except RuntimeError:
+            continue
+    return list(store)
 
 
 #: The operator process's indexes (remembered by the service handlers).
