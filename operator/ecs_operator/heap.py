@@ -36,15 +36,23 @@ _M_ARENA_MAX = -8
 _ENV = {_M_ARENA_MAX: "MALLOC_ARENA_MAX", _M_MMAP_THRESHOLD: "MALLOC_MMAP_THRESHOLD_"}
 
 
+def _libc(name: str, argtypes: list[type]) -> Callable[..., int] | None:
+    """The C library's function ``name`` returning an int (None where it has none)."""
+    try:
+        fn = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = argtypes, ctypes.c_int
+    return fn
+
+
 def configure(env: Mapping[str, str] | None = None) -> dict[str, int]:
     """Set the arena count and the mmap threshold (each unless its environment variable is set);
     what was set."""
     env = os.environ if env is None else env
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc("mallopt", [ctypes.c_int, ctypes.c_int])
+    if mallopt is None:
         return {}
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     done = {}
     for param, value in ((_M_ARENA_MAX, ARENA_MAX), (_M_MMAP_THRESHOLD, MMAP_THRESHOLD)):
         if not env.get(_ENV[param]) and mallopt(param, value) == 1:
@@ -52,18 +60,9 @@ def configure(env: Mapping[str, str] | None = None) -> dict[str, int]:
     return done
 
 
-def _libc_trim() -> Callable[[int], int] | None:
-    try:
-        fn = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
-    return fn
-
-
 def trim() -> bool:
     """Return the heap's free pages now; True when the C library released some."""
-    fn = _libc_trim()
+    fn = _libc("malloc_trim", [ctypes.c_size_t])
     return bool(fn(0)) if fn is not None else False
 
 
